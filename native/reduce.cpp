@@ -1,0 +1,97 @@
+// Reductions over the middle axis of x viewed as (outer, R, inner): sum (scaled, so mean is
+// free) and max with argmax, plus max's backward (scatter to the argmax). Any set of axes
+// reduces as a sequence of these views (src/ops/reduce.ts).
+#include <cmath>
+#include <cstdint>
+
+#include "ft.h"
+#include "threadpool.h"
+
+#define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+
+CLONES static void sum_block(int64_t R, int64_t inner, const float* x, float* y, float scale) {
+  if (inner == 1) {
+    // contiguous reduction: 8 partial sums for speed and accuracy
+    float acc[16] = {0};
+    int64_t r = 0;
+    for (; r + 16 <= R; r += 16)
+      for (int k = 0; k < 16; k++) acc[k] += x[r + k];
+    float s = 0.f;
+    for (int k = 0; k < 16; k++) s += acc[k];
+    for (; r < R; r++) s += x[r];
+    y[0] = s * scale;
+    return;
+  }
+  for (int64_t i = 0; i < inner; i++) y[i] = 0.f;
+  for (int64_t r = 0; r < R; r++) {
+    const float* xr = x + r * inner;
+    for (int64_t i = 0; i < inner; i++) y[i] += xr[i];
+  }
+  for (int64_t i = 0; i < inner; i++) y[i] *= scale;
+}
+
+// y(outer, inner) = scale * sum_r x(outer, R, inner)
+FT_API int ft_reduce_sum(int64_t outer, int64_t R, int64_t inner, const float* x, float* y,
+                         float scale) {
+  if (outer < 0 || R < 0 || inner < 0) return FT_EINVAL;
+  if (outer == 1 && inner == 1 && R > 65536) {
+    // one long row: split across threads, then combine (double for the final sum)
+    double parts[64] = {0};
+    int nt = ft::num_threads();
+    ft::parallel_for(nt, [&](int64_t b, int64_t e, int) {
+      for (int64_t t = b; t < e; t++) {
+        int64_t lo = R * t / nt, hi = R * (t + 1) / nt;
+        float s;
+        sum_block(hi - lo, 1, x + lo, &s, 1.f);
+        parts[t] = s;
+      }
+    });
+    double s = 0;
+    for (int t = 0; t < nt; t++) s += parts[t];
+    y[0] = (float)(s * scale);
+    return FT_OK;
+  }
+  int64_t grain = R * inner >= 16384 ? 1 : 16384 / (R * inner + 1) + 1;
+  ft::parallel_for(
+      outer,
+      [&](int64_t o0, int64_t o1, int) {
+        for (int64_t o = o0; o < o1; o++) sum_block(R, inner, x + o * R * inner, y + o * inner, scale);
+      },
+      grain);
+  return FT_OK;
+}
+
+// y(outer, inner) = max_r x(outer, R, inner); idx(outer, inner) = argmax (first on ties; NaN wins)
+FT_API int ft_reduce_max(int64_t outer, int64_t R, int64_t inner, const float* x, float* y,
+                         int32_t* idx) {
+  if (outer < 0 || R <= 0 || inner < 0) return FT_EINVAL;
+  ft::parallel_for(outer, [&](int64_t o0, int64_t o1, int) {
+    for (int64_t o = o0; o < o1; o++) {
+      const float* xo = x + o * R * inner;
+      for (int64_t i = 0; i < inner; i++) {
+        float m = xo[i];
+        int32_t a = 0;
+        for (int64_t r = 1; r < R && m == m; r++) {
+          float v = xo[r * inner + i];
+          if (v > m || v != v) { m = v; a = (int32_t)r; }
+        }
+        y[o * inner + i] = m;
+        if (idx) idx[o * inner + i] = a;
+      }
+    }
+  });
+  return FT_OK;
+}
+
+// gx(outer, R, inner) += scatter of gy(outer, inner) at idx(outer, inner)
+FT_API int ft_reduce_max_bwd(int64_t outer, int64_t R, int64_t inner, const float* gy,
+                             const int32_t* idx, float* gx) {
+  if (outer < 0 || R <= 0 || inner < 0) return FT_EINVAL;
+  for (int64_t o = 0; o < outer; o++)
+    for (int64_t i = 0; i < inner; i++) {
+      int32_t r = idx[o * inner + i];
+      if (r < 0 || r >= R) return FT_EINVAL;
+      gx[(o * R + r) * inner + i] += gy[o * inner + i];
+    }
+  return FT_OK;
+}

@@ -1,0 +1,60 @@
+/**
+ * Pointwise activations and math: exp, log, sqrt, rsqrt, tanh, sigmoid, relu, leakyRelu,
+ * GELU (erf or tanh form), abs, square. Forward and backward are fused native loops
+ * (native/elementwise.cpp `ft_unary_fwd` / `ft_unary_bwd`); backward reads x and y.
+ * @module
+ */
+import { Tensor } from "../tensor/tensor.ts";
+import { kernels } from "../backend/dispatch.ts";
+import { check } from "../backend/status.ts";
+import { fmtShape } from "../tensor/shape.ts";
+import { Unary, unaryOp } from "./elementwise.ts";
+
+const k = kernels({
+  ft_unary_bwd: {
+    parameters: ["i32", "i64", "pointer", "pointer", "pointer", "pointer", "f32", "i32"],
+    result: "i32",
+  },
+});
+
+/** gx = gy * f'(x) for unary op `op` (y = f(x) is the forward output). */
+export function unaryBackward(op: number, x: Tensor, y: Tensor, gy: Tensor, p = 0): Tensor {
+  const gx = Tensor.empty(x.shape, "float32", x.device);
+  check(
+    k(x.device).ft_unary_bwd(op, BigInt(x.size), x.ptr, y.ptr, gy.ptr, gx.ptr, p, 0),
+    () => `unary backward op ${op} ${fmtShape(x.shape)}`,
+  );
+  return gx;
+}
+
+/** e^x. */
+export const exp = (x: Tensor): Tensor => unaryOp(x, Unary.exp);
+/** Natural log. */
+export const log = (x: Tensor): Tensor => unaryOp(x, Unary.log);
+/** Square root. */
+export const sqrt = (x: Tensor): Tensor => unaryOp(x, Unary.sqrt);
+/** 1/sqrt(x). */
+export const rsqrt = (x: Tensor): Tensor => unaryOp(x, Unary.rsqrt);
+/** tanh. */
+export const tanh = (x: Tensor): Tensor => unaryOp(x, Unary.tanh);
+/** Logistic sigmoid. */
+export const sigmoid = (x: Tensor): Tensor => unaryOp(x, Unary.sigmoid);
+/** max(x, 0). */
+export const relu = (x: Tensor): Tensor => unaryOp(x, Unary.relu);
+/** x for x > 0 else slope * x. */
+export const leakyRelu = (x: Tensor, slope = 0.01): Tensor => unaryOp(x, Unary.leaky, slope);
+/** |x|. */
+export const abs = (x: Tensor): Tensor => unaryOp(x, Unary.abs);
+/** x². */
+export const square = (x: Tensor): Tensor => unaryOp(x, Unary.square);
+/** sin(x). */
+export const sin = (x: Tensor): Tensor => unaryOp(x, Unary.sin);
+/** cos(x). */
+export const cos = (x: Tensor): Tensor => unaryOp(x, Unary.cos);
+/**
+ * GELU. `approximate: "none"` is the erf form (BERT, ViT, PyTorch default); `"tanh"` is the
+ * tanh form (T5's gated-gelu, "gelu_new").
+ */
+export function gelu(x: Tensor, approximate: "none" | "tanh" = "none"): Tensor {
+  return unaryOp(x, approximate === "tanh" ? Unary.geluTanh : Unary.geluErf);
+}
