@@ -34,7 +34,9 @@ export function assertClose(
   }
   if (worstR > 1) {
     throw new Error(
-      `${what}: mismatch at [${worst}]: got ${actual[worst]}, expected ${expected[worst]} (rtol ${rtol}, atol ${atol})`,
+      `${what}: mismatch at [${worst}]: got ${actual[worst]}, expected ${
+        expected[worst]
+      } (rtol ${rtol}, atol ${atol})`,
     );
   }
 }
@@ -66,13 +68,14 @@ export function gradcheck(
   tidy(() => {
     const out0 = noGrad(() => f(...inputs));
     const R = tensor(randArray(out0.size, seed), out0.shape);
-    const loss = () => noGrad(() => {
-      const o = f(...inputs);
-      let s = 0;
-      const ov = o.data(), rv = R.data();
-      for (let i = 0; i < ov.length; i++) s += ov[i] * rv[i];
-      return s;
-    });
+    const loss = () =>
+      noGrad(() => {
+        const o = f(...inputs);
+        let s = 0;
+        const ov = o.data(), rv = R.data();
+        for (let i = 0; i < ov.length; i++) s += ov[i] * rv[i];
+        return s;
+      });
     for (const x of inputs) if (x.grad) x.grad.zero_();
     const L = sum(mul(f(...inputs), R));
     backward(L);
@@ -82,7 +85,9 @@ export function gradcheck(
       if (!x.grad) throw new Error(`gradcheck: input ${xi} got no gradient`);
       const g = x.grad.data();
       const xv = x.data();
-      const idx = x.size <= probes ? [...Array(x.size).keys()] : Array.from({ length: probes }, () => rng.int(x.size));
+      const idx = x.size <= probes
+        ? [...Array(x.size).keys()]
+        : Array.from({ length: probes }, () => rng.int(x.size));
       for (const i of idx) {
         const orig = xv[i];
         xv[i] = orig + eps;

@@ -5,7 +5,14 @@
  * @module
  */
 import { Tensor } from "../tensor/tensor.ts";
-import { broadcastShapes, broadcastStrides, coalesce, fmtShape, type Shape, stridesOf } from "../tensor/shape.ts";
+import {
+  broadcastShapes,
+  broadcastStrides,
+  coalesce,
+  fmtShape,
+  type Shape,
+  stridesOf,
+} from "../tensor/shape.ts";
 import { kernels } from "../backend/dispatch.ts";
 import { check } from "../backend/status.ts";
 import { record } from "../autograd/tape.ts";
@@ -29,7 +36,9 @@ const UN_SCALE = 11, UN_ADDS = 12;
 /** Checks two tensors share a device and are float32. */
 export function sameDevice(op: string, ...ts: Tensor[]): void {
   for (const t of ts) {
-    if (t.dtype !== "float32") throw new Error(`${op}: expected float32, got ${t.dtype} ${fmtShape(t.shape)}`);
+    if (t.dtype !== "float32") {
+      throw new Error(`${op}: expected float32, got ${t.dtype} ${fmtShape(t.shape)}`);
+    }
     if (t.device !== ts[0].device) {
       throw new Error(`${op}: tensors on different devices (${ts.map((x) => x.device).join(", ")})`);
     }
@@ -195,15 +204,34 @@ export function axpby(alpha: number, x: Tensor, beta: number, y: Tensor): void {
 
 /** Unary op codes. */
 export const Unary = {
-  neg: 0, exp: 1, log: 2, sqrt: 3, tanh: 4, sigmoid: 5, relu: 6, leaky: 7, geluErf: 8,
-  geluTanh: 9, abs: 10, scale: 11, adds: 12, pows: 13, square: 14, rsqrt: 15, sin: 16, cos: 17,
+  neg: 0,
+  exp: 1,
+  log: 2,
+  sqrt: 3,
+  tanh: 4,
+  sigmoid: 5,
+  relu: 6,
+  leaky: 7,
+  geluErf: 8,
+  geluTanh: 9,
+  abs: 10,
+  scale: 11,
+  adds: 12,
+  pows: 13,
+  square: 14,
+  rsqrt: 15,
+  sin: 16,
+  cos: 17,
 } as const;
 
 /** Raw unary kernel without autograd. */
 export function unaryRaw(x: Tensor, op: number, p = 0): Tensor {
   sameDevice("unary", x);
   const out = Tensor.empty(x.shape, "float32", x.device);
-  check(k(x.device).ft_unary_fwd(op, BigInt(x.size), x.ptr, out.ptr, p), () => `unary op ${op} ${fmtShape(x.shape)}`);
+  check(
+    k(x.device).ft_unary_fwd(op, BigInt(x.size), x.ptr, out.ptr, p),
+    () => `unary op ${op} ${fmtShape(x.shape)}`,
+  );
   return out;
 }
 

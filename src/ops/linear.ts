@@ -18,7 +18,9 @@ export function linear(x: Tensor, w: Tensor, b?: Tensor | null): Tensor {
   const inF = x.shape[x.ndim - 1];
   if (w.ndim !== 2 || w.shape[1] !== inF || (b && (b.ndim !== 1 || b.shape[0] !== w.shape[0]))) {
     throw new Error(
-      `linear: x ${fmtShape(x.shape)}, weight ${fmtShape(w.shape)}${b ? `, bias ${fmtShape(b.shape)}` : ""}: ` +
+      `linear: x ${fmtShape(x.shape)}, weight ${fmtShape(w.shape)}${
+        b ? `, bias ${fmtShape(b.shape)}` : ""
+      }: ` +
         `expected weight (out, ${inF}) and bias (out)`,
     );
   }
@@ -27,7 +29,8 @@ export function linear(x: Tensor, w: Tensor, b?: Tensor | null): Tensor {
   const out = Tensor.empty([...x.shape.slice(0, -1), outF], "float32", x.device);
   if (out.size > 0) {
     if (b) stridedCopy([rows, outF], b, [0, 1], 0, out, [outF, 1], 0);
-    if (inF === 0) { if (!b) out.zero_(); } else gemmInto(x, w, out, false, true, 1, rows, outF, inF, 0, 0, 1, b ? 1 : 0);
+    if (inF === 0) { if (!b) out.zero_(); }
+    else gemmInto(x, w, out, false, true, 1, rows, outF, inF, 0, 0, 1, b ? 1 : 0);
   }
   const inputs = b ? [x, w, b] : [x, w];
   return record(out, "linear", inputs, (g) => {

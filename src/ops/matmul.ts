@@ -18,8 +18,23 @@ import { expand } from "./shape_ops.ts";
 const k = kernels({
   ft_gemm_batched_f32: {
     parameters: [
-      "i32", "i32", "i64", "i64", "i64", "i64", "f32",
-      "pointer", "i64", "i64", "pointer", "i64", "i64", "f32", "pointer", "i64", "i64",
+      "i32",
+      "i32",
+      "i64",
+      "i64",
+      "i64",
+      "i64",
+      "f32",
+      "pointer",
+      "i64",
+      "i64",
+      "pointer",
+      "i64",
+      "i64",
+      "f32",
+      "pointer",
+      "i64",
+      "i64",
     ],
     result: "i32",
   },
@@ -36,16 +51,40 @@ export interface MatmulOptions {
  * a: (batchA, rowsA, colsA), b: (batchB, ...), batch strides 0 broadcast.
  */
 export function gemmInto(
-  a: Tensor, b: Tensor, out: Tensor, transA: boolean, transB: boolean,
-  batch: number, M: number, N: number, K: number,
-  strideA: number, strideB: number, alpha = 1, beta = 0,
+  a: Tensor,
+  b: Tensor,
+  out: Tensor,
+  transA: boolean,
+  transB: boolean,
+  batch: number,
+  M: number,
+  N: number,
+  K: number,
+  strideA: number,
+  strideB: number,
+  alpha = 1,
+  beta = 0,
 ): void {
   const lda = transA ? M : K, ldb = transB ? K : N;
   check(
     k(out.device).ft_gemm_batched_f32(
-      transA ? 1 : 0, transB ? 1 : 0, BigInt(batch), BigInt(M), BigInt(N), BigInt(K), alpha,
-      a.ptr, BigInt(lda), BigInt(strideA), b.ptr, BigInt(ldb), BigInt(strideB), beta,
-      out.ptr, BigInt(N), BigInt(M * N),
+      transA ? 1 : 0,
+      transB ? 1 : 0,
+      BigInt(batch),
+      BigInt(M),
+      BigInt(N),
+      BigInt(K),
+      alpha,
+      a.ptr,
+      BigInt(lda),
+      BigInt(strideA),
+      b.ptr,
+      BigInt(ldb),
+      BigInt(strideB),
+      beta,
+      out.ptr,
+      BigInt(N),
+      BigInt(M * N),
     ),
     () => `matmul ${fmtShape(a.shape)}${transA ? "ᵀ" : ""} x ${fmtShape(b.shape)}${transB ? "ᵀ" : ""}`,
   );
@@ -63,7 +102,9 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const Kb = transB ? bc : br, N = transB ? br : bc;
   if (Ka !== Kb) {
     throw new Error(
-      `matmul: inner sizes differ: ${fmtShape(a.shape)}${transA ? "ᵀ" : ""} x ${fmtShape(b.shape)}${transB ? "ᵀ" : ""}`,
+      `matmul: inner sizes differ: ${fmtShape(a.shape)}${transA ? "ᵀ" : ""} x ${fmtShape(b.shape)}${
+        transB ? "ᵀ" : ""
+      }`,
     );
   }
   const K = Ka;

@@ -78,7 +78,13 @@ export function mean(x: Tensor, axes?: number | number[], keepdims = false): Ten
   return scaledSum(x, ax, keepdims, n > 0 ? 1 / n : NaN, "mean");
 }
 
-function scaledSum(x: Tensor, axes: number | number[] | undefined, keepdims: boolean, s: number, op: string): Tensor {
+function scaledSum(
+  x: Tensor,
+  axes: number | number[] | undefined,
+  keepdims: boolean,
+  s: number,
+  op: string,
+): Tensor {
   const ax = normAxes(axes, x.ndim, op);
   const kept = sumRaw(x, ax, s);
   const out = keepdims ? kept : kept.viewAs(dropAxes(x.shape, ax));

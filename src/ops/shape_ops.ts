@@ -56,7 +56,9 @@ export function reshape(x: Tensor, shape: Shape): Tensor {
   const neg = s.indexOf(-1);
   if (neg >= 0) {
     const rest = numel(s.filter((_, i) => i !== neg));
-    if (rest === 0 || x.size % rest !== 0) throw new Error(`reshape: cannot view ${fmtShape(x.shape)} as ${fmtShape(shape)}`);
+    if (rest === 0 || x.size % rest !== 0) {
+      throw new Error(`reshape: cannot view ${fmtShape(x.shape)} as ${fmtShape(shape)}`);
+    }
     s[neg] = x.size / rest;
   }
   const out = x.viewAs(s);

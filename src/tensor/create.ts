@@ -49,21 +49,38 @@ export function ones(shape: Shape, opts: CreateOptions = {}): Tensor {
 }
 
 /** Uniform values in [lo, hi). */
-export function rand(shape: Shape, rng: Rng = defaultRng(), lo = 0, hi = 1, opts: CreateOptions = {}): Tensor {
+export function rand(
+  shape: Shape,
+  rng: Rng = defaultRng(),
+  lo = 0,
+  hi = 1,
+  opts: CreateOptions = {},
+): Tensor {
   const v = new Float32Array(numel(shape));
   for (let i = 0; i < v.length; i++) v[i] = lo + (hi - lo) * rng.uniform();
   return make(shape, v, opts);
 }
 
 /** Normal(mean, std) values. */
-export function randn(shape: Shape, rng: Rng = defaultRng(), std = 1, mean = 0, opts: CreateOptions = {}): Tensor {
+export function randn(
+  shape: Shape,
+  rng: Rng = defaultRng(),
+  std = 1,
+  mean = 0,
+  opts: CreateOptions = {},
+): Tensor {
   const v = new Float32Array(numel(shape));
   for (let i = 0; i < v.length; i++) v[i] = mean + std * rng.normal();
   return make(shape, v, opts);
 }
 
 /** Normal(0, std) truncated at ±2 std. */
-export function truncNormal(shape: Shape, rng: Rng = defaultRng(), std = 1, opts: CreateOptions = {}): Tensor {
+export function truncNormal(
+  shape: Shape,
+  rng: Rng = defaultRng(),
+  std = 1,
+  opts: CreateOptions = {},
+): Tensor {
   const v = new Float32Array(numel(shape));
   for (let i = 0; i < v.length; i++) v[i] = rng.truncNormal(std);
   return make(shape, v, opts);

@@ -33,8 +33,8 @@ function collect(v: unknown, out: Set<unknown>, depth = 0): void {
     out.add(v);
     return;
   }
-  if (Array.isArray(v)) for (const x of v) collect(x, out, depth + 1);
-  else if (v instanceof Map) for (const x of v.values()) collect(x, out, depth + 1);
+  if (Array.isArray(v)) { for (const x of v) collect(x, out, depth + 1); }
+  else if (v instanceof Map) { for (const x of v.values()) collect(x, out, depth + 1); }
   else if (Object.getPrototypeOf(v) === Object.prototype) {
     for (const x of Object.values(v as Record<string, unknown>)) collect(x, out, depth + 1);
   }
