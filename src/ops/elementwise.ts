@@ -45,23 +45,40 @@ export function sameDevice(op: string, ...ts: Tensor[]): void {
   }
 }
 
+// Reused argument buffers: allocating three BigInt64Arrays per call doubled the dispatch cost.
+const argShape = new BigInt64Array(8), argSa = new BigInt64Array(8), argSb = new BigInt64Array(8);
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** Raw broadcasting binary kernel without autograd. */
 export function binaryRaw(op: number, name: string, a: Tensor, b: Tensor): Tensor {
   sameDevice(name, a, b);
+  if (sameShape(a.shape, b.shape)) {
+    const out = Tensor.empty(a.shape, "float32", a.device);
+    if (out.size === 0) return out;
+    argShape[0] = BigInt(out.size);
+    argSa[0] = 1n;
+    argSb[0] = 1n;
+    check(
+      k(a.device).ft_binary_fwd(op, 1, argShape, argSa, argSb, a.ptr, b.ptr, out.ptr),
+      () => `${name} ${fmtShape(a.shape)} ${fmtShape(b.shape)}`,
+    );
+    return out;
+  }
   const shape = broadcastShapes(a.shape, b.shape, name);
   const out = Tensor.empty(shape, "float32", a.device);
   if (out.size === 0) return out;
   const c = coalesce(shape, [broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape)]);
-  const st = k(a.device).ft_binary_fwd(
-    op,
-    c.shape.length,
-    BigInt64Array.from(c.shape, BigInt),
-    BigInt64Array.from(c.strides[0], BigInt),
-    BigInt64Array.from(c.strides[1], BigInt),
-    a.ptr,
-    b.ptr,
-    out.ptr,
-  );
+  for (let i = 0; i < c.shape.length; i++) {
+    argShape[i] = BigInt(c.shape[i]);
+    argSa[i] = BigInt(c.strides[0][i]);
+    argSb[i] = BigInt(c.strides[1][i]);
+  }
+  const st = k(a.device).ft_binary_fwd(op, c.shape.length, argShape, argSa, argSb, a.ptr, b.ptr, out.ptr);
   check(st, () => `${name} ${fmtShape(a.shape)} ${fmtShape(b.shape)}`);
   return out;
 }
