@@ -12,6 +12,8 @@
 namespace ft {
 namespace {
 
+thread_local bool g_inside = false;  // true on pool workers and on a caller during its job
+
 struct Pool {
   int nthreads = 1;
   std::vector<std::thread> workers;
@@ -47,6 +49,7 @@ struct Pool {
     if (b < e) (*fn)(b, e, tid);
   }
   void loop(int tid) {
+    g_inside = true;  // a kernel calling parallel_for from a worker runs it inline (no deadlock)
     uint64_t seen = 0;
     for (;;) {
       // spin a little before sleeping: ops come in quick succession during training
@@ -76,7 +79,6 @@ Pool& pool() {
   return p;
 }
 std::mutex g_submit;  // one parallel job at a time (nested calls run inline)
-thread_local bool g_inside = false;
 
 }  // namespace
 
