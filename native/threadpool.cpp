@@ -106,10 +106,16 @@ void parallel_for(int64_t n, const std::function<void(int64_t, int64_t, int)>& f
   }
   p.cv.notify_all();
   p.run_chunk(0);
-  while (p.pending.load(std::memory_order_acquire) > 0) {
+  // spin while the workers finish; yield after a while so an oversubscribed machine (another
+  // process on our cores) can run the worker we are waiting for
+  for (int spins = 0; p.pending.load(std::memory_order_acquire) > 0; spins++) {
+    if (spins < 4000) {
 #if defined(__x86_64__)
-    __builtin_ia32_pause();
+      __builtin_ia32_pause();
 #endif
+    } else {
+      std::this_thread::yield();
+    }
   }
   g_inside = false;
 }
