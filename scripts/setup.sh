@@ -17,8 +17,10 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq >/dev/null 2>&1 || apt-get update
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-if [ ! -x node_modules/.bin/deno ] || ! node_modules/.bin/deno --version >/dev/null 2>&1; then
-  echo "setup: installing Deno from npm"
+# npm side (Deno itself, the image codecs, Node types): reinstall when package.json changed
+if [ ! -x node_modules/.bin/deno ] || [ ! -f node_modules/.package-lock.json ] ||
+  [ package.json -nt node_modules/.package-lock.json ] || ! node_modules/.bin/deno --version >/dev/null 2>&1; then
+  echo "setup: installing npm packages (Deno, codecs)"
   npm install --no-audit --no-fund --loglevel=error >/dev/null
 fi
 bash scripts/build.sh

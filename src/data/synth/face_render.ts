@@ -1,0 +1,438 @@
+/**
+ * Procedural portrait renderer: draws a FaceParams into a Canvas and fills the per-pixel
+ * part map (parts.ts), so every region mask is exact. Pure: the same params give the same
+ * pixels (texture randomness comes from `texSeed`, one derived stream per layer, so changing
+ * one attribute leaves every other layer's pixels identical — attribute edits rely on it).
+ */
+import { Rng } from "../rng.ts";
+import { Canvas, type RGB, strandNoise, valueNoise, whiteNoise } from "./canvas.ts";
+import { clamp01, type FaceParams } from "./face_params.ts";
+import { P } from "./parts.ts";
+
+const FACE_PARTS = [P.skin, P.forehead, P.cheekL, P.cheekR, P.chin, P.jaw];
+
+function mul(c: RGB, k: number): RGB {
+  return [clamp01(c[0] * k), clamp01(c[1] * k), clamp01(c[2] * k)];
+}
+
+function mix(a: RGB, b: RGB, t: number): RGB {
+  return [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t, a[2] + (b[2] - a[2]) * t];
+}
+
+interface Textures {
+  fine: Float32Array;
+  blotch: Float32Array;
+  skinTex: Float32Array;
+  hairTex: Float32Array;
+}
+
+// Edits and swaps re-render the same identity; caching its textures saves a third of a render.
+const texCache = new Map<string, Textures>();
+function textures(seed: number, size: number): Textures {
+  const key = `${seed}/${size}`;
+  const hit = texCache.get(key);
+  if (hit) return hit;
+  const k = size / 512, n = size * size;
+  const fine = whiteNoise(n, Rng.derive(seed, 1));
+  const blotch = valueNoise(size, size, 18 * k, Rng.derive(seed, 2));
+  const skinTex = new Float32Array(n);
+  for (let i = 0; i < n; i++) skinTex[i] = 0.6 * fine[i] + 0.8 * blotch[i];
+  const hairTex = strandNoise(size, size, k, Rng.derive(seed, 3));
+  const t = { fine, blotch, skinTex, hairTex };
+  if (texCache.size >= 3) texCache.delete(texCache.keys().next().value!);
+  texCache.set(key, t);
+  return t;
+}
+
+/** Render `f` at size×size pixels. */
+export function renderFace(f: FaceParams, size = 512): Canvas {
+  const k = size / 512;
+  const c = new Canvas(size, size);
+  const tex = (layer: number) => Rng.derive(f.texSeed, layer);
+  const { fine, blotch, skinTex, hairTex } = textures(f.texSeed, size);
+
+  background(c, f, k, tex(4));
+  if (f.hairStyle === "long") {
+    c.ellipse(f.cx * k, (f.cy + 40) * k, f.rx * 1.35 * k, f.ryTop * 1.45 * k);
+    c.paint(mul(f.hairColor, 0.85), P.hair, 1, hairTex, 0.25);
+  }
+  // shoulders and neck
+  c.ellipse(f.cx * k, 540 * k, 230 * k, 95 * k);
+  c.paint(f.clothes, P.clothes, 1, blotch, 0.15);
+  c.stroke([f.cx * k, (f.cy + f.ryBot * 0.6) * k, f.cx * k, 470 * k], f.rx * 0.55 * k);
+  c.paint(mul(f.skin, 0.82), P.neck, 1, skinTex, f.skinTex);
+  // ears
+  for (const s of [-1, 1]) {
+    const ex = (f.cx + s * (f.rx - 3)) * k, ey = f.earY * k;
+    const rx = f.earRx * f.earScale * k, ry = f.earRy * f.earScale * k;
+    c.ellipse(ex, ey, rx, ry, s * 0.15);
+    c.paint(mul(f.skin, 0.95), s > 0 ? P.earL : P.earR, 1, skinTex, f.skinTex);
+    c.ellipse(ex + s * 2 * k, ey, rx * 0.55, ry * 0.65, s * 0.15, 2 * k);
+    c.shade(-0.18);
+  }
+  faceShape(c, f, k);
+  c.paint(f.skin, P.skin, 1, skinTex, f.skinTex);
+  assignFaceAreas(c, f, k);
+  faceShading(c, f, k);
+  // cheeks blush and forehead shine
+  for (const s of [-1, 1]) {
+    c.ellipse((f.cx + s * f.eyeDx * 1.1) * k, (f.noseY + 5) * k, 24 * k, 16 * k, 0, 14 * k);
+  }
+  c.paint(f.blushColor, -1, f.blush);
+  if (f.foreheadShine > 0) {
+    c.ellipse((f.cx - f.lightDx * 20) * k, (f.browY - 30) * k, 38 * k, 14 * k, 0, 16 * k);
+    c.shade(f.foreheadShine * 3);
+  }
+  skinMarks(c, f, k, skinTex, tex(5));
+  nose(c, f, k);
+  for (const s of [-1, 1]) eye(c, f, k, s);
+  for (const s of [-1, 1]) brow(c, f, k, s, hairTex);
+  mouth(c, f, k);
+  facialHair(c, f, k, hairTex, fine);
+  hair(c, f, k, hairTex, tex(8));
+  if (f.glasses) glasses(c, f, k);
+  return c;
+}
+
+function background(c: Canvas, f: FaceParams, k: number, rng: Rng): void {
+  const [a, b] = f.bg;
+  const nz = valueNoise(c.w, c.h, 60 * k, rng);
+  for (let y = 0; y < c.h; y++) {
+    for (let x = 0; x < c.w; x++) {
+      const i = y * c.w + x;
+      let t = f.bgKind === 0 ? y / c.h : f.bgKind === 1 ? x / c.w : 0.5 + 0.5 * nz[i];
+      t = clamp01(t + 0.15 * nz[i]);
+      const o = i * 3;
+      c.rgb[o] = a[0] + (b[0] - a[0]) * t;
+      c.rgb[o + 1] = a[1] + (b[1] - a[1]) * t;
+      c.rgb[o + 2] = a[2] + (b[2] - a[2]) * t;
+    }
+  }
+}
+
+function faceShape(c: Canvas, f: FaceParams, k: number): void {
+  const cx = f.cx * k, cy = f.cy * k, rx = f.rx * k, top = f.ryTop * k, bot = f.ryBot * f.chinScale * k;
+  const y0 = Math.max(0, Math.floor(cy - top)), y1 = Math.min(c.h, Math.ceil(cy + bot) + 1);
+  for (let y = y0; y < y1; y++) {
+    const dy = y + 0.5 - cy;
+    let hw: number;
+    if (dy < 0) hw = rx * Math.sqrt(Math.max(0, 1 - (dy / top) ** 2));
+    else {
+      const t = dy / bot;
+      hw = rx * Math.sqrt(Math.max(0, 1 - t ** 2.4)) * (1 - f.jawTaper * t * t);
+    }
+    const x0 = Math.max(0, Math.floor(cx - hw - 1)), x1 = Math.min(c.w, Math.ceil(cx + hw + 2));
+    for (let x = x0; x < x1; x++) {
+      const a = hw - Math.abs(x + 0.5 - cx) + 0.5;
+      if (a > 0) c.cov[y * c.w + x] = a > 1 ? 1 : a;
+    }
+  }
+  c.x0 = Math.max(0, Math.floor(cx - rx - 2));
+  c.x1 = Math.min(c.w, Math.ceil(cx + rx + 2));
+  c.y0 = y0;
+  c.y1 = y1;
+}
+
+// Bounding box of face + ears (x0, y0, x1, y1), clamped to the canvas.
+function faceBox(c: Canvas, f: FaceParams, k: number): [number, number, number, number] {
+  const r = (f.rx + f.earRx * 2.5) * k;
+  return [
+    Math.max(0, Math.floor(f.cx * k - r)),
+    Math.max(0, Math.floor((f.cy - f.ryTop) * k)),
+    Math.min(c.w, Math.ceil(f.cx * k + r)),
+    Math.min(c.h, Math.ceil((f.cy + f.ryBot * f.chinScale) * k) + 1),
+  ];
+}
+
+// Split face skin into the named areas by position (forehead, cheeks, chin, jaw).
+function assignFaceAreas(c: Canvas, f: FaceParams, k: number): void {
+  const cx = f.cx * k;
+  const foreY = (f.browY - 8) * k, cheekY0 = (f.eyeY + f.eyeH + 6) * k, mY = f.mouthY * k;
+  const chinY = (f.mouthY + f.lipBot + 8) * k, chinW = f.mouthW * 0.95 * k, noseW = f.noseW * 1.2 * k;
+  const [x0, y0, x1, y1] = faceBox(c, f, k);
+  for (let y = y0; y < y1; y++) {
+    for (let x = x0; x < x1; x++) {
+      const i = y * c.w + x;
+      if (c.part[i] !== P.skin) continue;
+      const dx = x + 0.5 - cx, adx = Math.abs(dx);
+      if (y < foreY) c.part[i] = P.forehead;
+      else if (y > chinY && adx < chinW) c.part[i] = P.chin;
+      else if (y > mY && adx >= chinW) c.part[i] = P.jaw;
+      else if (y > cheekY0 && y < mY && adx > noseW) c.part[i] = dx > 0 ? P.cheekL : P.cheekR;
+    }
+  }
+}
+
+// Directional light across the face and darkening toward its rim (a cheap 3D cue).
+function faceShading(c: Canvas, f: FaceParams, k: number): void {
+  const cx = f.cx * k, cy = f.cy * k, rx = f.rx * k, ry = ((f.ryTop + f.ryBot) / 2) * k;
+  const isFace = new Uint8Array(32);
+  for (const p of [...FACE_PARTS, P.earL, P.earR, P.neck]) isFace[p] = 1;
+  const [x0, y0, x1] = faceBox(c, f, k);
+  for (let y = y0; y < c.h; y++) {
+    for (let x = x0; x < x1; x++) {
+      const i = y * c.w + x;
+      if (!isFace[c.part[i]]) continue;
+      const u = (x - cx) / rx, v = (y - cy) / ry;
+      const m = 1 + f.lightAmt * f.lightDx * u - 0.12 * (u * u + 0.5 * v * v);
+      const o = i * 3;
+      c.rgb[o] *= m;
+      c.rgb[o + 1] *= m;
+      c.rgb[o + 2] *= m;
+    }
+  }
+}
+
+function skinMarks(c: Canvas, f: FaceParams, k: number, skinTex: Float32Array, rng: Rng): void {
+  const dark = mul(f.skin, 0.72);
+  if (f.wrinkles > 0) {
+    const w = f.wrinkles;
+    for (let j = 0; j < 2 + Math.round(2 * w); j++) {
+      const y = (f.browY - 14 - j * 9) * k, hw = (30 + 12 * w - j * 3) * k;
+      c.stroke(
+        [f.cx * k - hw, y + 2 * k, f.cx * k, y - 2 * k, f.cx * k + hw, y + 2 * k],
+        1.1 * k,
+        0.8 * k,
+        1.5 * k,
+      );
+    }
+    for (const s of [-1, 1]) {
+      const ex = (f.cx + s * (f.eyeDx + f.eyeW + 4)) * k, ey = f.eyeY * k;
+      for (let j = -1; j <= 1; j++) {
+        c.stroke([ex, ey + j * 4 * k, ex + s * 12 * w * k, ey + j * 8 * k], 0.9 * k, 0.5 * k);
+      }
+      const nx = (f.cx + s * f.noseW * 1.1) * k;
+      c.stroke(
+        [nx, f.noseY * k, nx + s * 10 * k, (f.mouthY - 4) * k, nx + s * 14 * k, (f.mouthY + 8) * k],
+        1.3 * k,
+        0.7 * k,
+        2 * k,
+      );
+    }
+    c.clipToParts(FACE_PARTS);
+    c.paint(dark, P.wrinkle, 0.55 + 0.35 * w);
+  }
+  if (f.freckles > 0) {
+    for (let j = 0; j < f.freckles; j++) {
+      const s = rng.chance(0.5) ? 1 : -1;
+      const x = (f.cx + s * rng.range(8, f.eyeDx * 1.5)) * k;
+      const y = (f.eyeY + rng.range(16, 48)) * k;
+      c.ellipse(x, y, rng.range(1.2, 2.4) * k, rng.range(1.2, 2.2) * k);
+    }
+    c.clipToParts(FACE_PARTS);
+    c.paint(mix(f.skin, [0.45, 0.25, 0.12], 0.55), P.freckle, 0.8);
+  }
+  if (f.scar) {
+    const s = f.scar;
+    const x = (f.cx + s.x * f.rx) * k, y = (f.cy + s.y * f.ryBot) * k;
+    const dx = Math.cos(s.angle) * s.len * 0.5 * k, dy = Math.sin(s.angle) * s.len * 0.5 * k;
+    c.stroke([x - dx, y - dy, x + dx * 0.1, y + dy * 0.1 + 1.5 * k, x + dx, y + dy], 2.6 * k, 1.2 * k);
+    c.clipToParts(FACE_PARTS);
+    c.paint(mix(f.skin, [0.92, 0.62, 0.6], 0.55), P.scar, 0.9, skinTex, 0.05);
+    c.stroke([x - dx, y - dy, x + dx, y + dy], 0.6 * k);
+    c.shade(-0.15);
+  }
+  if (f.dimples) {
+    for (const s of [-1, 1]) {
+      c.ellipse((f.cx + s * (f.mouthW + 10)) * k, (f.mouthY + 4) * k, 3 * k, 5.5 * k, s * 0.3, 2.5 * k);
+    }
+    c.paint(dark, P.dimple, 0.6);
+  }
+}
+
+function nose(c: Canvas, f: FaceParams, k: number): void {
+  const cx = f.cx * k, ny = f.noseY * k, nw = f.noseW * k, top = (f.noseY - f.noseLen) * k;
+  // region label: bridge + lower nose
+  c.stroke([cx, top, cx, ny - 6 * k], nw * 0.45);
+  c.ellipse(cx, ny, nw * 1.05, 11 * k);
+  c.clipToParts([...FACE_PARTS, P.freckle, P.wrinkle]);
+  claim(c, P.nose);
+  const side = -f.lightDx >= 0 ? 1 : -1;
+  c.stroke([cx + side * nw * 0.45, top + 8 * k, cx + side * nw * 0.55, ny - 4 * k], 3 * k, 4 * k, 4 * k);
+  c.shade(-0.12);
+  c.ellipse(cx, ny - 2 * k, nw * 0.45, 8 * k, 0, 3 * k);
+  c.shade(0.07);
+  for (const s of [-1, 1]) {
+    c.ellipse(cx + s * nw * 0.75, ny + 1 * k, nw * 0.35, 7 * k, s * 0.5, 2 * k);
+    c.shade(-0.08);
+    c.ellipse(cx + s * nw * 0.42, ny + 5 * k, nw * 0.22, 3.2 * k, s * 0.4, 1.2 * k);
+    c.paint(mul(f.skin, 0.35), P.nose, 0.85);
+  }
+  c.ellipse(cx, ny + 16 * k, nw * 0.9, 4 * k, 0, 4 * k);
+  c.shade(-0.08);
+}
+
+/** Set `part` where pending coverage > 0.5, leaving colours alone; clears coverage. */
+function claim(c: Canvas, part: number): void {
+  for (let y = c.y0; y < c.y1; y++) {
+    for (let x = c.x0; x < c.x1; x++) {
+      const i = y * c.w + x;
+      if (c.cov[i] > 0.5) c.part[i] = part;
+    }
+  }
+  c.clearCov();
+}
+
+function eye(c: Canvas, f: FaceParams, k: number, s: number): void {
+  const left = s > 0;
+  const sc = left ? f.eyeScaleL : f.eyeScaleR;
+  const ex = (f.cx + s * f.eyeDx) * k, ey = f.eyeY * k;
+  const w = f.eyeW * sc * k, h = f.eyeH * sc * k, tilt = -s * f.eyeTilt;
+  const eyePart = left ? P.eyeL : P.eyeR, pupilPart = left ? P.pupilL : P.pupilR;
+  // socket shadow and lid crease
+  c.ellipse(ex, ey - h * 0.4, w * 1.25, h * 1.9, tilt, 5 * k);
+  c.shade(-0.1);
+  c.lens(ex, ey, w, h, h * 0.75, tilt, 1.2 * k);
+  c.paint([0.93, 0.91, 0.88], eyePart, 1);
+  const r = f.irisR * sc * k;
+  const ix = ex + s * 0.5 * k, iy = ey + 0.5 * k;
+  c.ellipse(ix, iy, r, r);
+  c.clipToParts([eyePart]);
+  c.paint(f.irisColor, pupilPart, 1);
+  c.ellipse(ix, iy, r * 0.95, r * 0.95, 0, r * 0.5);
+  c.clipToParts([pupilPart]);
+  c.shade(-0.25);
+  c.ellipse(ix, iy, r * f.pupilScale, r * f.pupilScale);
+  c.clipToParts([pupilPart]);
+  c.paint([0.04, 0.03, 0.03], pupilPart, 1);
+  c.ellipse(ix - s * r * 0.35, iy - r * 0.35, r * 0.18, r * 0.18);
+  c.clipToParts([pupilPart, eyePart]);
+  c.paint([1, 1, 1], -1, 0.9);
+  // upper lid line (lashes) and a soft lower lid
+  const pts: number[] = [];
+  for (let t = -1; t <= 1.001; t += 0.25) {
+    const u = t * w, v = -h * (1 - t * t);
+    pts.push(ex + u * Math.cos(tilt) - v * Math.sin(tilt), ey + u * Math.sin(tilt) + v * Math.cos(tilt));
+  }
+  c.stroke(pts, 1.2 * k, 2.2 * k);
+  c.paint([0.08, 0.06, 0.06], eyePart, 0.95);
+  c.lens(ex, ey + h * 0.1, w, 0.1, h * 0.85, tilt, 2.5 * k);
+  c.shade(-0.06);
+}
+
+function brow(c: Canvas, f: FaceParams, k: number, s: number, hairTex: Float32Array): void {
+  const left = s > 0;
+  const th = (left ? f.browThickL : f.browThickR) * k;
+  if (th <= 0.05) return;
+  const bx = (f.cx + s * (f.eyeDx - 2)) * k, by = (f.browY + (left ? f.browDyL : 0)) * k, L = f.browLen * k;
+  const pts: number[] = [];
+  for (let t = 0; t <= 1.001; t += 0.2) {
+    const x = bx + s * (t - 0.45) * L;
+    const y = by - f.browArch * k * Math.sin(Math.PI * Math.min(1, t * 1.2));
+    pts.push(x, y);
+  }
+  c.stroke(pts, th, th * 0.45, 1.5 * k);
+  c.paint(f.browColor, left ? P.browL : P.browR, 0.92, hairTex, 0.35);
+}
+
+function mouth(c: Canvas, f: FaceParams, k: number): void {
+  const cx = f.cx * k, my = f.mouthY * k, mw = f.mouthW * k;
+  const open = f.mouthOpen * 7 * k;
+  if (open > 0.5) {
+    c.lens(cx, my + open * 0.5, mw * 0.9, open * 0.6, open * 0.7, 0, 1.2 * k);
+    c.paint([0.3, 0.08, 0.1], P.mouth, 1);
+    c.lens(cx, my - open * 0.05, mw * 0.7, 0.1, open * 0.55, 0, 1.2 * k);
+    c.clipToParts([P.mouth]);
+    c.paint(f.toothColor, P.tooth, 1);
+    if (f.tongue) {
+      c.ellipse(cx, my + open * 1.1, mw * 0.45, open * 0.5);
+      c.clipToParts([P.mouth]);
+      c.paint([0.78, 0.35, 0.38], P.tongue, 1);
+    }
+  }
+  c.lens(cx, my - 0.3 * k, mw, f.lipTop * k, 0.6 * k, 0, 1.2 * k);
+  c.paint(mul(f.lipColor, 0.92), P.lip, 1);
+  c.lens(cx, my + open + 0.3 * k, mw * 0.92, 0.6 * k, f.lipBot * k, 0, 1.2 * k);
+  c.paint(f.lipColor, P.lip, 1);
+  c.ellipse(cx, my + open + f.lipBot * 0.35 * k, mw * 0.35, f.lipBot * 0.25 * k, 0, 2 * k);
+  c.shade(0.1);
+  c.stroke([cx - mw, my, cx, my + open * 0.3 + 0.8 * k, cx + mw, my], 0.9 * k);
+  c.paint(mul(f.lipColor, 0.45), P.lip, 0.8);
+}
+
+function facialHair(c: Canvas, f: FaceParams, k: number, hairTex: Float32Array, fine: Float32Array): void {
+  const keep = [P.skin, P.chin, P.jaw, P.cheekL, P.cheekR, P.dimple, P.wrinkle, P.freckle, P.scar];
+  if (f.beard > 0) {
+    c.ellipse(f.cx * k, (f.mouthY + 18) * k, f.rx * 1.02 * k, (f.ryBot - 60) * k, 0, 4 * k);
+    c.clipToParts(keep);
+    for (let y = c.y0; y < c.y1; y++) {
+      for (let x = c.x0; x < c.x1; x++) {
+        if (y < (f.noseY + 12) * k) c.cov[y * c.w + x] = 0;
+      }
+    }
+    if (f.beard === 2) c.paint(f.facialHairColor, P.beard, 0.9, hairTex, 0.4);
+    else c.paint(mul(f.facialHairColor, 1.1), P.beard, 0.45, fine, 0.5);
+  }
+  if (f.mustache) {
+    const my = (f.mouthY - f.lipTop - 5) * k, mw = f.mouthW * 1.05 * k;
+    c.stroke(
+      [
+        f.cx * k - mw,
+        my + 6 * k,
+        f.cx * k - mw * 0.4,
+        my,
+        f.cx * k,
+        my + 1 * k,
+        f.cx * k + mw * 0.4,
+        my,
+        f.cx * k + mw,
+        my + 6 * k,
+      ],
+      4.5 * k,
+      4.5 * k,
+      2 * k,
+    );
+    c.clipToParts([...keep, P.beard, P.nose]);
+    c.paint(f.facialHairColor, P.mustache, 0.92, hairTex, 0.4);
+  }
+}
+
+function hair(c: Canvas, f: FaceParams, k: number, hairTex: Float32Array, rng: Rng): void {
+  if (f.hairStyle === "bald") return;
+  const cx = f.cx * k, cy = f.cy * k, rx = f.rx * k, top = f.ryTop * k;
+  const hy = f.hairY * k;
+  const part = f.hairStyle === "sidepart" ? (rng.chance(0.5) ? -1 : 1) : 0;
+  c.ellipse(cx, cy - top * 0.12, rx * 1.1, top * 1.05);
+  const edge = f.hairStyle === "curly" ? valueNoise(c.w, c.h, 7 * k, rng) : null;
+  // keep only above a hairline that dips at the temples (and slants for a side part)
+  for (let y = c.y0; y < c.y1; y++) {
+    for (let x = c.x0; x < c.x1; x++) {
+      const i = y * c.w + x;
+      if (c.cov[i] <= 0) continue;
+      const u = (x + 0.5 - cx) / rx;
+      let line = hy + (top * 0.55) * u * u * u * u + part * u * 12 * k;
+      if (Math.abs(u) > 0.9) line = (f.eyeY - 6) * k; // temples / sideburns
+      if (f.hairStyle === "long" && Math.abs(u) > 0.93) line = c.h;
+      let a = (line - y) / (2 * k) + 0.5;
+      if (edge) a += edge[i] * 4;
+      c.cov[i] *= a <= 0 ? 0 : a >= 1 ? 1 : a;
+    }
+  }
+  c.paint(f.hairColor, P.hair, 1, hairTex, 0.35);
+  if (f.hairStyle === "bun") {
+    c.ellipse(cx, cy - top * 1.05, rx * 0.45, top * 0.3);
+    c.paint(f.hairColor, P.hair, 1, hairTex, 0.35);
+  }
+}
+
+function glasses(c: Canvas, f: FaceParams, k: number): void {
+  const g = f.glasses!;
+  for (const s of [-1, 1]) {
+    const ex = (f.cx + s * f.eyeDx) * k, ey = f.eyeY * k;
+    const rw = (f.eyeW + 9) * k, rh = (f.eyeH + 11) * k;
+    const pts: number[] = [];
+    for (let a = 0; a <= Math.PI * 2 + 0.01; a += Math.PI / 12) {
+      const ca = Math.cos(a), sa = Math.sin(a);
+      const q = g.round ? 1 : 1 / Math.max(Math.abs(ca), Math.abs(sa)) ** 0.6;
+      pts.push(ex + rw * ca * Math.min(q, 1.25), ey + rh * sa * Math.min(q, 1.25));
+    }
+    c.stroke(pts, g.thick * k);
+  }
+  c.stroke([
+    (f.cx - f.eyeDx + f.eyeW + 9) * k,
+    f.eyeY * k - 3 * k,
+    (f.cx + f.eyeDx - f.eyeW - 9) * k,
+    f.eyeY * k - 3 * k,
+  ], g.thick * k);
+  c.paint(g.color, P.glasses, 1);
+}

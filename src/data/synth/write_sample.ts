@@ -1,0 +1,39 @@
+/** Generate one sample and write its image and mask PNGs; returns its MMTT record. */
+import { join } from "node:path";
+import { encodePng, writeFileAtomic } from "../image_io.ts";
+import { generateSample } from "./sample.ts";
+import type { SynthRecord } from "./stats.ts";
+
+/** Zero-padded file stem for a sample index. */
+export function sampleStem(index: number): string {
+  return String(index).padStart(6, "0");
+}
+
+/** Generate sample `index` and write `images/<stem>.png` and `masks/<stem>.png` under `out`. */
+export async function writeSample(
+  out: string,
+  seed: number,
+  index: number,
+  size: number,
+): Promise<SynthRecord> {
+  const s = generateSample(seed, index, size);
+  const stem = sampleStem(index);
+  const img_path = `images/${stem}.png`, mask_path = `masks/${stem}.png`;
+  // zlib level 1: the files are ~15% larger than at level 6 but encode ~3x faster
+  await writeFileAtomic(join(out, img_path), encodePng(s.image, 1));
+  await writeFileAtomic(join(out, mask_path), encodePng(s.mask, 6));
+  let area = 0;
+  for (let i = 0; i < s.mask.data.length; i++) area += s.mask.data[i] ? 1 : 0;
+  return {
+    index,
+    image_id: `synth_${stem}`,
+    instance_id: stem,
+    img_path,
+    mask_path,
+    caption: s.caption,
+    multilabel: s.multilabel,
+    forgery_type: s.forgery_type,
+    strong: s.strong,
+    maskFraction: area / s.mask.data.length,
+  };
+}
