@@ -119,7 +119,10 @@ export function backward(root: Tensor, grad?: Tensor): void {
 
 function accumulateLeaf(t: Tensor, g: Tensor): void {
   if (!t.grad) {
-    t.grad = keep(copy(g).viewAs(t.shape));
+    // the view owns the storage; dispose the copy so nothing depends on an enclosing scope
+    const c = copy(g);
+    t.grad = keep(c.viewAs(t.shape));
+    c.dispose();
   } else addInto(t.grad, g);
 }
 
