@@ -89,13 +89,28 @@ export function backward(root: Tensor, grad?: Tensor): void {
       order.push(t);
     }
   }
+  // Gradients are handed over, not copied: an entry may be updated in place only when no
+  // other entry or view shares its storage (storage refs 1, one map entry); otherwise a sum
+  // is allocated. Leaves take a view of their final gradient.
   const grads = new Map<number, Tensor>();
+  const holders = new Map<Tensor, number>();
+  const put = (id: number, g: Tensor) => {
+    grads.set(id, g);
+    holders.set(g, (holders.get(g) ?? 0) + 1);
+  };
+  const drop = (id: number) => {
+    const g = grads.get(id);
+    if (!g) return;
+    grads.delete(id);
+    holders.set(g, holders.get(g)! - 1);
+  };
   noGrad(() => {
-    grads.set(root.id, grad ?? fillLike(root, 1));
+    put(root.id, grad ?? fillLike(root, 1));
     for (let k = order.length - 1; k >= 0; k--) {
       const t = order[k];
       const g = grads.get(t.id);
       if (!g) continue;
+      drop(t.id);
       if (!t.node) {
         accumulateLeaf(t, g);
         continue;
@@ -110,20 +125,23 @@ export function backward(root: Tensor, grad?: Tensor): void {
           );
         }
         const prev = grads.get(inp.id);
-        if (!prev) grads.set(inp.id, gj === g ? copy(gj) : gj);
-        else addInto(prev, gj);
+        if (!prev) put(inp.id, gj);
+        else if (prev.storage.refs === 1 && holders.get(prev) === 1 && prev !== gj) addInto(prev, gj);
+        else {
+          const s = copy(prev);
+          addInto(s, gj);
+          drop(inp.id);
+          put(inp.id, s);
+        }
       });
     }
   });
 }
 
 function accumulateLeaf(t: Tensor, g: Tensor): void {
-  if (!t.grad) {
-    // the view owns the storage; dispose the copy so nothing depends on an enclosing scope
-    const c = copy(g);
-    t.grad = keep(c.viewAs(t.shape));
-    c.dispose();
-  } else addInto(t.grad, g);
+  // a view shares g's storage, so no other gradient entry is ever updated in place over it
+  if (!t.grad) t.grad = keep(g.viewAs(t.shape));
+  else addInto(t.grad, g);
 }
 
 function fillLike(t: Tensor, v: number): Tensor {

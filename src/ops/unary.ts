@@ -1,7 +1,7 @@
 /**
  * Pointwise activations and math: exp, log, sqrt, rsqrt, tanh, sigmoid, relu, leakyRelu,
- * GELU (erf or tanh form), abs, square. Forward and backward are fused native loops
- * (native/elementwise.cpp `ft_unary_fwd` / `ft_unary_bwd`); backward reads x and y.
+ * abs, square. Forward and backward are fused native loops (native/elementwise.cpp
+ * `ft_unary_fwd` / `ft_unary_bwd`); backward reads x and y. GELU lives in src/ops/gelu.ts.
  * @module
  */
 import { Tensor } from "../tensor/tensor.ts";
@@ -51,10 +51,3 @@ export const square = (x: Tensor): Tensor => unaryOp(x, Unary.square);
 export const sin = (x: Tensor): Tensor => unaryOp(x, Unary.sin);
 /** cos(x). */
 export const cos = (x: Tensor): Tensor => unaryOp(x, Unary.cos);
-/**
- * GELU. `approximate: "none"` is the erf form (BERT, ViT, PyTorch default); `"tanh"` is the
- * tanh form (T5's gated-gelu, "gelu_new").
- */
-export function gelu(x: Tensor, approximate: "none" | "tanh" = "none"): Tensor {
-  return unaryOp(x, approximate === "tanh" ? Unary.geluTanh : Unary.geluErf);
-}
