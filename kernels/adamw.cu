@@ -1,0 +1,69 @@
+// Fused AdamW update over many parameter tensors in one launch (native/adamw.cpp's ABI,
+// PyTorch's AdamW with decoupled decay): p <- p(1 - lr wd); m <- b1 m + (1-b1) g gs;
+// v <- b2 v + (1-b2)(g gs)²; p <- p - (lr/bc1) m / (sqrt(v)/sqrt(bc2) + eps).
+// p, g, m, v and sizes/lr/wd are host arrays (ntensors) of device pointers / values; they are
+// copied into a device table (stream-ordered) and one grid walks all tensors (multi-tensor apply).
+// Check: tests/cuda/adamw_test.ts.
+#include <vector>
+
+#include "common.cuh"
+
+namespace {
+struct Entry {
+  float* p;
+  const float* g;
+  float* m;
+  float* v;
+  int64_t n, off;  // size and start in the flat element range
+  float lr, wd;
+};
+
+__global__ void adamw_k(int nt, const Entry* __restrict__ tab, int64_t total, float b1, float b2, float eps, float bc1,
+                        float isb2, float gs) {
+  for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < total; e += (int64_t)gridDim.x * blockDim.x) {
+    // binary search for the tensor holding flat element e
+    int lo = 0, hi = nt - 1;
+    while (lo < hi) {
+      int mid = (lo + hi + 1) / 2;
+      if (tab[mid].off <= e) lo = mid;
+      else hi = mid - 1;
+    }
+    const Entry& t = tab[lo];
+    int64_t i = e - t.off;
+    float g = t.g[i] * gs;
+    float m = b1 * t.m[i] + (1.f - b1) * g;
+    float v = b2 * t.v[i] + (1.f - b2) * g * g;
+    t.m[i] = m;
+    t.v[i] = v;
+    float p = t.p[i] * (1.f - t.lr * t.wd);
+    t.p[i] = p - (t.lr / bc1) * m / (sqrtf(v) * isb2 + eps);
+  }
+}
+}  // namespace
+
+// p, g, m, v: (ntensors) device pointers to tensors of sizes(ntensors) floats; lr, wd (ntensors);
+// bc1 = 1 - b1^t, bc2 = 1 - b2^t; gs scales the gradient on the fly
+FT_API int ft_adamw_step(int ntensors, const int64_t* sizes, float* const* p, const float* const* g, float* const* m,
+                         float* const* v, const float* lr, const float* wd, float b1, float b2, float eps, float bc1,
+                         float bc2, float gs) {
+  if (ntensors < 0 || !(bc1 > 0.f) || !(bc2 > 0.f) || !(eps >= 0.f)) return FT_EINVAL;
+  std::vector<Entry> tab;
+  tab.reserve((size_t)ntensors);
+  int64_t total = 0;
+  for (int i = 0; i < ntensors; i++) {
+    if (sizes[i] < 0) return FT_EINVAL;
+    if (sizes[i] == 0) continue;
+    tab.push_back({p[i], g[i], m[i], v[i], sizes[i], total, lr[i], wd[i]});
+    total += sizes[i];
+  }
+  if (total == 0) return FT_OK;
+  cudaStream_t s = ftc::stream();
+  Entry* dt = (Entry*)ftc::workspace(tab.size() * sizeof(Entry));
+  if (!dt) return FT_ENOMEM;
+  // pageable source: the copy is staged before cudaMemcpyAsync returns, so `tab` may go away
+  int st = ftc::fail(cudaMemcpyAsync(dt, tab.data(), tab.size() * sizeof(Entry), cudaMemcpyHostToDevice, s), "adamw");
+  if (st) return st;
+  adamw_k<<<ftc::blocks_for(total, 256, (int64_t)ftc::sm_count() * 8), 256, 0, s>>>(
+      (int)tab.size(), dt, total, b1, b2, eps, bc1, 1.f / sqrtf(bc2), gs);
+  return ftc::launched("ft_adamw_step");
+}

@@ -1,0 +1,756 @@
+// Fused multi-head attention core (native/attention.cpp's ABI and semantics), forward and
+// backward, flash-style (online softmax; no Tq x Tk matrix in memory):
+//   o(B,H,Tq,D) = softmax(scale * q kᵀ + key-padding mask + causal mask) v, lse(B,H,Tq)
+// k, v (B,H,Tk,D); kmask (B,Tk) float32 or int32, nonzero = keep; causal: key j visible to
+// query i iff j <= i; fully masked rows give o = 0, lse = -inf and zero gradients.
+// Two paths: fp32 on the CUDA cores (one thread per query / key row, K/V tiles in shared
+// memory; D <= 128) and, under bf16/fp16 autocast with D == 64, FlashAttention-2 style
+// tensor-core kernels (mma.sync; P and dS rounded to 16 bits, fp32 accumulation; dQ summed
+// with fp32 atomics across key blocks, so its last bits vary run to run).
+// Check: tests/cuda/attention_test.ts; bench: bench/gpu_bench.ts "attention" vs torch SDPA.
+#include "mma.cuh"
+
+namespace {
+using namespace ftc;
+
+constexpr float kLog2e = 1.4426950408889634f, kLn2 = 0.6931471805599453f;
+
+// bias(B, Tk) = 0 where the key is kept, -inf where masked
+__global__ void mask_to_bias(int64_t n, const void* kmask, int i32, float* bias) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    bool keep = i32 ? ((const int32_t*)kmask)[i] != 0 : ((const float*)kmask)[i] != 0.f;
+    bias[i] = keep ? 0.f : -INFINITY;
+  }
+}
+
+template <typename T>
+__global__ void to16(int64_t n, const float* __restrict__ x, T* __restrict__ y) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+    y[i] = from_f32<T>(x[i]);
+}
+
+// ---------------- fp32 path (CUDA cores) ----------------
+constexpr int SQ = 128, SK = 32;  // queries per block (one per thread), keys per shared tile
+
+// o, lse for query rows; q, k, v fp32 (BH, T, D); bias (B, Tk) or null
+template <int DM>
+__global__ __launch_bounds__(SQ) void attn_fwd_f32(int H, int Tq, int Tk, int D, float scale, int causal,
+                                                   const float* __restrict__ q, const float* __restrict__ k,
+                                                   const float* __restrict__ v, const float* __restrict__ bias,
+                                                   float* __restrict__ o, float* __restrict__ lse) {
+  __shared__ float Ks[SK][DM], Vs[SK][DM];
+  int64_t bh = blockIdx.y;
+  int b = (int)(bh / H);
+  int i = blockIdx.x * SQ + threadIdx.x;
+  bool valid = i < Tq;
+  float qr[DM], acc[DM];
+  const float sl = scale * kLog2e;
+#pragma unroll
+  for (int d = 0; d < DM; d++) {
+    qr[d] = (valid && d < D) ? q[(bh * Tq + i) * D + d] * sl : 0.f;
+    acc[d] = 0.f;
+  }
+  float m = -INFINITY, l = 0.f;
+  int kend = causal ? min(Tk, (int)(blockIdx.x + 1) * SQ) : Tk;
+  for (int j0 = 0; j0 < kend; j0 += SK) {
+    __syncthreads();
+    for (int e = threadIdx.x; e < SK * DM; e += SQ) {
+      int r = e / DM, d = e % DM, j = j0 + r;
+      bool in = j < Tk && d < D;
+      Ks[r][d] = in ? k[(bh * Tk + j) * D + d] : 0.f;
+      Vs[r][d] = in ? v[(bh * Tk + j) * D + d] : 0.f;
+    }
+    __syncthreads();
+    int jn = min(SK, kend - j0);
+    for (int jj = 0; jj < jn; jj++) {
+      int j = j0 + jj;
+      float s = 0.f;
+#pragma unroll
+      for (int d = 0; d < DM; d++) s = fmaf(qr[d], Ks[jj][d], s);
+      if ((bias && bias[(int64_t)b * Tk + j] == -INFINITY) || (causal && j > i)) s = -INFINITY;
+      float mn = fmaxf(m, s);  // NaN s keeps m, then p = NaN poisons the row like the CPU
+      float base = mn == -INFINITY ? 0.f : mn;
+      float corr = exp2f(m - base), p = exp2f(s - base);
+      l = l * corr + p;
+#pragma unroll
+      for (int d = 0; d < DM; d++) acc[d] = fmaf(acc[d], corr, p * Vs[jj][d]);
+      m = mn;
+    }
+  }
+  if (!valid) return;
+  float inv = l > 0.f ? 1.f / l : 0.f;
+  if (l != l) inv = l;
+#pragma unroll
+  for (int d = 0; d < DM; d++)
+    if (d < D) o[(bh * Tq + i) * D + d] = acc[d] * inv;
+  if (lse) lse[bh * Tq + i] = l > 0.f ? (m + log2f(l)) * kLn2 : (l != l ? l : -INFINITY);
+}
+
+// dvec(BH*Tq) = sum_d go * o (one warp per row); T = float or 16-bit
+template <typename T>
+__global__ void attn_dvec(int64_t rows, int D, const T* __restrict__ go, const T* __restrict__ o,
+                          float* __restrict__ dvec) {
+  int64_t r = (blockIdx.x * (int64_t)blockDim.x + threadIdx.x) / 32;
+  int lane = threadIdx.x & 31;
+  if (r >= rows) return;
+  float s = 0.f;
+  for (int d = lane; d < D; d += 32) s += to_f32(go[r * D + d]) * to_f32(o[r * D + d]);
+  s = warp_sum(s);
+  if (lane == 0) dvec[r] = s;
+}
+
+// p(i, j) for the fp32 backward; returns 0 for masked pairs or rows with lse = -inf
+__device__ __forceinline__ float attn_p(float s2, float lse2) { return lse2 == -INFINITY ? 0.f : exp2f(s2 - lse2); }
+
+// gq rows: thread per query
+template <int DM>
+__global__ __launch_bounds__(SQ) void attn_bwd_dq_f32(int H, int Tq, int Tk, int D, float scale, int causal,
+                                                      const float* __restrict__ q, const float* __restrict__ k,
+                                                      const float* __restrict__ v, const float* __restrict__ bias,
+                                                      const float* __restrict__ lse, const float* __restrict__ go,
+                                                      const float* __restrict__ dvec, float* __restrict__ gq) {
+  __shared__ float Ks[SK][DM], Vs[SK][DM];
+  int64_t bh = blockIdx.y;
+  int b = (int)(bh / H);
+  int i = blockIdx.x * SQ + threadIdx.x;
+  bool valid = i < Tq;
+  const float sl = scale * kLog2e;
+  float qr[DM], gr[DM], acc[DM];
+#pragma unroll
+  for (int d = 0; d < DM; d++) {
+    qr[d] = (valid && d < D) ? q[(bh * Tq + i) * D + d] * sl : 0.f;
+    gr[d] = (valid && d < D) ? go[(bh * Tq + i) * D + d] : 0.f;
+    acc[d] = 0.f;
+  }
+  float l2 = valid ? lse[bh * Tq + i] * kLog2e : -INFINITY, dv = valid ? dvec[bh * Tq + i] : 0.f;
+  int kend = causal ? min(Tk, (int)(blockIdx.x + 1) * SQ) : Tk;
+  for (int j0 = 0; j0 < kend; j0 += SK) {
+    __syncthreads();
+    for (int e = threadIdx.x; e < SK * DM; e += SQ) {
+      int r = e / DM, d = e % DM, j = j0 + r;
+      bool in = j < Tk && d < D;
+      Ks[r][d] = in ? k[(bh * Tk + j) * D + d] : 0.f;
+      Vs[r][d] = in ? v[(bh * Tk + j) * D + d] : 0.f;
+    }
+    __syncthreads();
+    int jn = min(SK, kend - j0);
+    for (int jj = 0; jj < jn; jj++) {
+      int j = j0 + jj;
+      if ((bias && bias[(int64_t)b * Tk + j] == -INFINITY) || (causal && j > i)) continue;
+      float s = 0.f, dp = 0.f;
+#pragma unroll
+      for (int d = 0; d < DM; d++) {
+        s = fmaf(qr[d], Ks[jj][d], s);
+        dp = fmaf(gr[d], Vs[jj][d], dp);
+      }
+      float ds = attn_p(s, l2) * (dp - dv);
+#pragma unroll
+      for (int d = 0; d < DM; d++) acc[d] = fmaf(ds, Ks[jj][d], acc[d]);
+    }
+  }
+  if (!valid) return;
+#pragma unroll
+  for (int d = 0; d < DM; d++)
+    if (d < D) gq[(bh * Tq + i) * D + d] = acc[d] * scale;
+}
+
+// gk, gv rows: thread per key; queries streamed through shared memory
+template <int DM>
+__global__ __launch_bounds__(SQ) void attn_bwd_dkv_f32(int H, int Tq, int Tk, int D, float scale, int causal,
+                                                       const float* __restrict__ q, const float* __restrict__ k,
+                                                       const float* __restrict__ v, const float* __restrict__ bias,
+                                                       const float* __restrict__ lse, const float* __restrict__ go,
+                                                       const float* __restrict__ dvec, float* __restrict__ gk,
+                                                       float* __restrict__ gv) {
+  __shared__ float Qs[SK][DM], Gs[SK][DM], Ls[SK], Ds[SK];
+  int64_t bh = blockIdx.y;
+  int b = (int)(bh / H);
+  int j = blockIdx.x * SQ + threadIdx.x;
+  bool valid = j < Tk && !(bias && bias[(int64_t)b * Tk + j] == -INFINITY);
+  const float sl = scale * kLog2e;
+  float kr[DM], vr[DM], dk[DM], dv[DM];
+#pragma unroll
+  for (int d = 0; d < DM; d++) {
+    kr[d] = (valid && d < D) ? k[(bh * Tk + j) * D + d] : 0.f;
+    vr[d] = (valid && d < D) ? v[(bh * Tk + j) * D + d] : 0.f;
+    dk[d] = dv[d] = 0.f;
+  }
+  int i0s = causal ? (int)(blockIdx.x * SQ) / SK * SK : 0;  // queries before the block's first key see none of it
+  for (int i0 = i0s; i0 < Tq; i0 += SK) {
+    __syncthreads();
+    for (int e = threadIdx.x; e < SK * DM; e += SQ) {
+      int r = e / DM, d = e % DM, i = i0 + r;
+      bool in = i < Tq && d < D;
+      Qs[r][d] = in ? q[(bh * Tq + i) * D + d] * sl : 0.f;
+      Gs[r][d] = in ? go[(bh * Tq + i) * D + d] : 0.f;
+    }
+    if (threadIdx.x < SK) {
+      int i = i0 + threadIdx.x;
+      Ls[threadIdx.x] = i < Tq ? lse[bh * Tq + i] * kLog2e : -INFINITY;
+      Ds[threadIdx.x] = i < Tq ? dvec[bh * Tq + i] : 0.f;
+    }
+    __syncthreads();
+    if (!valid) continue;
+    int in_ = min(SK, Tq - i0);
+    for (int ii = 0; ii < in_; ii++) {
+      if (causal && i0 + ii < j) continue;
+      float s = 0.f, dp = 0.f;
+#pragma unroll
+      for (int d = 0; d < DM; d++) {
+        s = fmaf(Qs[ii][d], kr[d], s);
+        dp = fmaf(Gs[ii][d], vr[d], dp);
+      }
+      float p = attn_p(s, Ls[ii]);
+      float ds = p * (dp - Ds[ii]);
+#pragma unroll
+      for (int d = 0; d < DM; d++) {
+        dv[d] = fmaf(p, Gs[ii][d], dv[d]);
+        dk[d] = fmaf(ds, Qs[ii][d], dk[d]);  // Qs holds q * scale * log2e: undo log2e below
+      }
+    }
+  }
+  if (j >= Tk) return;
+#pragma unroll
+  for (int d = 0; d < DM; d++)
+    if (d < D) {
+      gk[(bh * Tk + j) * D + d] = dk[d] * kLn2;
+      gv[(bh * Tk + j) * D + d] = dv[d];
+    }
+}
+
+// ---------------- tensor-core path (D = 64, bf16 / fp16) ----------------
+constexpr int TD = 64, TB = 64;  // head dim, rows per tile (queries or keys)
+
+// 64 x 64 16-bit tile rows [r0, r0 + 64) of a (T, 64) matrix -> swizzled shared tile; rows >= T are zeros
+template <typename T>
+__device__ __forceinline__ void load_tile(uint4* s, const T* g, int r0, int T_, int tid, int nthreads) {
+  for (int c = tid; c < TB * 8; c += nthreads) {
+    int r = c / 8, ch = c % 8, gr = r0 + r;
+    cp_async16(s + swz128(r, ch), g + (int64_t)(gr < T_ ? gr : 0) * TD + ch * 8, gr < T_ ? 16 : 0);
+  }
+}
+
+// 4 warps x 16 query rows; K/V tiles double-buffered with cp.async
+template <typename T, typename OutT>
+__global__ __launch_bounds__(128) void flash_fwd_tc(int H, int Tq, int Tk, float sl, int causal, const T* __restrict__ q,
+                                                    const T* __restrict__ k, const T* __restrict__ v,
+                                                    const float* __restrict__ bias, OutT* __restrict__ o,
+                                                    float* __restrict__ lse) {
+  __shared__ uint4 Qs[TB * 8], Ks[2][TB * 8], Vs[2][TB * 8];
+  const int tid = threadIdx.x, w = tid / 32, lane = tid % 32, g = lane / 4, t4 = lane % 4;
+  const int64_t bh = blockIdx.y;
+  const int b = (int)(bh / H), q0 = blockIdx.x * TB;
+  const T* qp = q + bh * Tq * TD;
+  const T* kp = k + bh * Tk * TD;
+  const T* vp = v + bh * Tk * TD;
+  const int kend = causal ? min(Tk, q0 + TB) : Tk;
+  const int nt = (kend + TB - 1) / TB;
+  load_tile(Qs, qp, q0, Tq, tid, 128);
+  cp_async_commit();
+  if (nt > 0) {
+    load_tile(Ks[0], kp, 0, Tk, tid, 128);
+    load_tile(Vs[0], vp, 0, Tk, tid, 128);
+  }
+  cp_async_commit();
+  cp_async_wait<1>();
+  __syncthreads();
+  uint32_t qf[4][4];
+#pragma unroll
+  for (int kk = 0; kk < 4; kk++) ldsm_x4(qf[kk], Qs + swz128(16 * w + lane % 16, kk * 2 + lane / 16));
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
+  float oacc[8][4];
+#pragma unroll
+  for (int i = 0; i < 8; i++)
+#pragma unroll
+    for (int e = 0; e < 4; e++) oacc[i][e] = 0.f;
+  const int row0 = q0 + 16 * w + g;  // this thread's rows: row0 and row0 + 8
+
+  for (int t = 0; t < nt; t++) {
+    if (t + 1 < nt) {
+      load_tile(Ks[(t + 1) & 1], kp, (t + 1) * TB, Tk, tid, 128);
+      load_tile(Vs[(t + 1) & 1], vp, (t + 1) * TB, Tk, tid, 128);
+    }
+    cp_async_commit();
+    cp_async_wait<1>();
+    __syncthreads();
+    const uint4* ks = Ks[t & 1];
+    const uint4* vs = Vs[t & 1];
+    float s[8][4];
+#pragma unroll
+    for (int i = 0; i < 8; i++)
+#pragma unroll
+      for (int e = 0; e < 4; e++) s[i][e] = 0.f;
+#pragma unroll
+    for (int kk = 0; kk < 4; kk++)
+#pragma unroll
+      for (int nj = 0; nj < 4; nj++) {
+        int j = lane / 8;
+        uint32_t r[4];
+        ldsm_x4(r, ks + swz128(nj * 16 + lane % 8 + 8 * (j / 2), kk * 2 + (j % 2)));
+        mma16816<T>(s[2 * nj], qf[kk], r);
+        mma16816<T>(s[2 * nj + 1], qf[kk], r + 2);
+      }
+    // scale (log2 units) and masks; key index of s[ni][e] = t*64 + ni*8 + 2*t4 + (e & 1)
+    float mx[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+    for (int ni = 0; ni < 8; ni++)
+#pragma unroll
+      for (int e = 0; e < 4; e++) {
+        int key = t * TB + ni * 8 + 2 * t4 + (e & 1), row = row0 + 8 * (e >> 1);
+        float x = s[ni][e] * sl;
+        if (key >= Tk || (bias && bias[(int64_t)b * Tk + key] == -INFINITY) || (causal && key > row)) x = -INFINITY;
+        s[ni][e] = x;
+        mx[e >> 1] = fmaxf(mx[e >> 1], x);
+      }
+    float corr[2], base[2];
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+      mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 1));
+      mx[h] = fmaxf(mx[h], __shfl_xor_sync(0xffffffffu, mx[h], 2));
+      float mn = fmaxf(m[h], mx[h]);
+      base[h] = mn == -INFINITY ? 0.f : mn;
+      corr[h] = fast_exp2(m[h] - base[h]);
+      m[h] = mn;
+      l[h] *= corr[h];
+    }
+#pragma unroll
+    for (int ni = 0; ni < 8; ni++)
+#pragma unroll
+      for (int e = 0; e < 4; e++) {
+        float p = fast_exp2(s[ni][e] - base[e >> 1]);
+        s[ni][e] = p;
+        l[e >> 1] += p;
+        oacc[ni][e] *= corr[e >> 1];
+      }
+    // O += P V: P from the accumulators as A fragments, V through ldmatrix.trans
+#pragma unroll
+    for (int kk = 0; kk < 4; kk++) {
+      uint32_t a[4] = {pack2<T>(s[2 * kk][0], s[2 * kk][1]), pack2<T>(s[2 * kk][2], s[2 * kk][3]),
+                       pack2<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]), pack2<T>(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+#pragma unroll
+      for (int dj = 0; dj < 4; dj++) {
+        int j = lane / 8;
+        uint32_t r[4];
+        ldsm_x4_t(r, vs + swz128(kk * 16 + (j % 2) * 8 + lane % 8, dj * 2 + j / 2));
+        mma16816<T>(oacc[2 * dj], a, r);
+        mma16816<T>(oacc[2 * dj + 1], a, r + 2);
+      }
+    }
+    __syncthreads();  // everyone is done with buffer t & 1 before it is refilled
+  }
+  cp_async_wait<0>();
+#pragma unroll
+  for (int h = 0; h < 2; h++) {
+    l[h] += __shfl_xor_sync(0xffffffffu, l[h], 1);
+    l[h] += __shfl_xor_sync(0xffffffffu, l[h], 2);
+    int row = row0 + 8 * h;
+    if (row >= Tq) continue;
+    float inv = l[h] > 0.f ? 1.f / l[h] : 0.f;
+    OutT* orow = o + (bh * Tq + row) * TD;
+#pragma unroll
+    for (int ni = 0; ni < 8; ni++) {
+      int d = ni * 8 + 2 * t4;
+      float x0 = oacc[ni][2 * h] * inv, x1 = oacc[ni][2 * h + 1] * inv;
+      if constexpr (sizeof(OutT) == 4) {
+        *reinterpret_cast<float2*>(orow + d) = make_float2(x0, x1);
+      } else {
+        *reinterpret_cast<uint32_t*>(orow + d) = pack2<OutT>(x0, x1);
+      }
+    }
+    if (lse && t4 == 0) lse[bh * Tq + row] = l[h] > 0.f ? (m[h] + log2f(l[h])) * kLn2 : -INFINITY;
+  }
+}
+
+// lse2(BH*Tq) = lse * log2e, with +inf for rows whose lse is -inf (so their p = 0)
+__global__ void lse_to_log2(int64_t n, const float* __restrict__ lse, float* __restrict__ l2) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    float x = lse[i];
+    l2[i] = x == -INFINITY ? INFINITY : x * kLog2e;
+  }
+}
+
+constexpr int BWD_SMEM = (2 + 4 + 1) * TB * 8 * 16 + 4 * TB * 4;
+
+// One block per 64 keys; 4 warps x 16 keys. Streams 64-query tiles (double-buffered):
+// Sᵀ = K Qᵀ, Pᵀ, dV += Pᵀ dO, dPᵀ = V dOᵀ, dSᵀ, dK += dSᵀ Q, dQ += dS K (fp32 atomics).
+template <typename T>
+__global__ __launch_bounds__(128) void flash_bwd_tc(int H, int Tq, int Tk, float sl, int causal, const T* __restrict__ q,
+                                                    const T* __restrict__ k, const T* __restrict__ v,
+                                                    const T* __restrict__ go, const float* __restrict__ bias,
+                                                    const float* __restrict__ lse2, const float* __restrict__ dvec,
+                                                    float* __restrict__ dq, float* __restrict__ gk,
+                                                    float* __restrict__ gv, float scale) {
+  extern __shared__ uint4 sm[];
+  uint4* Ks = sm;
+  uint4* Vs = Ks + TB * 8;
+  uint4* Qs = Vs + TB * 8;        // [2][TB * 8]
+  uint4* Gs = Qs + 2 * TB * 8;    // [2][TB * 8]
+  uint4* Ss = Gs + 2 * TB * 8;    // dSᵀ [key][query]
+  float* Ls = reinterpret_cast<float*>(Ss + TB * 8);  // [2][TB]
+  float* Ds = Ls + 2 * TB;                            // [2][TB]
+  const int tid = threadIdx.x, w = tid / 32, lane = tid % 32, g = lane / 4, t4 = lane % 4;
+  const int64_t bh = blockIdx.y;
+  const int b = (int)(bh / H), k0 = blockIdx.x * TB;
+  const T* qp = q + bh * Tq * TD;
+  const T* gp = go + bh * Tq * TD;
+  load_tile(Ks, k + bh * Tk * TD, k0, Tk, tid, 128);
+  load_tile(Vs, v + bh * Tk * TD, k0, Tk, tid, 128);
+  cp_async_commit();
+  const int qt0 = causal ? k0 / TB : 0, nqt = (Tq + TB - 1) / TB;
+  auto load_q = [&](int qt, int buf) {
+    load_tile(Qs + buf * TB * 8, qp, qt * TB, Tq, tid, 128);
+    load_tile(Gs + buf * TB * 8, gp, qt * TB, Tq, tid, 128);
+    if (tid < TB) {
+      int i = qt * TB + tid;
+      Ls[buf * TB + tid] = i < Tq ? lse2[bh * Tq + i] : INFINITY;
+      Ds[buf * TB + tid] = i < Tq ? dvec[bh * Tq + i] : 0.f;
+    }
+  };
+  if (qt0 < nqt) load_q(qt0, 0);
+  cp_async_commit();
+  cp_async_wait<1>();
+  __syncthreads();
+  uint32_t kf[4][4], vf[4][4];
+#pragma unroll
+  for (int kk = 0; kk < 4; kk++) {
+    ldsm_x4(kf[kk], Ks + swz128(16 * w + lane % 16, kk * 2 + lane / 16));
+    ldsm_x4(vf[kk], Vs + swz128(16 * w + lane % 16, kk * 2 + lane / 16));
+  }
+  float kb[2];  // bias of this thread's two keys
+#pragma unroll
+  for (int h = 0; h < 2; h++) {
+    int key = k0 + 16 * w + g + 8 * h;
+    kb[h] = key >= Tk ? -INFINITY : (bias ? bias[(int64_t)b * Tk + key] : 0.f);
+  }
+  float dk[8][4], dv[8][4];
+#pragma unroll
+  for (int i = 0; i < 8; i++)
+#pragma unroll
+    for (int e = 0; e < 4; e++) dk[i][e] = dv[i][e] = 0.f;
+
+  for (int qt = qt0; qt < nqt; qt++) {
+    const int buf = (qt - qt0) & 1;
+    if (qt + 1 < nqt) load_q(qt + 1, buf ^ 1);
+    cp_async_commit();
+    cp_async_wait<1>();
+    __syncthreads();
+    const uint4* qs = Qs + buf * TB * 8;
+    const uint4* gs = Gs + buf * TB * 8;
+    const float* ls = Ls + buf * TB;
+    const float* ds = Ds + buf * TB;
+    const int i0 = qt * TB;
+    float p[8][4], dp[8][4];
+#pragma unroll
+    for (int i = 0; i < 8; i++)
+#pragma unroll
+      for (int e = 0; e < 4; e++) p[i][e] = dp[i][e] = 0.f;
+#pragma unroll
+    for (int kk = 0; kk < 4; kk++)
+#pragma unroll
+      for (int nj = 0; nj < 4; nj++) {
+        int j = lane / 8;
+        uint32_t r[4];
+        ldsm_x4(r, qs + swz128(nj * 16 + lane % 8 + 8 * (j / 2), kk * 2 + (j % 2)));
+        mma16816<T>(p[2 * nj], kf[kk], r);
+        mma16816<T>(p[2 * nj + 1], kf[kk], r + 2);
+        ldsm_x4(r, gs + swz128(nj * 16 + lane % 8 + 8 * (j / 2), kk * 2 + (j % 2)));
+        mma16816<T>(dp[2 * nj], vf[kk], r);
+        mma16816<T>(dp[2 * nj + 1], vf[kk], r + 2);
+      }
+    // Pᵀ and dSᵀ; element (ni, e): key row 16w + g + 8*(e>>1), query column ni*8 + 2*t4 + (e&1)
+#pragma unroll
+    for (int ni = 0; ni < 8; ni++)
+#pragma unroll
+      for (int e = 0; e < 4; e++) {
+        int qc = ni * 8 + 2 * t4 + (e & 1);
+        int key = k0 + 16 * w + g + 8 * (e >> 1);
+        float x = p[ni][e] * sl + kb[e >> 1];
+        if (causal && i0 + qc < key) x = -INFINITY;
+        float pv = fast_exp2(x - ls[qc]);
+        p[ni][e] = pv;
+        dp[ni][e] = pv * (dp[ni][e] - ds[qc]);
+      }
+    // dV += Pᵀ dO and dK += dSᵀ Q (B operands [query][d] through ldmatrix.trans)
+#pragma unroll
+    for (int kq = 0; kq < 4; kq++) {
+      uint32_t ap[4] = {pack2<T>(p[2 * kq][0], p[2 * kq][1]), pack2<T>(p[2 * kq][2], p[2 * kq][3]),
+                        pack2<T>(p[2 * kq + 1][0], p[2 * kq + 1][1]), pack2<T>(p[2 * kq + 1][2], p[2 * kq + 1][3])};
+      uint32_t as[4] = {pack2<T>(dp[2 * kq][0], dp[2 * kq][1]), pack2<T>(dp[2 * kq][2], dp[2 * kq][3]),
+                        pack2<T>(dp[2 * kq + 1][0], dp[2 * kq + 1][1]),
+                        pack2<T>(dp[2 * kq + 1][2], dp[2 * kq + 1][3])};
+#pragma unroll
+      for (int dj = 0; dj < 4; dj++) {
+        int j = lane / 8;
+        uint32_t r[4];
+        ldsm_x4_t(r, gs + swz128(kq * 16 + (j % 2) * 8 + lane % 8, dj * 2 + j / 2));
+        mma16816<T>(dv[2 * dj], ap, r);
+        mma16816<T>(dv[2 * dj + 1], ap, r + 2);
+        ldsm_x4_t(r, qs + swz128(kq * 16 + (j % 2) * 8 + lane % 8, dj * 2 + j / 2));
+        mma16816<T>(dk[2 * dj], as, r);
+        mma16816<T>(dk[2 * dj + 1], as, r + 2);
+      }
+      // dSᵀ to shared memory for the dQ product: rows = keys, columns = queries
+#pragma unroll
+      for (int h = 0; h < 2; h++) {
+        int row = 16 * w + g + 8 * h;
+        uint32_t* base0 = reinterpret_cast<uint32_t*>(Ss + swz128(row, 2 * kq)) + t4;
+        uint32_t* base1 = reinterpret_cast<uint32_t*>(Ss + swz128(row, 2 * kq + 1)) + t4;
+        *base0 = as[h];       // columns kq*16 + 2*t4 (+1)
+        *base1 = as[2 + h];   // columns kq*16 + 8 + 2*t4 (+1)
+      }
+    }
+    __syncthreads();
+    // dQ rows 16w.. (queries) = dS (queries x 64 keys) · K (64 keys x 64 d)
+    float qa[8][4];
+#pragma unroll
+    for (int i = 0; i < 8; i++)
+#pragma unroll
+      for (int e = 0; e < 4; e++) qa[i][e] = 0.f;
+#pragma unroll
+    for (int kk = 0; kk < 4; kk++) {
+      int j = lane / 8;
+      uint32_t a[4];
+      ldsm_x4_t(a, Ss + swz128(kk * 16 + (j / 2) * 8 + lane % 8, 2 * w + (j % 2)));
+#pragma unroll
+      for (int dj = 0; dj < 4; dj++) {
+        uint32_t r[4];
+        ldsm_x4_t(r, Ks + swz128(kk * 16 + (j % 2) * 8 + lane % 8, dj * 2 + j / 2));
+        mma16816<T>(qa[2 * dj], a, r);
+        mma16816<T>(qa[2 * dj + 1], a, r + 2);
+      }
+    }
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+      int qi = i0 + 16 * w + g + 8 * h;
+      if (qi >= Tq) continue;
+      float* dst = dq + (bh * Tq + qi) * TD;
+#pragma unroll
+      for (int ni = 0; ni < 8; ni++) {
+        atomicAdd(dst + ni * 8 + 2 * t4, qa[ni][2 * h]);
+        atomicAdd(dst + ni * 8 + 2 * t4 + 1, qa[ni][2 * h + 1]);
+      }
+    }
+    __syncthreads();  // buffers of this tile and Ss are reused next iteration
+  }
+  cp_async_wait<0>();
+#pragma unroll
+  for (int h = 0; h < 2; h++) {
+    int key = k0 + 16 * w + g + 8 * h;
+    if (key >= Tk) continue;
+    float* dkr = gk + (bh * Tk + key) * TD;
+    float* dvr = gv + (bh * Tk + key) * TD;
+#pragma unroll
+    for (int ni = 0; ni < 8; ni++) {
+      int d = ni * 8 + 2 * t4;
+      *reinterpret_cast<float2*>(dkr + d) = make_float2(dk[ni][2 * h] * scale, dk[ni][2 * h + 1] * scale);
+      *reinterpret_cast<float2*>(dvr + d) = make_float2(dv[ni][2 * h], dv[ni][2 * h + 1]);
+    }
+  }
+}
+
+__global__ void scale_k(int64_t n, const float* __restrict__ x, float s, float* __restrict__ y) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+    y[i] = x[i] * s;
+}
+
+bool dims_ok(int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t D) {
+  return B >= 0 && H >= 0 && Tq >= 0 && Tk >= 0 && D > 0 && B * H <= 65535 && Tq < INT32_MAX && Tk < INT32_MAX;
+}
+
+size_t al256(size_t b) { return (b + 255) / 256 * 256; }
+
+// carves the workspace: bias (B*Tk floats) then `n16` 16-bit buffers of the given sizes, then floats
+struct Carve {
+  char* p;
+  size_t off = 0;
+  template <typename X>
+  X* take(size_t count) {
+    X* r = reinterpret_cast<X*>(p + off);
+    off += al256(count * sizeof(X));
+    return r;
+  }
+};
+
+unsigned grid1(int64_t n) { return blocks_for(n, 256, (int64_t)sm_count() * 16); }
+
+template <typename T>
+int fwd_tc(int64_t B, int64_t H, int64_t Tq, int64_t Tk, float scale, int causal, const T* q, const T* k, const T* v,
+           const float* bias, void* o, int out16, float* lse) {
+  dim3 grid((unsigned)((Tq + TB - 1) / TB), (unsigned)(B * H));
+  float sl = scale * kLog2e;
+  if (out16) flash_fwd_tc<T, T><<<grid, 128, 0, stream()>>>((int)H, (int)Tq, (int)Tk, sl, causal, q, k, v, bias, (T*)o, lse);
+  else flash_fwd_tc<T, float><<<grid, 128, 0, stream()>>>((int)H, (int)Tq, (int)Tk, sl, causal, q, k, v, bias, (float*)o, lse);
+  return launched("attention fwd (tensor cores)");
+}
+
+// dvec, lse2 and a zeroed dq accumulator must be ready; gq gets dq * scale
+template <typename T>
+int bwd_tc(int64_t B, int64_t H, int64_t Tq, int64_t Tk, float scale, int causal, const T* q, const T* k, const T* v,
+           const T* go, const float* bias, const float* lse2, const float* dvec, float* dqacc, float* gq, float* gk,
+           float* gv) {
+  static bool attr = false;
+  if (!attr) {
+    int st = fail(cudaFuncSetAttribute(flash_bwd_tc<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, BWD_SMEM),
+                  "attention bwd: smem attribute");
+    if (st) return st;
+    attr = true;
+  }
+  cudaStream_t s = stream();
+  int64_t nq = B * H * Tq * TD;
+  cudaMemsetAsync(dqacc, 0, (size_t)nq * 4, s);
+  dim3 grid((unsigned)((Tk + TB - 1) / TB), (unsigned)(B * H));
+  flash_bwd_tc<T><<<grid, 128, BWD_SMEM, s>>>((int)H, (int)Tq, (int)Tk, scale * kLog2e, causal, q, k, v, go, bias, lse2,
+                                             dvec, dqacc, gk, gv, scale);
+  scale_k<<<grid1(nq), 256, 0, s>>>(nq, dqacc, scale, gq);
+  return launched("attention bwd (tensor cores)");
+}
+
+template <int DM>
+void fwd_f32_launch(int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t D, float scale, int causal, const float* q,
+                    const float* k, const float* v, const float* bias, float* o, float* lse) {
+  dim3 grid((unsigned)((Tq + SQ - 1) / SQ), (unsigned)(B * H));
+  attn_fwd_f32<DM><<<grid, SQ, 0, stream()>>>((int)H, (int)Tq, (int)Tk, (int)D, scale, causal, q, k, v, bias, o, lse);
+}
+template <int DM>
+void bwd_f32_launch(int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t D, float scale, int causal, const float* q,
+                    const float* k, const float* v, const float* bias, const float* lse, const float* go,
+                    const float* dvec, float* gq, float* gk, float* gv) {
+  dim3 gq_((unsigned)((Tq + SQ - 1) / SQ), (unsigned)(B * H)), gk_((unsigned)((Tk + SQ - 1) / SQ), (unsigned)(B * H));
+  if (Tq > 0) attn_bwd_dq_f32<DM><<<gq_, SQ, 0, stream()>>>((int)H, (int)Tq, (int)Tk, (int)D, scale, causal, q, k, v, bias, lse, go, dvec, gq);
+  if (Tk > 0) attn_bwd_dkv_f32<DM><<<gk_, SQ, 0, stream()>>>((int)H, (int)Tq, (int)Tk, (int)D, scale, causal, q, k, v, bias, lse, go, dvec, gk, gv);
+}
+
+}  // namespace
+
+// o(B,H,Tq,D) = softmax(scale * q kᵀ + masks) v; lse(B,H,Tq) = row logsumexp (may be null).
+// q (B,H,Tq,D), k/v (B,H,Tk,D); kmask (B,Tk) float32 or int32 (kmask_i32), nonzero = keep, or null
+FT_API int ft_attention_fwd(int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t D, float scale, int causal,
+                            const float* q, const float* k, const float* v, const void* kmask, int kmask_i32,
+                            float* o, float* lse) {
+  if (!dims_ok(B, H, Tq, Tk, D)) return FT_EINVAL;
+  if (B * H == 0 || Tq == 0) return FT_OK;
+  if (D > 128) return FT_EUNSUP;
+  cudaStream_t s = stream();
+  int prec = precision();
+  bool tc = D == TD && prec != P_FP32;
+  size_t need = kmask ? al256((size_t)B * Tk * 4) : 0;
+  if (tc) need += 256 + al256((size_t)B * H * Tq * D * 2) + 2 * al256((size_t)B * H * Tk * D * 2);
+  Carve c{(char*)workspace(need + 256)};
+  if (!c.p) return FT_ENOMEM;
+  float* bias = nullptr;
+  if (kmask && B * Tk > 0) {
+    bias = c.take<float>((size_t)B * Tk);
+    mask_to_bias<<<grid1(B * Tk), 256, 0, s>>>(B * Tk, kmask, kmask_i32, bias);
+  }
+  if (tc) {
+    int64_t nq = B * H * Tq * D, nk = B * H * Tk * D;
+    if (prec == P_BF16) {
+      auto q16 = c.take<__nv_bfloat16>(nq), k16 = c.take<__nv_bfloat16>(nk), v16 = c.take<__nv_bfloat16>(nk);
+      to16<<<grid1(nq), 256, 0, s>>>(nq, q, q16);
+      if (nk) {
+        to16<<<grid1(nk), 256, 0, s>>>(nk, k, k16);
+        to16<<<grid1(nk), 256, 0, s>>>(nk, v, v16);
+      }
+      return fwd_tc(B, H, Tq, Tk, scale, causal, q16, k16, v16, bias, o, 0, lse);
+    }
+    auto q16 = c.take<__half>(nq), k16 = c.take<__half>(nk), v16 = c.take<__half>(nk);
+    to16<<<grid1(nq), 256, 0, s>>>(nq, q, q16);
+    if (nk) {
+      to16<<<grid1(nk), 256, 0, s>>>(nk, k, k16);
+      to16<<<grid1(nk), 256, 0, s>>>(nk, v, v16);
+    }
+    return fwd_tc(B, H, Tq, Tk, scale, causal, q16, k16, v16, bias, o, 0, lse);
+  }
+  if (D <= 32) fwd_f32_launch<32>(B, H, Tq, Tk, D, scale, causal, q, k, v, bias, o, lse);
+  else if (D <= 64) fwd_f32_launch<64>(B, H, Tq, Tk, D, scale, causal, q, k, v, bias, o, lse);
+  else fwd_f32_launch<128>(B, H, Tq, Tk, D, scale, causal, q, k, v, bias, o, lse);
+  return launched("ft_attention_fwd");
+}
+
+// Gradients of ft_attention_fwd: gq (B,H,Tq,D), gk, gv (B,H,Tk,D), all overwritten.
+// o (B,H,Tq,D) and lse (B,H,Tq) from the forward; go (B,H,Tq,D) = dL/do
+FT_API int ft_attention_bwd(int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t D, float scale, int causal,
+                            const float* q, const float* k, const float* v, const void* kmask, int kmask_i32,
+                            const float* o, const float* lse, const float* go, float* gq, float* gk, float* gv) {
+  if (!dims_ok(B, H, Tq, Tk, D)) return FT_EINVAL;
+  if (B * H == 0) return FT_OK;
+  if (D > 128) return FT_EUNSUP;
+  cudaStream_t s = stream();
+  int prec = precision();
+  bool tc = D == TD && prec != P_FP32 && Tq > 0 && Tk > 0;
+  int64_t rows = B * H * Tq, nq = rows * D, nk = B * H * Tk * D;
+  size_t need = (kmask ? al256((size_t)B * Tk * 4) : 0) + al256((size_t)rows * 4);
+  if (tc) need += al256((size_t)rows * 4) + al256((size_t)nq * 4) + 2 * al256((size_t)nq * 2) + 2 * al256((size_t)nk * 2);
+  Carve c{(char*)workspace(need + 256)};
+  if (!c.p) return FT_ENOMEM;
+  float* bias = nullptr;
+  if (kmask && B * Tk > 0) {
+    bias = c.take<float>((size_t)B * Tk);
+    mask_to_bias<<<grid1(B * Tk), 256, 0, s>>>(B * Tk, kmask, kmask_i32, bias);
+  }
+  float* dvec = c.take<float>((size_t)rows);
+  if (rows) attn_dvec<float><<<(unsigned)((rows * 32 + 255) / 256), 256, 0, s>>>(rows, (int)D, go, o, dvec);
+  if (tc) {
+    float* lse2 = c.take<float>((size_t)rows);
+    float* dqacc = c.take<float>((size_t)nq);
+    lse_to_log2<<<grid1(rows), 256, 0, s>>>(rows, lse, lse2);
+    if (prec == P_BF16) {
+      auto q16 = c.take<__nv_bfloat16>(nq), g16 = c.take<__nv_bfloat16>(nq);
+      auto k16 = c.take<__nv_bfloat16>(nk), v16 = c.take<__nv_bfloat16>(nk);
+      to16<<<grid1(nq), 256, 0, s>>>(nq, q, q16);
+      to16<<<grid1(nq), 256, 0, s>>>(nq, go, g16);
+      to16<<<grid1(nk), 256, 0, s>>>(nk, k, k16);
+      to16<<<grid1(nk), 256, 0, s>>>(nk, v, v16);
+      return bwd_tc(B, H, Tq, Tk, scale, causal, q16, k16, v16, g16, bias, lse2, dvec, dqacc, gq, gk, gv);
+    }
+    auto q16 = c.take<__half>(nq), g16 = c.take<__half>(nq);
+    auto k16 = c.take<__half>(nk), v16 = c.take<__half>(nk);
+    to16<<<grid1(nq), 256, 0, s>>>(nq, q, q16);
+    to16<<<grid1(nq), 256, 0, s>>>(nq, go, g16);
+    to16<<<grid1(nk), 256, 0, s>>>(nk, k, k16);
+    to16<<<grid1(nk), 256, 0, s>>>(nk, v, v16);
+    return bwd_tc(B, H, Tq, Tk, scale, causal, q16, k16, v16, g16, bias, lse2, dvec, dqacc, gq, gk, gv);
+  }
+  if (D <= 32) bwd_f32_launch<32>(B, H, Tq, Tk, D, scale, causal, q, k, v, bias, lse, go, dvec, gq, gk, gv);
+  else if (D <= 64) bwd_f32_launch<64>(B, H, Tq, Tk, D, scale, causal, q, k, v, bias, lse, go, dvec, gq, gk, gv);
+  else bwd_f32_launch<128>(B, H, Tq, Tk, D, scale, causal, q, k, v, bias, lse, go, dvec, gq, gk, gv);
+  return launched("ft_attention_bwd");
+}
+
+// 16-bit attention for benchmarks and bf16 pipelines (D = 64): dtype 1 bf16, 2 fp16.
+// q (B,H,Tq,64), k/v (B,H,Tk,64), o (B,H,Tq,64) in the same dtype; lse (B,H,Tq) fp32.
+FT_API int ft_cuda_attention_fwd_16(int dtype, int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t D, float scale,
+                                    int causal, const void* q, const void* k, const void* v, void* o, float* lse) {
+  if (!dims_ok(B, H, Tq, Tk, D) || D != TD || (dtype != 1 && dtype != 2)) return FT_EINVAL;
+  if (B * H == 0 || Tq == 0) return FT_OK;
+  if (dtype == 1)
+    return fwd_tc(B, H, Tq, Tk, scale, causal, (const __nv_bfloat16*)q, (const __nv_bfloat16*)k,
+                  (const __nv_bfloat16*)v, nullptr, o, 1, lse);
+  return fwd_tc(B, H, Tq, Tk, scale, causal, (const __half*)q, (const __half*)k, (const __half*)v, nullptr, o, 1, lse);
+}
+
+// Backward of ft_cuda_attention_fwd_16: o, go 16-bit like q; gq, gk, gv fp32.
+FT_API int ft_cuda_attention_bwd_16(int dtype, int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t D, float scale,
+                                    int causal, const void* q, const void* k, const void* v, const void* o,
+                                    const float* lse, const void* go, float* gq, float* gk, float* gv) {
+  if (!dims_ok(B, H, Tq, Tk, D) || D != TD || (dtype != 1 && dtype != 2)) return FT_EINVAL;
+  if (B * H == 0 || Tq == 0 || Tk == 0) return FT_OK;
+  int64_t rows = B * H * Tq, nq = rows * D;
+  cudaStream_t s = stream();
+  Carve c{(char*)workspace(2 * al256((size_t)rows * 4) + al256((size_t)nq * 4) + 256)};
+  if (!c.p) return FT_ENOMEM;
+  float* dvec = c.take<float>((size_t)rows);
+  float* lse2 = c.take<float>((size_t)rows);
+  float* dqacc = c.take<float>((size_t)nq);
+  lse_to_log2<<<grid1(rows), 256, 0, s>>>(rows, lse, lse2);
+  if (dtype == 1) {
+    attn_dvec<__nv_bfloat16><<<(unsigned)((rows * 32 + 255) / 256), 256, 0, s>>>(
+        rows, (int)D, (const __nv_bfloat16*)go, (const __nv_bfloat16*)o, dvec);
+    return bwd_tc(B, H, Tq, Tk, scale, causal, (const __nv_bfloat16*)q, (const __nv_bfloat16*)k,
+                  (const __nv_bfloat16*)v, (const __nv_bfloat16*)go, nullptr, lse2, dvec, dqacc, gq, gk, gv);
+  }
+  attn_dvec<__half><<<(unsigned)((rows * 32 + 255) / 256), 256, 0, s>>>(rows, (int)D, (const __half*)go,
+                                                                      (const __half*)o, dvec);
+  return bwd_tc(B, H, Tq, Tk, scale, causal, (const __half*)q, (const __half*)k, (const __half*)v, (const __half*)go,
+                nullptr, lse2, dvec, dqacc, gq, gk, gv);
+}

@@ -1,0 +1,329 @@
+/**
+ * The CUDA backend: binds build/libft_cuda.so (kernels/) with `Deno.dlopen`. Loading is lazy
+ * and never throws: `cudaStatus()` says whether a device is usable and, if not, why (library
+ * not built, no driver, no device). When one is, `loadCuda()` installs the device allocator
+ * (pooled by the caching allocator in storage.ts), host<->device transfers and the opener that
+ * `kernels(defs)("cuda")` uses, so every op file reaches its CUDA kernel under the same name.
+ * Runtime entry points are thin `ft_cuda_*` wrappers (kernels/runtime.cu); the CUDA runtime is
+ * linked statically into the library, so a machine without CUDA only sees "no device".
+ * Env: FT_AUTOCAST=off|bf16|fp16 (GEMM/attention operand precision; fp32 accumulation and
+ * fp32 master weights either way), FT_GEMM=own|cublas, FT_CUDA_DEVICE=<index>.
+ * @module
+ */
+import { findLibrary, libraryFileName } from "./loader.ts";
+import { registerCudaOpener } from "./dispatch.ts";
+import { registerStatusDetail } from "./status.ts";
+import { registerAllocator, type Storage } from "../tensor/storage.ts";
+import { registerTransfer } from "../tensor/tensor.ts";
+
+const RUNTIME = {
+  ft_cuda_device_count: { parameters: [], result: "i32" },
+  ft_cuda_last_error: { parameters: ["buffer", "i32"], result: "i32" },
+  ft_cuda_init: { parameters: ["i32"], result: "i32" },
+  ft_cuda_device_info: { parameters: ["buffer", "i32", "buffer"], result: "i32" },
+  ft_cuda_mem_info: { parameters: ["buffer"], result: "i32" },
+  ft_cuda_malloc: { parameters: ["i64"], result: "pointer" },
+  ft_cuda_free: { parameters: ["pointer"], result: "i32" },
+  ft_cuda_memcpy_h2d: { parameters: ["pointer", "buffer", "i64"], result: "i32" },
+  ft_cuda_memcpy_d2h: { parameters: ["buffer", "pointer", "i64"], result: "i32" },
+  ft_cuda_memset: { parameters: ["pointer", "i32", "i64"], result: "i32" },
+  ft_cuda_synchronize: { parameters: [], result: "i32" },
+  ft_cuda_stream_create: { parameters: [], result: "pointer" },
+  ft_cuda_stream_destroy: { parameters: ["pointer"], result: "i32" },
+  ft_cuda_set_stream: { parameters: ["pointer"], result: "i32" },
+  ft_cuda_event_create: { parameters: [], result: "pointer" },
+  ft_cuda_event_destroy: { parameters: ["pointer"], result: "i32" },
+  ft_cuda_event_record: { parameters: ["pointer"], result: "i32" },
+  ft_cuda_event_elapsed: { parameters: ["pointer", "pointer", "buffer"], result: "i32" },
+  ft_cuda_set_math: { parameters: ["i32", "i32"], result: "i32" },
+  ft_cuda_get_math: { parameters: ["buffer"], result: "i32" },
+} as const;
+
+type Runtime = Deno.StaticForeignLibraryInterface<typeof RUNTIME>;
+
+/** What the CUDA backend found. */
+export interface CudaStatus {
+  /** A device is present and initialised; tensors may live on "cuda". */
+  available: boolean;
+  /** Why not (empty when available). */
+  reason: string;
+  /** Device name, compute capability, multiprocessors, memory (when available). */
+  device?: { name: string; cc: string; sms: number; memoryMiB: number; l2Bytes: number };
+  /** Path of the library that was opened (when found). */
+  library?: string;
+}
+
+let state: CudaStatus | null = null;
+let rt: Runtime | null = null;
+let libPath = "";
+
+function env(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined; // no --allow-env: defaults apply
+  }
+}
+
+function lastError(r: Runtime): string {
+  const buf = new Uint8Array(512);
+  const n = r.ft_cuda_last_error(buf, buf.length);
+  const msg = new TextDecoder().decode(buf.subarray(0, n));
+  // The static runtime reports a missing libcuda.so.1 as an old driver: say what it means.
+  if (msg.includes("cudaErrorInsufficientDriver")) return `no NVIDIA driver (${msg})`;
+  return msg || "unknown CUDA error";
+}
+
+function fail(reason: string): CudaStatus {
+  return { available: false, reason, library: libPath || undefined };
+}
+
+function detect(): CudaStatus {
+  const tried: string[] = [];
+  const path = findLibrary("ft_cuda", tried);
+  if (!path) {
+    return fail(
+      `${libraryFileName("ft_cuda")} not built (no nvcc at build time?); tried ${tried.join(", ")}`,
+    );
+  }
+  libPath = path;
+  let lib: Deno.DynamicLibrary<typeof RUNTIME>;
+  try {
+    lib = Deno.dlopen(path, RUNTIME);
+  } catch (e) {
+    return fail(`cannot load ${path}: ${(e as Error).message}`);
+  }
+  const r = lib.symbols;
+  const count = r.ft_cuda_device_count();
+  if (count <= 0) return fail(lastError(r));
+  const want = Number(env("FT_CUDA_DEVICE") ?? "0");
+  if (!Number.isInteger(want) || want < 0 || want >= count) {
+    return fail(`FT_CUDA_DEVICE=${env("FT_CUDA_DEVICE")}: expected an index below ${count}`);
+  }
+  if (r.ft_cuda_init(want) !== 0) return fail(lastError(r));
+  rt = r;
+  const name = new Uint8Array(256), info = new Int32Array(8);
+  r.ft_cuda_device_info(name, name.length, new Uint8Array(info.buffer));
+  const nm = new TextDecoder().decode(name.subarray(0, name.indexOf(0) < 0 ? 256 : name.indexOf(0)));
+  install(r, path);
+  applyEnv();
+  return {
+    available: true,
+    reason: "",
+    library: path,
+    device: { name: nm, cc: `${info[0]}.${info[1]}`, sms: info[2], memoryMiB: info[5], l2Bytes: info[3] },
+  };
+}
+
+function install(r: Runtime, path: string): void {
+  registerAllocator("cuda", {
+    alloc(bytes) {
+      const p = r.ft_cuda_malloc(BigInt(bytes));
+      if (p === null) throw new Error(`out of device memory allocating ${bytes} bytes (${lastError(r)})`);
+      return p;
+    },
+    free(p) {
+      r.ft_cuda_free(p);
+    },
+  });
+  registerTransfer("cuda", {
+    toHost(src: Storage, bytes: number, dst: ArrayBuffer) {
+      check(r, r.ft_cuda_memcpy_d2h(new Uint8Array(dst, 0, bytes), src.ptr, BigInt(bytes)), "copy to host");
+    },
+    fromHost(src: ArrayBufferView, dst: Storage) {
+      const view = new Uint8Array(src.buffer, src.byteOffset, src.byteLength);
+      check(r, r.ft_cuda_memcpy_h2d(dst.ptr, view, BigInt(view.byteLength)), "copy to device");
+    },
+    zero(dst: Storage, bytes: number) {
+      check(r, r.ft_cuda_memset(dst.ptr, 0, BigInt(bytes)), "zero");
+    },
+  });
+  registerCudaOpener(<S extends Deno.ForeignLibraryInterface>(defs: S) => Deno.dlopen(path, defs).symbols);
+  registerStatusDetail((st) => (st === 4 ? lastError(r) : undefined));
+}
+
+function check(r: Runtime, st: number, what: string): void {
+  if (st !== 0) throw new Error(`cuda ${what}: ${lastError(r)} (status ${st})`);
+}
+
+/** Probes for the library and a device once; installs the backend when one is usable. */
+export function loadCuda(): CudaStatus {
+  return state ??= detect();
+}
+
+/** Same as loadCuda(): whether CUDA is usable here, and why not. Never throws. */
+export function cudaStatus(): CudaStatus {
+  return loadCuda();
+}
+
+function runtime(): Runtime {
+  const s = loadCuda();
+  if (!rt) throw new Error(`CUDA is not available: ${s.reason}`);
+  return rt;
+}
+
+/** The last error message recorded by the CUDA library (for messages about status 4). */
+export function cudaLastError(): string {
+  return rt ? lastError(rt) : (state?.reason ?? "CUDA not loaded");
+}
+
+/** Waits for all queued device work; throws with the device's message when a kernel failed. */
+export function cudaSynchronize(): void {
+  const r = runtime();
+  check(r, r.ft_cuda_synchronize(), "synchronize");
+}
+
+/** Free and total device memory in bytes. */
+export function cudaMemInfo(): { free: number; total: number } {
+  const r = runtime();
+  const out = new BigInt64Array(2);
+  check(r, r.ft_cuda_mem_info(new Uint8Array(out.buffer)), "mem info");
+  return { free: Number(out[0]), total: Number(out[1]) };
+}
+
+/** Operand precision of GEMM / attention on CUDA: fp32, or bf16 / fp16 autocast. */
+export type Autocast = "off" | "bf16" | "fp16";
+/** GEMM implementation on CUDA. */
+export type GemmImpl = "own" | "cublas";
+const AUTOCAST: Record<Autocast, number> = { off: 0, bf16: 1, fp16: 2 };
+const GEMM: Record<GemmImpl, number> = { own: 0, cublas: 1 };
+
+/**
+ * Sets the CUDA math mode: `autocast` bf16/fp16 rounds GEMM and attention operands to 16 bits
+ * (tensor cores, fp32 accumulation, fp32 outputs and master weights); `gemm` picks our kernels
+ * or cuBLAS (loaded at run time; ours are used when it is absent).
+ */
+export function setCudaMath(opts: { autocast?: Autocast; gemm?: GemmImpl }): void {
+  const r = runtime();
+  if (opts.autocast !== undefined && !(opts.autocast in AUTOCAST)) {
+    throw new Error(`autocast '${opts.autocast}': expected off, bf16 or fp16`);
+  }
+  if (opts.gemm !== undefined && !(opts.gemm in GEMM)) {
+    throw new Error(`gemm '${opts.gemm}': expected own or cublas`);
+  }
+  const a = opts.autocast === undefined ? -1 : AUTOCAST[opts.autocast];
+  const g = opts.gemm === undefined ? -1 : GEMM[opts.gemm];
+  check(r, r.ft_cuda_set_math(a, g), "set math");
+}
+
+/** The current CUDA math mode. */
+export function getCudaMath(): { autocast: Autocast; gemm: GemmImpl } {
+  const r = runtime();
+  const out = new Int32Array(2);
+  r.ft_cuda_get_math(new Uint8Array(out.buffer));
+  return {
+    autocast: (Object.keys(AUTOCAST) as Autocast[])[out[0]],
+    gemm: (Object.keys(GEMM) as GemmImpl[])[out[1]],
+  };
+}
+
+/** Runs fn with another math mode, restoring the previous one afterwards. */
+export function withCudaMath<R>(opts: { autocast?: Autocast; gemm?: GemmImpl }, fn: () => R): R {
+  const prev = getCudaMath();
+  setCudaMath(opts);
+  try {
+    return fn();
+  } finally {
+    setCudaMath(prev);
+  }
+}
+
+function applyEnv(): void {
+  const a = env("FT_AUTOCAST"), g = env("FT_GEMM");
+  if (a) setCudaMath({ autocast: a as Autocast });
+  if (g) setCudaMath({ gemm: g as GemmImpl });
+}
+
+/** A CUDA event for timing device work (record on the library stream, then elapsed()). */
+export class CudaEvent {
+  readonly #ptr: Deno.PointerObject;
+  constructor() {
+    const r = runtime();
+    const p = r.ft_cuda_event_create();
+    if (p === null) throw new Error(`cuda event: ${lastError(r)}`);
+    this.#ptr = p;
+  }
+  /** Queues the event on the library stream. */
+  record(): this {
+    const r = runtime();
+    check(r, r.ft_cuda_event_record(this.#ptr), "event record");
+    return this;
+  }
+  /** Milliseconds from `start` to this event (waits for this event). */
+  elapsedSince(start: CudaEvent): number {
+    const r = runtime();
+    const ms = new Float32Array(1);
+    check(r, r.ft_cuda_event_elapsed(start.#ptr, this.#ptr, new Uint8Array(ms.buffer)), "event elapsed");
+    return ms[0];
+  }
+  /** Releases the event. */
+  dispose(): void {
+    runtime().ft_cuda_event_destroy(this.#ptr);
+  }
+}
+
+/** A CUDA stream; `use()` makes it the stream of every later ft_* call (null: the default). */
+export class CudaStream {
+  readonly ptr: Deno.PointerObject;
+  constructor() {
+    const r = runtime();
+    const p = r.ft_cuda_stream_create();
+    if (p === null) throw new Error(`cuda stream: ${lastError(r)}`);
+    this.ptr = p;
+  }
+  /** Runs fn with this stream current, then restores the library's own stream. */
+  run<R>(fn: () => R): R {
+    const r = runtime();
+    r.ft_cuda_set_stream(this.ptr);
+    try {
+      return fn();
+    } finally {
+      r.ft_cuda_set_stream(null);
+    }
+  }
+  /** Destroys the stream (after its work is done). */
+  dispose(): void {
+    runtime().ft_cuda_stream_destroy(this.ptr);
+  }
+}
+
+/** Raw device memory outside the caching allocator (tests' guard regions, benchmarks). */
+export const cudaRaw = {
+  /** Allocates `bytes` of device memory. */
+  malloc(bytes: number): Deno.PointerObject {
+    const r = runtime();
+    const p = r.ft_cuda_malloc(BigInt(bytes));
+    if (p === null) throw new Error(`cudaMalloc(${bytes}): ${lastError(r)}`);
+    return p;
+  },
+  /** Frees device memory from malloc(). */
+  free(p: Deno.PointerObject): void {
+    runtime().ft_cuda_free(p);
+  },
+  /** Device <- host bytes. */
+  upload(dst: Deno.PointerObject, src: ArrayBufferView): void {
+    const r = runtime();
+    check(
+      r,
+      r.ft_cuda_memcpy_h2d(
+        dst,
+        new Uint8Array(src.buffer, src.byteOffset, src.byteLength),
+        BigInt(src.byteLength),
+      ),
+      "upload",
+    );
+  },
+  /** Host <- device bytes (waits for queued work). */
+  download(dst: ArrayBufferView, src: Deno.PointerObject): void {
+    const r = runtime();
+    check(
+      r,
+      r.ft_cuda_memcpy_d2h(
+        new Uint8Array(dst.buffer, dst.byteOffset, dst.byteLength),
+        src,
+        BigInt(dst.byteLength),
+      ),
+      "download",
+    );
+  },
+};

@@ -1,0 +1,132 @@
+// GEMM on CUDA vs the CPU backend: fp32 (CUDA cores), bf16 and fp16 autocast (tensor cores,
+// fp32 accumulation), every transpose, batch broadcasting, linear; cuBLAS when it loads; the
+// 16-bit raw entry point with guard regions and the Hopper kernel vs the mma.sync one.
+import { compareOp, cudaTest, expectClose, guarded, TOL, type Tol } from "./cuda_helpers.ts";
+import { matmul } from "../../src/ops/matmul.ts";
+import { linear } from "../../src/ops/linear.ts";
+import { cudaRaw, setCudaMath } from "../../src/backend/cuda.ts";
+import { kernels } from "../../src/backend/dispatch.ts";
+import { randArray } from "../helpers.ts";
+
+const SHAPES: [number[], number[], boolean, boolean][] = [
+  [[64, 32], [32, 48], false, false],
+  [[3, 37, 70], [3, 70, 29], false, false],
+  [[2, 70, 37], [2, 70, 29], true, false],
+  [[2, 37, 70], [2, 29, 70], false, true],
+  [[2, 70, 37], [2, 29, 70], true, true],
+  [[4, 129, 96], [96, 130], false, false],
+  [[1, 257, 64], [2, 257, 64], false, true],
+  [[300, 200], [200, 260], false, false],
+];
+
+function run(tag: string, tol: Tol): void {
+  for (const [sa, sb, ta, tb] of SHAPES) {
+    compareOp(
+      `${tag} matmul ${sa}${ta ? "ᵀ" : ""} x ${sb}${tb ? "ᵀ" : ""}`,
+      (a, b) => matmul(a, b, { transA: ta, transB: tb }),
+      [
+        { shape: sa, grad: true },
+        { shape: sb, grad: true, seed: 4 },
+      ],
+      tol,
+    );
+  }
+  compareOp(`${tag} linear`, linear, [{ shape: [2, 50, 96], grad: true }, { shape: [80, 96], grad: true }, {
+    shape: [80],
+    grad: true,
+  }], tol);
+}
+
+cudaTest("fp32 GEMM (CUDA cores) matches the CPU", () => run("fp32", TOL.fp32));
+
+cudaTest("bf16 autocast GEMM", () => {
+  setCudaMath({ autocast: "bf16" });
+  run("bf16", TOL.bf16);
+});
+
+cudaTest("fp16 autocast GEMM", () => {
+  setCudaMath({ autocast: "fp16" });
+  run("fp16", TOL.fp16);
+});
+
+cudaTest("cuBLAS path (fp32 and bf16) when libcublas loads", () => {
+  setCudaMath({ gemm: "cublas" });
+  run("cublas fp32", TOL.fp32);
+  setCudaMath({ autocast: "bf16" });
+  run("cublas bf16", TOL.bf16);
+});
+
+const k = kernels({
+  ft_cuda_gemm_16: {
+    parameters: [
+      "i32",
+      "i32",
+      "i64",
+      "i64",
+      "i64",
+      "i64",
+      "f32",
+      "pointer",
+      "pointer",
+      "f32",
+      "pointer",
+      "i32",
+    ],
+    result: "i32",
+  },
+});
+
+function bf16(v: Float32Array): Uint16Array {
+  const u = new Uint32Array(v.buffer.slice(0));
+  return Uint16Array.from(u, (x) => (x + 0x7fff + ((x >> 16) & 1)) >>> 16);
+}
+function unbf16(h: Uint16Array): Float32Array {
+  return new Float32Array(Uint32Array.from(h, (x) => x << 16).buffer);
+}
+
+cudaTest("16-bit GEMM entry: guard regions, partial tiles, wgmma vs mma.sync vs reference", () => {
+  for (
+    const [batch, M, N, K] of [[1, 256, 256, 256], [2, 200, 136, 192], [1, 1, 8, 64], [3, 129, 257, 320]]
+  ) {
+    const a = bf16(randArray(batch * M * K, 1)), b = bf16(randArray(batch * N * K, 2));
+    const af = unbf16(a), bfl = unbf16(b);
+    const ref = new Float32Array(batch * M * N);
+    for (let z = 0; z < batch; z++) {
+      for (let i = 0; i < M; i++) {
+        for (let j = 0; j < N; j++) {
+          let s = 0;
+          for (let kk = 0; kk < K; kk++) s += af[(z * M + i) * K + kk] * bfl[(z * N + j) * K + kk];
+          ref[(z * M + i) * N + j] = s;
+        }
+      }
+    }
+    const pa = cudaRaw.malloc(a.byteLength), pb = cudaRaw.malloc(b.byteLength);
+    cudaRaw.upload(pa, a);
+    cudaRaw.upload(pb, b);
+    for (const impl of [0, 2]) {
+      const out = guarded(batch * M * N, (c) =>
+        k("cuda").ft_cuda_gemm_16(
+          impl,
+          1,
+          BigInt(batch),
+          BigInt(M),
+          BigInt(N),
+          BigInt(K),
+          1,
+          pa,
+          pb,
+          0,
+          c,
+          0,
+        ), `gemm16 impl ${impl} ${[batch, M, N, K]}`);
+      expectClose(
+        out,
+        ref,
+        { rtol: 1e-3, atol: 1e-3, norm: 1e-5 },
+        `gemm16 impl ${impl} ${[batch, M, N, K]}`,
+      );
+    }
+    cudaRaw.free(pa);
+    cudaRaw.free(pb);
+  }
+});
