@@ -103,7 +103,13 @@ AVX512 inline __m512 tanh_gate(__m512 x, __m512* du) {
 // One vector of forward / backward; the loops below run four independent vectors per step:
 // each is a ~120-cycle dependency chain, too long for the out-of-order window alone.
 AVX512 inline __m512 fwd16(__m512 v, int approx) {
-  return _mm512_mul_ps(v, approx ? tanh_gate(v, nullptr) : phi_cdf(v, nullptr));
+  __m512 y = _mm512_mul_ps(v, approx ? tanh_gate(v, nullptr) : phi_cdf(v, nullptr));
+  // the gate is exactly 1 in float32 above 10; this also keeps gelu(+inf) = +inf (the -z²
+  // pair is inf - inf there), as PyTorch and the CUDA kernel give
+  y = _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(v, set(10.f), _CMP_GT_OQ), v);
+  // below -14 x·Φ(x) is under the smallest float32 denormal: -0 (NaN for -inf, like x·0)
+  return _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(v, set(-14.f), _CMP_LT_OQ),
+                            _mm512_mul_ps(v, _mm512_setzero_ps()));
 }
 
 AVX512 inline __m512 dgelu16(__m512 v, int approx) {

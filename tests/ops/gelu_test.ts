@@ -4,6 +4,7 @@
  * Run: deno test --allow-ffi --allow-read --allow-env tests/ops/gelu_test.ts
  */
 import { throws as assertThrows } from "node:assert/strict";
+import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { tensor } from "../../src/tensor/create.ts";
 import { tidy } from "../../src/tensor/scope.ts";
 import { backward } from "../../src/autograd/tape.ts";
@@ -93,6 +94,18 @@ Deno.test("gelu errors name the op", () => {
       assertThrows(() => gelu(tensor([1, 2], [2], { dtype: "int32" })), /gelu: x \(2\) must be float32/);
       // @ts-expect-error: bad mode on purpose
       assertThrows(() => gelu(tensor([1, 2]), "erf"), /gelu: approximate must be "none" or "tanh"/);
+    })
+  );
+});
+
+Deno.test("gelu: extremes match x·Φ(x) (inf stays inf, far negative is -0)", () => {
+  noLeak(() =>
+    tidy(() => {
+      for (const mode of ["none", "tanh"] as const) {
+        const y = gelu(tensor([Infinity, 1e30, 12, -20, -1e30]), mode).toArray();
+        assertEquals(y.slice(0, 3), [Infinity, 1e30, 12].map(Math.fround));
+        assertEquals(y.slice(3).map((v) => v === 0), [true, true]);
+      }
     })
   );
 });
