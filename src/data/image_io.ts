@@ -12,7 +12,9 @@ import {
   type MozJpegEncoder,
   type MozJpegOptions,
 } from "./deps.ts";
-import { decodePngBytes, encodePngBytes, isPng } from "./png.ts";
+import { decodePngBytes, encodePngBytes, isPng, type PngEncodeOptions } from "./png.ts";
+
+export type { PngEncodeOptions } from "./png.ts";
 
 /** An 8-bit image: `data` holds height×width×channels bytes, HWC, row-major. */
 export interface Image {
@@ -110,10 +112,13 @@ function checkImage(img: Image, what: string): void {
   }
 }
 
-/** Encode as PNG (grey, RGB or RGBA). `level` trades speed for size (zlib 1..9). */
-export function encodePng(img: Image, level = 6): Uint8Array {
+/**
+ * Encode as PNG (grey, RGB or RGBA). `level` trades speed for size (zlib 1..9); `opts` picks
+ * a fixed row filter or zlib's run-length strategy (see `PngEncodeOptions`).
+ */
+export function encodePng(img: Image, level = 6, opts?: PngEncodeOptions): Uint8Array {
   checkImage(img, "encodePng");
-  return encodePngBytes(img, level);
+  return encodePngBytes(img, level, opts);
 }
 
 const JPEG_OPTS: MozJpegOptions = {

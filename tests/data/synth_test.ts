@@ -2,6 +2,10 @@ import assert from "node:assert/strict";
 import { readMMTT, splitPath } from "../../src/data/mmtt.ts";
 import { regionLabels, REGIONS } from "../../src/data/regions.ts";
 import { generateDataset } from "../../src/data/synth/generate.ts";
+import { decodePng } from "../../src/data/image_io.ts";
+import { Rng } from "../../src/data/rng.ts";
+import { sampleFace } from "../../src/data/synth/face_params.ts";
+import { partBounds, releaseCanvas, renderFace } from "../../src/data/synth/face_render.ts";
 import { regionPresent } from "../../src/data/synth/manipulate.ts";
 import { generateSample } from "../../src/data/synth/sample.ts";
 import type { SynthStats } from "../../src/data/synth/stats.ts";
@@ -71,6 +75,48 @@ Deno.test("generateDataset writes the official layout, readable by readMMTT, sta
     await Deno.readFile(`${out2}/images/000004.png`),
     await Deno.readFile(`${out}/images/000004.png`),
   );
+  // the fast PNG settings (Up filter + Z_RLE, unfiltered masks) round-trip exactly
+  const s4 = generateSample(5, 4, 64);
+  assert.deepEqual(decodePng(await Deno.readFile(`${out}/images/000004.png`)).data, s4.image.data);
+  assert.deepEqual(decodePng(await Deno.readFile(`${out}/masks/000004.png`)).data, s4.mask.data);
   await Deno.remove(out, { recursive: true });
   await Deno.remove(out2, { recursive: true });
+});
+
+Deno.test("windowed renders equal full renders inside the window; dry-run part bounds hold every part pixel", () => {
+  for (let i = 0; i < 12; i++) {
+    const size = i < 9 ? 128 : 512;
+    const f = sampleFace(Rng.derive(21, i));
+    const full = renderFace(f, size);
+    const rgb = full.rgb.slice(), part = full.part.slice();
+    releaseCanvas(full); // the pooled canvas is reused below: its old contents must not leak
+    const k = size / 512;
+    const win = {
+      x0: Math.round(150 * k),
+      y0: Math.round(170 * k),
+      x1: Math.round(360 * k),
+      y1: Math.round(400 * k),
+    };
+    const part2 = renderFace(f, size, win);
+    for (let y = win.y0; y < win.y1; y++) {
+      for (let x = win.x0; x < win.x1; x++) {
+        const j = y * size + x;
+        assert.equal(part2.part[j], part[j], `face ${i}: part at ${x},${y}`);
+        for (let ch = 0; ch < 3; ch++) {
+          assert.equal(part2.rgb[j * 3 + ch], rgb[j * 3 + ch], `face ${i}: rgb at ${x},${y}`);
+        }
+      }
+    }
+    releaseCanvas(part2);
+    const bounds = partBounds(f, size);
+    for (let j = 0; j < part.length; j++) {
+      const p = part[j];
+      if (p === 0) continue;
+      const b = bounds[p], x = j % size, y = Math.floor(j / size);
+      assert.ok(
+        b && x >= b.x0 && x < b.x1 && y >= b.y0 && y < b.y1,
+        `face ${i}: part ${p} at ${x},${y} outside its bound`,
+      );
+    }
+  }
 });

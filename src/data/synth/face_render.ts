@@ -7,6 +7,7 @@
 import { Rng } from "../rng.ts";
 import { Canvas, type RGB, strandNoise, valueNoise, whiteNoise } from "./canvas.ts";
 import { clamp01, type FaceParams } from "./face_params.ts";
+import type { Box } from "./masks.ts";
 import { P } from "./parts.ts";
 
 const FACE_PARTS = [P.skin, P.forehead, P.cheekL, P.cheekR, P.chin, P.jaw];
@@ -27,35 +28,113 @@ interface Textures {
 }
 
 // Edits and swaps re-render the same identity; caching its textures saves a third of a render.
+// Evicted entries lend their buffers to the next identity (no 4 MB of fresh arrays per face).
 const texCache = new Map<string, Textures>();
-function textures(seed: number, size: number): Textures {
-  const key = `${seed}/${size}`;
-  const hit = texCache.get(key);
-  if (hit) return hit;
+let windowTex: Textures | null = null;
+function newTextures(n: number): Textures {
+  return {
+    fine: new Float32Array(n),
+    blotch: new Float32Array(n),
+    skinTex: new Float32Array(n),
+    hairTex: new Float32Array(n),
+  };
+}
+function textures(seed: number, size: number, win?: Box): Textures {
   const k = size / 512, n = size * size;
-  const fine = whiteNoise(n, Rng.derive(seed, 1));
-  const blotch = valueNoise(size, size, 18 * k, Rng.derive(seed, 2));
-  const skinTex = new Float32Array(n);
-  for (let i = 0; i < n; i++) skinTex[i] = 0.6 * fine[i] + 0.8 * blotch[i];
-  const hairTex = strandNoise(size, size, k, Rng.derive(seed, 3));
-  const t = { fine, blotch, skinTex, hairTex };
-  if (texCache.size >= 3) texCache.delete(texCache.keys().next().value!);
-  texCache.set(key, t);
+  let t: Textures;
+  if (win) {
+    // a windowed render: textures for the window only, in a scratch set (not cached)
+    if (!windowTex || windowTex.fine.length !== n) windowTex = newTextures(n);
+    t = windowTex;
+  } else {
+    const key = `${seed}/${size}`;
+    const hit = texCache.get(key);
+    if (hit) return hit;
+    let reuse: Textures | undefined;
+    if (texCache.size >= 3) {
+      const oldKey = texCache.keys().next().value!;
+      reuse = texCache.get(oldKey);
+      texCache.delete(oldKey);
+    }
+    t = reuse && reuse.fine.length === n ? reuse : newTextures(n);
+    texCache.set(key, t);
+  }
+  const { fine, blotch, skinTex, hairTex } = t;
+  whiteNoise(n, Rng.derive(seed, 1), fine);
+  valueNoise(size, size, 18 * k, Rng.derive(seed, 2), win, blotch);
+  const x0 = win ? win.x0 : 0, x1 = win ? win.x1 : size, y0 = win ? win.y0 : 0, y1 = win ? win.y1 : size;
+  for (let y = y0; y < y1; y++) {
+    for (let i = y * size + x0, e = y * size + x1; i < e; i++) skinTex[i] = 0.6 * fine[i] + 0.8 * blotch[i];
+  }
+  strandNoise(size, size, k, Rng.derive(seed, 3), win, hairTex);
   return t;
 }
 
-/** Render `f` at size×size pixels. */
-export function renderFace(f: FaceParams, size = 512): Canvas {
-  const k = size / 512;
-  const c = new Canvas(size, size);
-  const tex = (layer: number) => Rng.derive(f.texSeed, layer);
-  const { fine, blotch, skinTex, hairTex } = textures(f.texSeed, size);
+// The background of an identity, cached too (an attribute edit re-renders the same one).
+const bgCache = new Map<string, Float32Array>();
 
-  background(c, f, k, tex(4));
+// Canvases handed back with `releaseCanvas`, reused by `renderFace` (no 5 MB allocation and
+// zero-fill per render, and much less GC).
+const pool: Canvas[] = [];
+
+/** Give a canvas from `renderFace` back for reuse; the caller must not touch it afterwards. */
+export function releaseCanvas(c: Canvas): void {
+  if (pool.includes(c)) return;
+  if (pool.length >= 4) pool.shift(); // keep the most recent (e.g. drop warm-up sizes)
+  pool.push(c);
+}
+
+/**
+ * Render `f` at size×size pixels (into a pooled canvas when one is free). With `clip`, only
+ * that box is rendered (rgb and part map elsewhere are undefined); inside it the pixels are
+ * those of the full render.
+ */
+export function renderFace(f: FaceParams, size = 512, clip?: Box): Canvas {
+  const k = size / 512;
+  const pi = pool.findIndex((p) => p.w === size && p.h === size);
+  const c = pi >= 0 ? pool.splice(pi, 1)[0] : new Canvas(size, size);
+  if (pi >= 0) c.part.fill(0); // rgb is fully overwritten by the background, cov is clear
+  const full = !clip || (clip.x0 <= 0 && clip.y0 <= 0 && clip.x1 >= size && clip.y1 >= size);
+  c.clip = full ? { x0: 0, y0: 0, x1: size, y1: size } : { ...clip! };
+  const win = full ? undefined : c.clip;
+  const tex = (layer: number) => Rng.derive(f.texSeed, layer);
+  const { fine, blotch, skinTex, hairTex } = textures(f.texSeed, size, win);
+
+  const bgKey = `${f.texSeed}/${size}/${f.bgKind}/${f.bg}`;
+  const bgHit = win ? undefined : bgCache.get(bgKey);
+  if (bgHit) c.rgb.set(bgHit);
+  else if (win) background(c, f, k, tex(4));
+  else {
+    background(c, f, k, tex(4));
+    let reuse: Float32Array | undefined;
+    if (bgCache.size >= 2) {
+      const oldKey = bgCache.keys().next().value!;
+      reuse = bgCache.get(oldKey);
+      bgCache.delete(oldKey);
+    }
+    if (reuse && reuse.length === c.rgb.length) reuse.set(c.rgb);
+    else reuse = c.rgb.slice();
+    bgCache.set(bgKey, reuse);
+  }
   if (f.hairStyle === "long") {
     c.ellipse(f.cx * k, (f.cy + 40) * k, f.rx * 1.35 * k, f.ryTop * 1.45 * k);
     c.paint(mul(f.hairColor, 0.85), P.hair, 1, hairTex, 0.25);
   }
+  drawLayers(c, f, k, fine, blotch, skinTex, hairTex);
+  return c;
+}
+
+// Everything after the background and long hair (shared by the real and the dry render).
+function drawLayers(
+  c: Canvas,
+  f: FaceParams,
+  k: number,
+  fine: Float32Array,
+  blotch: Float32Array,
+  skinTex: Float32Array,
+  hairTex: Float32Array,
+): void {
+  const tex = (layer: number) => Rng.derive(f.texSeed, layer);
   // shoulders and neck
   c.ellipse(f.cx * k, 540 * k, 230 * k, 95 * k);
   c.paint(f.clothes, P.clothes, 1, blotch, 0.15);
@@ -91,28 +170,62 @@ export function renderFace(f: FaceParams, size = 512): Canvas {
   facialHair(c, f, k, hairTex, fine);
   hair(c, f, k, hairTex, tex(8));
   if (f.glasses) glasses(c, f, k);
-  return c;
 }
+
+const dryCanvases = new Map<number, Canvas>();
+
+/**
+ * For each part id, a box that holds every pixel `renderFace(f, size)` can give that part
+ * (null: none). From shape bounding boxes only (a dry run, no pixels): cheap and conservative.
+ */
+export function partBounds(f: FaceParams, size = 512): (Box | null)[] {
+  let c = dryCanvases.get(size);
+  if (!c) dryCanvases.set(size, c = new Canvas(size, size, true));
+  c.partBoxes.length = 0;
+  c.dryClaim(-1);
+  const k = size / 512;
+  if (f.hairStyle === "long") {
+    c.ellipse(f.cx * k, (f.cy + 40) * k, f.rx * 1.35 * k, f.ryTop * 1.45 * k);
+    c.paint([0, 0, 0], P.hair, 1);
+  }
+  drawLayers(c, f, k, EMPTY_TEX, EMPTY_TEX, EMPTY_TEX, EMPTY_TEX);
+  return c.partBoxes.slice();
+}
+const EMPTY_TEX = new Float32Array(0);
 
 function background(c: Canvas, f: FaceParams, k: number, rng: Rng): void {
   const [a, b] = f.bg;
-  const nz = valueNoise(c.w, c.h, 60 * k, rng);
-  for (let y = 0; y < c.h; y++) {
-    for (let x = 0; x < c.w; x++) {
-      const i = y * c.w + x;
-      let t = f.bgKind === 0 ? y / c.h : f.bgKind === 1 ? x / c.w : 0.5 + 0.5 * nz[i];
-      t = clamp01(t + 0.15 * nz[i]);
+  const a0 = a[0], a1 = a[1], a2 = a[2], d0 = b[0] - a0, d1 = b[1] - a1, d2 = b[2] - a2;
+  const { w, h, rgb, clip } = c;
+  const nz = valueNoise(w, h, 60 * k, rng, clip, bgNoise(w * h));
+  const kind = f.bgKind;
+  for (let y = clip.y0; y < clip.y1; y++) {
+    const ty = y / h;
+    for (let x = clip.x0, i = y * w + clip.x0; x < clip.x1; x++, i++) {
+      const n = nz[i];
+      let t = kind === 0 ? ty : kind === 1 ? x / w : 0.5 + 0.5 * n;
+      t = t + 0.15 * n;
+      t = t < 0 ? 0 : t > 1 ? 1 : t; // clamp01
       const o = i * 3;
-      c.rgb[o] = a[0] + (b[0] - a[0]) * t;
-      c.rgb[o + 1] = a[1] + (b[1] - a[1]) * t;
-      c.rgb[o + 2] = a[2] + (b[2] - a[2]) * t;
+      rgb[o] = a0 + d0 * t;
+      rgb[o + 1] = a1 + d1 * t;
+      rgb[o + 2] = a2 + d2 * t;
     }
   }
 }
 
+let bgNoiseBuf: Float32Array | null = null;
+function bgNoise(n: number): Float32Array {
+  if (!bgNoiseBuf || bgNoiseBuf.length !== n) bgNoiseBuf = new Float32Array(n);
+  return bgNoiseBuf;
+}
+
 function faceShape(c: Canvas, f: FaceParams, k: number): void {
   const cx = f.cx * k, cy = f.cy * k, rx = f.rx * k, top = f.ryTop * k, bot = f.ryBot * f.chinScale * k;
-  const y0 = Math.max(0, Math.floor(cy - top)), y1 = Math.min(c.h, Math.ceil(cy + bot) + 1);
+  const y0 = Math.max(c.clip.y0, Math.floor(cy - top)), y1 = Math.min(c.clip.y1, Math.ceil(cy + bot) + 1);
+  if (c.dry) {
+    return c.dryGrow(Math.max(0, Math.floor(cx - rx - 2)), y0, Math.min(c.w, Math.ceil(cx + rx + 3)), y1);
+  }
   for (let y = y0; y < y1; y++) {
     const dy = y + 0.5 - cy;
     let hw: number;
@@ -121,26 +234,28 @@ function faceShape(c: Canvas, f: FaceParams, k: number): void {
       const t = dy / bot;
       hw = rx * Math.sqrt(Math.max(0, 1 - t ** 2.4)) * (1 - f.jawTaper * t * t);
     }
-    const x0 = Math.max(0, Math.floor(cx - hw - 1)), x1 = Math.min(c.w, Math.ceil(cx + hw + 2));
+    const x0 = Math.max(c.clip.x0, Math.floor(cx - hw - 1)), x1 = Math.min(c.clip.x1, Math.ceil(cx + hw + 2));
+    let wa = c.w, wb = 0;
     for (let x = x0; x < x1; x++) {
       const a = hw - Math.abs(x + 0.5 - cx) + 0.5;
-      if (a > 0) c.cov[y * c.w + x] = a > 1 ? 1 : a;
+      if (a > 0) {
+        c.cov[y * c.w + x] = a > 1 ? 1 : a;
+        if (x < wa) wa = x;
+        wb = x + 1;
+      }
     }
+    if (wa < wb) c.mark(y, wa, wb);
   }
-  c.x0 = Math.max(0, Math.floor(cx - rx - 2));
-  c.x1 = Math.min(c.w, Math.ceil(cx + rx + 2));
-  c.y0 = y0;
-  c.y1 = y1;
 }
 
 // Bounding box of face + ears (x0, y0, x1, y1), clamped to the canvas.
 function faceBox(c: Canvas, f: FaceParams, k: number): [number, number, number, number] {
-  const r = (f.rx + f.earRx * 2.5) * k;
+  const r = (f.rx + f.earRx * 2.5) * k, cl = c.clip;
   return [
-    Math.max(0, Math.floor(f.cx * k - r)),
-    Math.max(0, Math.floor((f.cy - f.ryTop) * k)),
-    Math.min(c.w, Math.ceil(f.cx * k + r)),
-    Math.min(c.h, Math.ceil((f.cy + f.ryBot * f.chinScale) * k) + 1),
+    Math.max(cl.x0, Math.floor(f.cx * k - r)),
+    Math.max(cl.y0, Math.floor((f.cy - f.ryTop) * k)),
+    Math.min(cl.x1, Math.ceil(f.cx * k + r)),
+    Math.min(cl.y1, Math.ceil((f.cy + f.ryBot * f.chinScale) * k) + 1),
   ];
 }
 
@@ -150,6 +265,13 @@ function assignFaceAreas(c: Canvas, f: FaceParams, k: number): void {
   const foreY = (f.browY - 8) * k, cheekY0 = (f.eyeY + f.eyeH + 6) * k, mY = f.mouthY * k;
   const chinY = (f.mouthY + f.lipBot + 8) * k, chinW = f.mouthW * 0.95 * k, noseW = f.noseW * 1.2 * k;
   const [x0, y0, x1, y1] = faceBox(c, f, k);
+  if (c.dry) {
+    for (const p of [P.forehead, P.chin, P.jaw, P.cheekL, P.cheekR]) {
+      c.dryGrow(x0, y0, x1, y1);
+      c.dryClaim(p);
+    }
+    return;
+  }
   for (let y = y0; y < y1; y++) {
     for (let x = x0; x < x1; x++) {
       const i = y * c.w + x;
@@ -165,20 +287,24 @@ function assignFaceAreas(c: Canvas, f: FaceParams, k: number): void {
 
 // Directional light across the face and darkening toward its rim (a cheap 3D cue).
 function faceShading(c: Canvas, f: FaceParams, k: number): void {
+  if (c.dry) return;
   const cx = f.cx * k, cy = f.cy * k, rx = f.rx * k, ry = ((f.ryTop + f.ryBot) / 2) * k;
   const isFace = new Uint8Array(32);
   for (const p of [...FACE_PARTS, P.earL, P.earR, P.neck]) isFace[p] = 1;
   const [x0, y0, x1] = faceBox(c, f, k);
-  for (let y = y0; y < c.h; y++) {
+  const { part, rgb, w } = c;
+  const lk = f.lightAmt * f.lightDx;
+  for (let y = y0; y < c.clip.y1; y++) {
+    const v = (y - cy) / ry, vv = 0.5 * v * v;
     for (let x = x0; x < x1; x++) {
-      const i = y * c.w + x;
-      if (!isFace[c.part[i]]) continue;
-      const u = (x - cx) / rx, v = (y - cy) / ry;
-      const m = 1 + f.lightAmt * f.lightDx * u - 0.12 * (u * u + 0.5 * v * v);
+      const i = y * w + x;
+      if (!isFace[part[i]]) continue;
+      const u = (x - cx) / rx;
+      const m = 1 + lk * u - 0.12 * (u * u + vv);
       const o = i * 3;
-      c.rgb[o] *= m;
-      c.rgb[o + 1] *= m;
-      c.rgb[o + 2] *= m;
+      rgb[o] *= m;
+      rgb[o + 1] *= m;
+      rgb[o + 2] *= m;
     }
   }
 }
@@ -264,11 +390,9 @@ function nose(c: Canvas, f: FaceParams, k: number): void {
 
 /** Set `part` where pending coverage > 0.5, leaving colours alone; clears coverage. */
 function claim(c: Canvas, part: number): void {
+  if (c.dry) return c.dryClaim(part);
   for (let y = c.y0; y < c.y1; y++) {
-    for (let x = c.x0; x < c.x1; x++) {
-      const i = y * c.w + x;
-      if (c.cov[i] > 0.5) c.part[i] = part;
-    }
+    for (let i = y * c.w + c.sx0[y], e = y * c.w + c.sx1[y]; i < e; i++) if (c.cov[i] > 0.5) c.part[i] = part;
   }
   c.clearCov();
 }
@@ -356,8 +480,8 @@ function facialHair(c: Canvas, f: FaceParams, k: number, hairTex: Float32Array, 
     c.ellipse(f.cx * k, (f.mouthY + 18) * k, f.rx * 1.02 * k, (f.ryBot - 60) * k, 0, 4 * k);
     c.clipToParts(keep);
     for (let y = c.y0; y < c.y1; y++) {
-      for (let x = c.x0; x < c.x1; x++) {
-        if (y < (f.noseY + 12) * k) c.cov[y * c.w + x] = 0;
+      if (y < (f.noseY + 12) * k && c.sx0[y] < c.sx1[y]) {
+        c.cov.fill(0, y * c.w + c.sx0[y], y * c.w + c.sx1[y]);
       }
     }
     if (f.beard === 2) c.paint(f.facialHairColor, P.beard, 0.9, hairTex, 0.4);
@@ -393,10 +517,13 @@ function hair(c: Canvas, f: FaceParams, k: number, hairTex: Float32Array, rng: R
   const hy = f.hairY * k;
   const part = f.hairStyle === "sidepart" ? (rng.chance(0.5) ? -1 : 1) : 0;
   c.ellipse(cx, cy - top * 0.12, rx * 1.1, top * 1.05);
-  const edge = f.hairStyle === "curly" ? valueNoise(c.w, c.h, 7 * k, rng) : null;
+  // (the edge noise is only read under the pending coverage: compute its box only)
+  const edge = f.hairStyle === "curly"
+    ? valueNoise(c.w, c.h, 7 * k, rng, { x0: c.x0, y0: c.y0, x1: c.x1, y1: c.y1 }, bgNoise(c.w * c.h))
+    : null;
   // keep only above a hairline that dips at the temples (and slants for a side part)
   for (let y = c.y0; y < c.y1; y++) {
-    for (let x = c.x0; x < c.x1; x++) {
+    for (let x = c.sx0[y]; x < c.sx1[y]; x++) {
       const i = y * c.w + x;
       if (c.cov[i] <= 0) continue;
       const u = (x + 0.5 - cx) / rx;

@@ -6,11 +6,17 @@
  * worker count.
  */
 import { join } from "node:path";
-import { writeFileAtomic } from "../image_io.ts";
 import { SPLIT_FILES } from "../mmtt.ts";
 import { Rng } from "../rng.ts";
 import { computeStats, formatStats, type SynthRecord } from "./stats.ts";
-import { writeSample } from "./write_sample.ts";
+
+// The main thread only schedules and writes JSON: it does not load the renderer or the
+// WebAssembly codecs (write_sample.ts) unless it generates samples itself (workers = 0).
+async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  await Deno.writeFile(tmp, bytes);
+  await Deno.rename(tmp, path);
+}
 
 /** Options of `generateDataset`. */
 export interface GenerateOptions {
@@ -53,6 +59,7 @@ export async function generateDataset(o: GenerateOptions): Promise<SynthRecord[]
   };
   const nw = Math.min(o.workers ?? Math.max(1, navigator.hardwareConcurrency ?? 2), o.n);
   if (nw <= 0) {
+    const { writeSample } = await import("./write_sample.ts");
     for (let i = 0; i < o.n; i++) {
       records[i] = await writeSample(o.out, o.seed, i, size);
       progress();
