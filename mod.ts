@@ -1,0 +1,102 @@
+/**
+ * ForgeryTalker on Deno — the public library surface. Re-exports only; see README.md for the
+ * map and ../shared/DESIGN.md for the contracts (names here are part of them).
+ * @module
+ */
+
+// engine: tensors, memory, randomness
+export { type DType, getDefaultDevice, setDefaultDevice, Tensor, toDevice } from "./src/tensor/tensor.ts";
+export { type Device, emptyCache, memoryStats, type MemoryStats } from "./src/tensor/storage.ts";
+export { keep, tidy } from "./src/tensor/scope.ts";
+export { defaultRng, manualSeed, Rng } from "./src/tensor/rng.ts";
+export { arange, filled, intTensor, ones, rand, randn, tensor, truncNormal, zeros } from "./src/tensor/create.ts";
+export { broadcastShapes, numel, type Shape } from "./src/tensor/shape.ts";
+export { backward, detach, isGradEnabled, noGrad } from "./src/autograd/tape.ts";
+export { cudaAvailable, type DeviceChoice, resolveDevice, useDevice } from "./src/backend/device.ts";
+
+// ops
+export {
+  add,
+  addScalar,
+  clone,
+  div,
+  full,
+  greater,
+  maximum,
+  minimum,
+  mul,
+  neg,
+  pow,
+  scale,
+  sub,
+} from "./src/ops/elementwise.ts";
+export { abs, cos, exp, leakyRelu, log, relu, rsqrt, sigmoid, sin, sqrt, square, tanh } from "./src/ops/unary.ts";
+export { gelu } from "./src/ops/gelu.ts";
+export { max, maxWithIndex, mean, sum } from "./src/ops/reduce.ts";
+export {
+  concat,
+  expand,
+  flatten,
+  permute,
+  reshape,
+  slice,
+  squeeze,
+  stack,
+  transpose,
+  unsqueeze,
+} from "./src/ops/shape_ops.ts";
+export { matmul, type MatmulOptions } from "./src/ops/matmul.ts";
+export { linear } from "./src/ops/linear.ts";
+export { logSoftmax, softmax } from "./src/ops/softmax.ts";
+export { layerNorm, rmsNorm } from "./src/ops/norm.ts";
+export { attention, type AttentionOptions } from "./src/ops/attention.ts";
+export { embedding } from "./src/ops/embedding.ts";
+export { crossEntropy, type CrossEntropyOptions } from "./src/ops/cross_entropy.ts";
+export { dropout } from "./src/ops/dropout.ts";
+export { infoNCE, l2Normalize } from "./src/ops/infonce.ts";
+export { conv2d, type Conv2dOptions, coordConv2d } from "./src/ops/conv2d.ts";
+export { convTranspose2d } from "./src/ops/conv_transpose2d.ts";
+export { adaptiveAvgPool1x1, avgPool2d, maxPool2d } from "./src/ops/pool.ts";
+export { batchNorm2d } from "./src/ops/batchnorm.ts";
+export { interpolate } from "./src/ops/resize.ts";
+export { bceWithLogits, softDice } from "./src/ops/bce_dice.ts";
+
+// nn
+export { Module, ModuleList, type StateDict } from "./src/nn/module.ts";
+export { Linear } from "./src/nn/linear.ts";
+export { LayerNorm, RMSNorm } from "./src/nn/norm.ts";
+export { Embedding } from "./src/nn/embedding.ts";
+export { MLP } from "./src/nn/mlp.ts";
+export { MultiHeadAttention } from "./src/nn/attention.ts";
+export { Conv2d, CoordConv } from "./src/nn/conv.ts";
+export { ConvTranspose2d } from "./src/nn/conv_transpose.ts";
+export { BatchNorm2d } from "./src/nn/batchnorm.ts";
+export { Dropout } from "./src/nn/dropout.ts";
+export * as init from "./src/nn/init.ts";
+
+// training
+export { AdamW } from "./src/train/adamw.ts";
+export { SGD } from "./src/train/sgd.ts";
+export { clipGradNorm, gradNorm } from "./src/train/clip.ts";
+export { constant, warmupConstant, warmupCosine } from "./src/train/schedule.ts";
+export { freezePrefixes, setTrainable, trainableParameters } from "./src/train/freeze.ts";
+export { LossScaler } from "./src/train/loss_scale.ts";
+export {
+  decodeSafetensors,
+  encodeSafetensors,
+  loadModule,
+  loadSafetensors,
+  saveModule,
+  saveSafetensors,
+} from "./src/train/checkpoint.ts";
+
+// data
+export { type MMTTRecord, readMMTT, SPLIT_FILES } from "./src/data/mmtt.ts";
+export { REGIONS, regionLabels } from "./src/data/regions.ts";
+export { decodeImage, encodePng, type Image, readImage, writePng } from "./src/data/image_io.ts";
+export { Tokenizer } from "./src/data/tokenizer.ts";
+export { MMTTLoader } from "./src/data/loader.ts";
+export { augment, degrade, preprocessImage, ROBUSTNESS } from "./src/data/transforms.ts";
+
+// evaluation
+export { captionMetrics, evaluate, maskMetrics, plm, ptbTokenize } from "./src/eval/mod.ts";
