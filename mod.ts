@@ -6,10 +6,20 @@
 
 // engine: tensors, memory, randomness
 export { type DType, getDefaultDevice, setDefaultDevice, Tensor, toDevice } from "./src/tensor/tensor.ts";
-export { type Device, emptyCache, memoryStats, type MemoryStats } from "./src/tensor/storage.ts";
+export { type Device, emptyCache, type MemoryStats, memoryStats } from "./src/tensor/storage.ts";
 export { keep, tidy } from "./src/tensor/scope.ts";
 export { defaultRng, manualSeed, Rng } from "./src/tensor/rng.ts";
-export { arange, filled, intTensor, ones, rand, randn, tensor, truncNormal, zeros } from "./src/tensor/create.ts";
+export {
+  arange,
+  filled,
+  intTensor,
+  ones,
+  rand,
+  randn,
+  tensor,
+  truncNormal,
+  zeros,
+} from "./src/tensor/create.ts";
 export { broadcastShapes, numel, type Shape } from "./src/tensor/shape.ts";
 export { backward, detach, isGradEnabled, noGrad } from "./src/autograd/tape.ts";
 export { cudaAvailable, type DeviceChoice, resolveDevice, useDevice } from "./src/backend/device.ts";
@@ -30,7 +40,20 @@ export {
   scale,
   sub,
 } from "./src/ops/elementwise.ts";
-export { abs, cos, exp, leakyRelu, log, relu, rsqrt, sigmoid, sin, sqrt, square, tanh } from "./src/ops/unary.ts";
+export {
+  abs,
+  cos,
+  exp,
+  leakyRelu,
+  log,
+  relu,
+  rsqrt,
+  sigmoid,
+  sin,
+  sqrt,
+  square,
+  tanh,
+} from "./src/ops/unary.ts";
 export { gelu } from "./src/ops/gelu.ts";
 export { max, maxWithIndex, mean, sum } from "./src/ops/reduce.ts";
 export {
@@ -92,7 +115,7 @@ export {
 
 // data
 export { type MMTTRecord, readMMTT, SPLIT_FILES } from "./src/data/mmtt.ts";
-export { REGIONS, regionLabels } from "./src/data/regions.ts";
+export { regionLabels, REGIONS } from "./src/data/regions.ts";
 export { decodeImage, encodePng, type Image, readImage, writePng } from "./src/data/image_io.ts";
 export { Tokenizer } from "./src/data/tokenizer.ts";
 export { MMTTLoader } from "./src/data/loader.ts";

@@ -3,7 +3,7 @@
  * live-bytes guard. Every op test uses these so tolerances are stated in one place.
  * @module
  */
-import { Tensor } from "../src/tensor/tensor.ts";
+import type { Tensor } from "../src/tensor/tensor.ts";
 import { tensor } from "../src/tensor/create.ts";
 import { Rng } from "../src/tensor/rng.ts";
 import { tidy } from "../src/tensor/scope.ts";

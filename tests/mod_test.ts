@@ -3,7 +3,9 @@ import { assertEquals, assertOk } from "./assert.ts";
 import * as ft from "../mod.ts";
 
 Deno.test("mod.ts exports the contract names", () => {
-  for (const name of ["regionLabels", "ptbTokenize", "captionMetrics", "maskMetrics", "plm", "readMMTT"] as const) {
+  for (
+    const name of ["regionLabels", "ptbTokenize", "captionMetrics", "maskMetrics", "plm", "readMMTT"] as const
+  ) {
     assertEquals(typeof ft[name], "function", name);
   }
   assertEquals(ft.REGIONS.length, 21);
