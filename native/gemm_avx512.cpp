@@ -11,6 +11,8 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
+#include <sched.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
@@ -114,6 +116,22 @@ FT_AVX512 void pack_a(const Args& g, int64_t m0, int mr, int64_t k0, int64_t kc,
       r[i] = i < mr ? _mm512_maskz_loadu_ps(km, src + i * g.lda + kb) : _mm512_setzero_ps();
     transpose16(r);
     for (int c = 0; c < kk; c++) _mm512_mask_storeu_ps(dst + (kb + c) * MR, m14, r[c]);
+  }
+}
+
+// Transposed A (stored (K,M)): pack the rows m0..m0+rows (several 14-row panels) at once, panel j
+// at dst + j*kc*14. Each k row of A is then read as one contiguous run of up to 8*56 bytes,
+// instead of one 56-byte piece per panel: a k row lies lda*4 bytes from the next (12 KiB for
+// M=3136), so per-panel packing paid a cache line and a TLB lookup per 14 floats.
+FT_AVX512 void pack_a_t_block(const Args& g, int64_t m0, int64_t rows, int64_t k0, int64_t kc,
+                              float* dst /* (ceil(rows/14), kc, 14) */) {
+  const __mmask16 m14 = 0x3FFF;
+  const int64_t np = (rows + MR - 1) / MR;
+  for (int64_t k = 0; k < kc; k++) {
+    const float* src = g.A + (k0 + k) * g.lda + m0;
+    for (int64_t j = 0; j < np; j++)
+      _mm512_mask_storeu_ps(dst + (j * kc + k) * MR, m14,
+                            _mm512_maskz_loadu_ps(lanes(rows - j * MR), src + j * MR));
   }
 }
 
@@ -236,45 +254,130 @@ struct Kernels {
 };
 const Kernels kKernels;
 
-// One thread's share: C[m_begin:m_end, n_begin:n_end]. Loop order jc, pc (pack B block),
-// ir (pack A micro-panel into L1), jr (microkernel streams B panels from L2).
+// The threads of one GEMM: they hand out 14-row panels from a shared counter (so a thread
+// that the OS or a neighbour slows down simply takes fewer panels) and meet at a barrier after
+// each (jc, pc) block, because the next K block accumulates into the same C tiles.
+struct Team {
+  int T = 1;
+  std::atomic<int64_t> next[2] = {{0}, {0}};  // panel counters of even / odd blocks
+  std::atomic<int> arrived{0};
+  std::atomic<int> sense{0};
+};
+
+void team_barrier(Team& tm, int& local_sense) {
+  local_sense ^= 1;
+  if (tm.arrived.fetch_add(1, std::memory_order_acq_rel) == tm.T - 1) {
+    tm.arrived.store(0, std::memory_order_relaxed);
+    tm.sense.store(local_sense, std::memory_order_release);
+  } else {
+    // spin briefly (the other thread is normally a few microseconds behind), then yield so
+    // that an oversubscribed machine can run the thread we wait for
+    for (int spin = 0; tm.sense.load(std::memory_order_acquire) != local_sense; spin++) {
+      if (spin < 4000) _mm_pause();
+      else sched_yield();
+    }
+  }
+}
+
+// C[ir:ir+mr, jc:jc+nc] (+)= A panel (rows ir.., K block pc..) x packed B block.
+// (nir, nmr): the panel this thread does next, whose A rows are prefetched meanwhile.
+// ready: this panel's A already packed there (transposed A), else packed here into apack.
+FT_AVX512 void run_panel(const Args& g, int64_t ir, int mr, int64_t nir, int nmr, int64_t pc,
+                         int64_t kc, int64_t jc, int64_t nc, const float* bpack,
+                         const float* ready, float* apack, bool direct, float beta) {
+  const float* ap = direct ? g.A + ir * g.lda + pc : ready ? ready : apack;
+  if (!direct && !ready) pack_a(g, ir, mr, pc, kc, apack);
+  float* crow = g.C + ir * g.ldc + jc;
+  const KernelFn* kf = kKernels.f[mr - 1][0] + direct;
+  const int64_t njr = (nc + NR - 1) / NR;
+  for (int64_t jr = 0; jr < nc; jr += NR) {
+    const int64_t nr = std::min<int64_t>(NR, nc - jr);
+    if (nmr > 0) prefetch_a(g, nir, nmr, pc, kc, jr / NR, njr);
+    kf[(nr > 16) * 2](kc, ap, g.lda, bpack + jr * kc, crow + jr, g.ldc, g.alpha, beta, lanes(nr),
+                      lanes(nr - 16));
+  }
+}
+
+// Rows [ir0, ir1) (one or, for transposed A, several 14-row panels) over the K blocks
+// [p0, p1) of a stage whose packed B blocks start at bpack; rows [nir0, nir1) come next
+// (their A is prefetched while this runs, when read in place).
+FT_AVX512 void stage_rows(const Args& g, int64_t ir0, int64_t ir1, int64_t nir0, int64_t nir1,
+                          int64_t p0, int64_t p1, int64_t kcb, int64_t jc, int64_t nc,
+                          int64_t ncr, const float* bpack, float* apack, bool direct) {
+  for (int64_t pc = p0; pc < p1; pc += kcb) {
+    const int64_t kc = std::min(kcb, g.K - pc);
+    const float beta = pc == 0 ? g.beta : 1.0f;  // later K blocks accumulate
+    if (g.ta) pack_a_t_block(g, ir0, ir1 - ir0, pc, kc, apack);
+    for (int64_t ir = ir0, j = 0; ir < ir1; ir += MR, j++) {
+      const int mr = (int)std::min<int64_t>(MR, ir1 - ir);
+      const int64_t nir = ir + MR < ir1 ? ir + MR : nir0;
+      const int nmr = direct ? (int)std::min<int64_t>(MR, (ir + MR < ir1 ? ir1 : nir1) - nir) : 0;
+      run_panel(g, ir, mr, nir, nmr, pc, kc, jc, nc, bpack + (pc - p0) * ncr,
+                g.ta ? apack + j * kc * MR : nullptr, apack, direct, beta);
+    }
+  }
+}
+
+// One thread's share: C[m_begin:m_end, n_begin:n_end], all its row panels in order (team ==
+// nullptr), or, as member `tid` of a team, the row panels it claims. Work goes in stages: pack
+// the B block(s) of a stage into L2, then run every row panel over them; loop order jc, pc
+// (B block), ir (A micro-panel in L1), jr (microkernel streams B panels from L2).
 FT_AVX512 int gemm_part(const Args& g, int64_t m_begin, int64_t m_end, int64_t n_begin,
-                        int64_t n_end) {
+                        int64_t n_end, Team* team = nullptr, int tid = 0) {
   const int64_t M = m_end - m_begin, N = n_end - n_begin, K = g.K;
   if (M <= 0 || N <= 0) return FT_OK;
   // even block sizes: K=576 -> 3x192 rather than 256+256+64 (short blocks waste C traffic)
   const int64_t nkb = (K + KC - 1) / KC, kcb = (K + nkb - 1) / nkb;
   const int64_t nnb = (N + NC - 1) / NC, ncb = ((N + nnb - 1) / nnb + NR - 1) / NR * NR;
-  float* bpack = tl_bpack.get((size_t)kcb * ncb);
-  float* apack = tl_apack.get((size_t)kcb * MR + 16);
-  if (!bpack || !apack) return FT_ENOMEM;
+  // When all of K for an N block fits in 1 MiB (half the L2), a stage packs every K block:
+  // each C tile then gets its whole sum in one visit, and a team meets once per N block
+  // instead of once per K block (512^3, (3136,192,576), attention shapes).
+  const bool whole_k = K * ncb <= (int64_t)1 << 18;
+  float* bpack = tl_bpack.get((size_t)(whole_k ? K : kcb) * ncb);
+  // claim unit: 1 panel, or for transposed A up to 8 panels packed together (fewer when that
+  // would leave under ~4 units per thread to balance)
+  const int64_t npan = (M + MR - 1) / MR;
+  const int64_t G =
+      g.ta ? std::max<int64_t>(1, std::min<int64_t>(8, npan / (4 * (team ? team->T : 1)))) : 1;
+  const int64_t nunits = (npan + G - 1) / G;
+  float* apack = tl_apack.get((size_t)(G * kcb) * MR + 16);
+  const bool ok = bpack && apack;  // a team member without buffers still keeps the barriers
+  if (!ok && !team) return FT_ENOMEM;
   // Non-transposed A is read in place unless its rows are 4 KiB-strided (14 rows would then
   // share one L1 set and thrash the 12 ways); transposed A packs by cheap contiguous copies.
   const bool direct = !g.ta && g.lda % 1024 != 0;
+  auto row0 = [&](int64_t u) { return std::min(m_end, m_begin + u * G * MR); };  // unit u
+  int local_sense = 0;
+  int64_t step = 0;
   for (int64_t jc = n_begin; jc < n_end; jc += ncb) {
-    const int64_t nc = std::min(ncb, n_end - jc);
-    for (int64_t pc = 0; pc < K; pc += kcb) {
-      const int64_t kc = std::min(kcb, K - pc);
-      pack_b(g, pc, kc, jc, nc, bpack);
-      const float beta = pc == 0 ? g.beta : 1.0f;  // later K blocks accumulate
-      for (int64_t ir = m_begin; ir < m_end; ir += MR) {
-        const int mr = (int)std::min<int64_t>(MR, m_end - ir);
-        const float* ap = direct ? g.A + ir * g.lda + pc : apack;
-        if (!direct) pack_a(g, ir, mr, pc, kc, apack);
-        float* crow = g.C + ir * g.ldc + jc;
-        const KernelFn* kf = kKernels.f[mr - 1][0] + direct;
-        const int64_t njr = (nc + NR - 1) / NR, next = ir + MR;
-        const int nmr = (int)std::min<int64_t>(MR, m_end - next);
-        for (int64_t jr = 0; jr < nc; jr += NR) {
-          const int64_t nr = std::min<int64_t>(NR, nc - jr);
-          if (nmr > 0) prefetch_a(g, next, nmr, pc, kc, jr / NR, njr);
-          kf[(nr > 16) * 2](kc, ap, g.lda, bpack + jr * kc, crow + jr, g.ldc, g.alpha, beta,
-                            lanes(nr), lanes(nr - 16));
+    const int64_t nc = std::min(ncb, n_end - jc), ncr = (nc + NR - 1) / NR * NR;
+    for (int64_t p0 = 0; p0 < K; p0 += whole_k ? K : kcb, step++) {
+      const int64_t p1 = whole_k ? K : std::min(K, p0 + kcb);
+      if (ok)
+        for (int64_t pc = p0; pc < p1; pc += kcb)
+          pack_b(g, pc, std::min(kcb, K - pc), jc, nc, bpack + (pc - p0) * ncr);
+      if (!team) {
+        for (int64_t u = 0; u < nunits; u++)
+          stage_rows(g, row0(u), row0(u + 1), row0(u + 1), row0(u + 2), p0, p1, kcb, jc, nc, ncr,
+                     bpack, apack, direct);
+        continue;
+      }
+      std::atomic<int64_t>& ctr = team->next[step & 1];
+      // nobody touches the other counter until everyone passed this stage's barrier
+      if (tid == 0) team->next[(step + 1) & 1].store(0, std::memory_order_relaxed);
+      if (ok) {
+        int64_t u = ctr.fetch_add(1);
+        while (u < nunits) {
+          const int64_t v = ctr.fetch_add(1);
+          stage_rows(g, row0(u), row0(u + 1), row0(v), row0(v + 1), p0, p1, kcb, jc, nc, ncr,
+                     bpack, apack, direct);
+          u = v;
         }
       }
+      team_barrier(*team, local_sense);  // the next stage reuses C tiles / the counter
     }
   }
-  return FT_OK;
+  return ok ? FT_OK : FT_ENOMEM;
 }
 
 // C = beta * C over (M,N); beta == 0 writes zeros without reading C.
@@ -323,11 +426,19 @@ int gemm_avx512(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float
   else if (!m_ok) T = 1;
   if (T == 1) return gemm_part(g, 0, M, 0, N);
   std::atomic<int> status{FT_OK};
-  // One chunk per thread; each keeps its B block in its own L2.
+  Team team;
+  team.T = T;
+  // One chunk per thread; each keeps its own B block in its own L2. Rows are shared out
+  // dynamically by the team; N panels statically.
   parallel_for(
       T,
       [&](int64_t b, int64_t e, int) {
-        for (int64_t t = b; t < e; t++) {
+        if (split == SPLIT_M && e - b == 1) {  // one of T concurrent chunks: join the team
+          const int s = gemm_part(g, 0, M, 0, N, &team, (int)b);
+          if (s != FT_OK) status.store(s);
+          return;
+        }
+        for (int64_t t = b; t < e; t++) {  // (parallel_for ran everything inline)
           int s;
           if (split == SPLIT_M) {
             s = gemm_part(g, M * t / T, M * (t + 1) / T, 0, N);
