@@ -1,15 +1,17 @@
 // Fused GELU forward/backward over n elements, erf form (x·Φ(x)) and tanh form
 // (x·σ(2u), u = √(2/π)(x + 0.044715x³)), with our own vectorised math:
-//   Φ(x) from erfc(|x|/√2) = t·exp(-z² - 1.26551223 + t·P(t)), t = 1/(1 + z/2) (Numerical
-//   Recipes' Chebyshev fit, relative error < 1.2e-7 for all z ≥ 0, so the negative tail keeps
-//   its relative accuracy), -z² carried as an exact hi+lo pair into exp; σ via e = exp(-2|u|).
-// Accuracy: erf form ~1e-6 relative over the float range; tanh form ~1e-6 for x >= -5 (below,
-// float32 rounding of u dominates: relative error ~ 2|u|·6e-8). dgelu needs one more exp.
+//   Φ(-|x|) = t·Q(t)·exp(-x²/2), t = 1/(1 + 0.3|x|/√2), Q a degree-8 relative-minimax fit of
+//   ½erfcx (so the negative tail keeps its relative accuracy), x² carried as an exact hi+lo pair
+//   into exp; the derivative's pdf reuses that exp. σ via e = exp(-2|u|).
+// Accuracy: erf form < 1e-6 relative (7e-7 measured over [-15, 15] while the result is a normal
+// float); tanh form ~1e-6 for x >= -5 (below, float32 rounding of u dominates: relative error
+// ~ 2|u|·6e-8). Threads take 16384-element pieces from a shared counter.
 // AVX-512 (runtime-detected; FT_NO_AVX512=1 forces the portable double-precision path).
 // Test: deno test --allow-ffi --allow-read --allow-env tests/ops/gelu_test.ts
 // Bench: deno bench --allow-ffi --allow-read --allow-env bench/gelu_bench.ts
 #include <immintrin.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -65,27 +67,50 @@ AVX512 inline __m512 recip(__m512 d) {
   return _mm512_mul_ps(r, _mm512_fnmadd_ps(d, r, set(2.f)));
 }
 
-// Φ(x) and (optionally) the normal pdf φ(x), 16 lanes
+// exp(-(sq + sl)/2) for sq = fl(x²) in [0, 225], sl = x² - sq exactly: n = round(-sq/(2ln2)),
+// s = sq + 2n·ln2 (exact two-step Cody–Waite) + sl in [-ln2, ln2], exp(-s/2) by a degree-5
+// relative-minimax polynomial (1.7e-7 in float32), then vscalefps for 2^n, which underflows
+// gradually to denormals and to +0 below 2^-149.
+AVX512 inline __m512 exp_neg_half(__m512 sq, __m512 sl) {
+  __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(sq, set(-0.721347520444481703f)),
+                                  _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fmadd_ps(n, set(1.38671875f), sq);  // 2·ln2 hi (9 bits): n·hi and the sum are exact
+  r = _mm512_fmadd_ps(n, set(-4.24388880e-4f), r);      // 2·ln2 lo
+  r = _mm512_add_ps(r, sl);
+  __m512 p = set(-2.599329746e-04f);
+  p = _mm512_fmadd_ps(p, r, set(2.618636470e-03f));
+  p = _mm512_fmadd_ps(p, r, set(-2.083397843e-02f));
+  p = _mm512_fmadd_ps(p, r, set(1.249978691e-01f));
+  p = _mm512_fmadd_ps(p, r, set(-4.999999404e-01f));
+  p = _mm512_fmadd_ps(p, r, set(1.f));
+  return _mm512_scalef_ps(p, n);
+}
+
+// Φ(x) and (optionally) the normal pdf φ(x), 16 lanes, with one exp for both:
+//   Φ(-|x|) = ½erfc(a) = t·Q(t)·exp(-a²),  a = |x|/√2,  t = 1/(1 + 0.3a),
+// Q a degree-8 relative-minimax fit of ½erfcx(a)/t on a in [0, 10.75] (fit error 2e-8, 4e-7
+// evaluated in float32), so the negative tail keeps its relative accuracy. |x| is clamped to
+// 15: exp(-112.5) is +0 in float32, so Φ(-15..-inf) = 0 and Φ(15..inf) = 1 exactly, which keeps
+// gelu(+inf) = inf, gives x·Φ(x) = -0 far left (NaN for -inf, like x·0), and min(NaN, 15) = 15
+// leaves NaN inputs to propagate through the final x·Φ. x² is carried as an exact hi+lo pair.
 AVX512 inline __m512 phi_cdf(__m512 x, __m512* pdf) {
-  __m512 ax = _mm512_abs_ps(x);
-  __m512 t = recip(_mm512_fmadd_ps(ax, set(0.35355339059327376f), set(1.f)));  // 1/(1 + z/2), z = |x|/√2
-  __m512 p = set(0.17087277f);
-  p = _mm512_fmadd_ps(p, t, set(-0.82215223f));
-  p = _mm512_fmadd_ps(p, t, set(1.48851587f));
-  p = _mm512_fmadd_ps(p, t, set(-1.13520398f));
-  p = _mm512_fmadd_ps(p, t, set(0.27886807f));
-  p = _mm512_fmadd_ps(p, t, set(-0.18628806f));
-  p = _mm512_fmadd_ps(p, t, set(0.09678418f));
-  p = _mm512_fmadd_ps(p, t, set(0.37409196f));
-  p = _mm512_fmadd_ps(p, t, set(1.00002368f));
-  p = _mm512_fmadd_ps(p, t, set(-1.26551223f));
-  // -z² = -x²/2 as an exact pair: ah = fl(-x/2 · x), al = fma(-x/2, x, -ah)
-  __m512 hx = _mm512_mul_ps(ax, set(-0.5f));
-  __m512 ah = _mm512_mul_ps(hx, ax), al = _mm512_fmsub_ps(hx, ax, ah);
-  __m512 half_erfc = _mm512_mul_ps(_mm512_mul_ps(t, set(0.5f)), exp_hl(ah, _mm512_add_ps(al, p)));
-  if (pdf) *pdf = _mm512_mul_ps(exp_hl(ah, al), set(0.3989422804014327f));
-  __mmask16 neg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
-  return _mm512_mask_mov_ps(_mm512_sub_ps(set(1.f), half_erfc), neg, half_erfc);
+  __m512 ax = _mm512_min_ps(_mm512_abs_ps(x), set(15.f));
+  __m512 t = recip(_mm512_fmadd_ps(ax, set(0.2121320366859436f), set(1.f)));  // 0.3/√2
+  __m512 q = set(-6.481420249e-02f);
+  q = _mm512_fmadd_ps(q, t, set(2.430642843e-01f));
+  q = _mm512_fmadd_ps(q, t, set(-2.567864954e-01f));
+  q = _mm512_fmadd_ps(q, t, set(2.746860087e-01f));
+  q = _mm512_fmadd_ps(q, t, set(-4.796588421e-02f));
+  q = _mm512_fmadd_ps(q, t, set(1.077714488e-01f));
+  q = _mm512_fmadd_ps(q, t, set(7.407975197e-02f));
+  q = _mm512_fmadd_ps(q, t, set(8.537205309e-02f));
+  q = _mm512_fmadd_ps(q, t, set(8.459302783e-02f));
+  __m512 sq = _mm512_mul_ps(ax, ax), sl = _mm512_fmsub_ps(ax, ax, sq);
+  __m512 e = exp_neg_half(sq, sl);
+  __m512 h = _mm512_mul_ps(_mm512_mul_ps(t, q), e);  // Φ(-|x|)
+  if (pdf) *pdf = _mm512_mul_ps(e, set(0.3989422804014327f));
+  // Φ(x) = 1 - Φ(-|x|) for x >= 0
+  return _mm512_mask_sub_ps(h, _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GE_OQ), set(1.f), h);
 }
 
 // σ(2u) with u = √(2/π)(x + 0.044715x³), and du/dx
@@ -103,7 +128,8 @@ AVX512 inline __m512 tanh_gate(__m512 x, __m512* du) {
 // One vector of forward / backward; the loops below run four independent vectors per step:
 // each is a ~120-cycle dependency chain, too long for the out-of-order window alone.
 AVX512 inline __m512 fwd16(__m512 v, int approx) {
-  __m512 y = _mm512_mul_ps(v, approx ? tanh_gate(v, nullptr) : phi_cdf(v, nullptr));
+  if (!approx) return _mm512_mul_ps(v, phi_cdf(v, nullptr));  // extremes: see phi_cdf
+  __m512 y = _mm512_mul_ps(v, tanh_gate(v, nullptr));
   // the gate is exactly 1 in float32 above 10; this also keeps gelu(+inf) = +inf (the -z²
   // pair is inf - inf there), as PyTorch and the CUDA kernel give
   y = _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(v, set(10.f), _CMP_GT_OQ), v);
@@ -182,6 +208,34 @@ void bwd_ref(int64_t n, const float* x, const float* gy, float* gx, int approx) 
   }
 }
 
+// Dynamic split: threads take `chunk`-sized pieces of [0, n) from a shared counter, so a thread
+// that the (shared, oversubscribed) machine preempts does not hold up the whole op as a fixed
+// half-and-half split would. At most n / min_per_thread threads; fn(begin, end, thread_id).
+template <class F>
+void run_chunked(int64_t n, int64_t chunk, int64_t min_per_thread, F&& fn) {
+  if (n <= 0) return;
+  int64_t nch = (n + chunk - 1) / chunk, want = n / min_per_thread;
+  int64_t nt = ft::num_threads();
+  if (nt > want) nt = want;
+  if (nt > nch) nt = nch;
+  if (nt <= 1) {
+    fn(0, n, 0);
+    return;
+  }
+  std::atomic<int64_t> next{0};
+  ft::parallel_for(
+      nt,
+      [&](int64_t, int64_t, int tid) {
+        for (;;) {
+          int64_t c = next.fetch_add(1, std::memory_order_relaxed);
+          if (c >= nch) break;
+          int64_t b = c * chunk, e = b + chunk < n ? b + chunk : n;
+          fn(b, e, tid);
+        }
+      },
+      1);
+}
+
 }  // namespace
 
 // y(n) = gelu(x(n)); approx = 0: erf form, 1: tanh form
@@ -190,14 +244,14 @@ FT_API int ft_gelu_fwd(int64_t n,
                        float* y,        // (n)
                        int approx) {
   if (n < 0 || (approx != 0 && approx != 1)) return FT_EINVAL;
-  ft::parallel_for(
-      n,
+  // 16384-float pieces (64-byte aligned starts), at least 32768 elements per thread
+  run_chunked(
+      n, 16384, 32768,
       [&](int64_t b, int64_t e, int) {
         if (kUse512 && approx) fwd512<1>(e - b, x + b, y + b);
         else if (kUse512) fwd512<0>(e - b, x + b, y + b);
         else fwd_ref(e - b, x + b, y + b, approx);
-      },
-      32768);
+      });
   return FT_OK;
 }
 
@@ -208,13 +262,12 @@ FT_API int ft_gelu_bwd(int64_t n,
                        float* gx,        // (n)
                        int approx) {
   if (n < 0 || (approx != 0 && approx != 1)) return FT_EINVAL;
-  ft::parallel_for(
-      n,
+  run_chunked(
+      n, 16384, 32768,
       [&](int64_t b, int64_t e, int) {
         if (kUse512 && approx) bwd512<1>(e - b, x + b, gy + b, gx + b);
         else if (kUse512) bwd512<0>(e - b, x + b, gy + b, gx + b);
         else bwd_ref(e - b, x + b, gy + b, gx + b, approx);
-      },
-      32768);
+      });
   return FT_OK;
 }

@@ -8,10 +8,12 @@
 // Bench: deno bench --allow-ffi --allow-read --allow-env bench/norm_bench.ts
 #include <immintrin.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <new>
+#include <utility>
 #include <vector>
 
 #include "ft.h"
@@ -130,6 +132,147 @@ void bwd_ref(int64_t D, const float* x, const float* w, const float* g, float mu
   }
 }
 
+// Rows of D <= 256 (NV = ceil(D/16) vectors) stay in registers: one load of x per element for
+// the statistics (exact two-pass variance from registers) and the affine output.
+template <int NV>
+AVX512 void fwd_rows_reg(int64_t r0, int64_t r1, int64_t D, const float* x, const float* w, const float* b,
+                         int rms, float eps, float* y, float* mean, float* rstd) {
+  const __mmask16 kt = tail_mask(D - 16 * (NV - 1));
+  const float invD = 1.f / (float)D;
+  for (int64_t r = r0; r < r1; r++) {
+    const float* xr = x + r * D;
+    float* yr = y + r * D;
+    __m512 v[NV];
+#pragma GCC unroll 16
+    for (int i = 0; i < NV; i++) v[i] = i < NV - 1 ? _mm512_loadu_ps(xr + 16 * i) : _mm512_maskz_loadu_ps(kt, xr + 16 * i);
+    float mu = 0.f;
+    if (!rms) {
+      __m512 s0 = v[0], s1 = NV > 1 ? v[1] : _mm512_setzero_ps();
+#pragma GCC unroll 16
+      for (int i = 2; i < NV; i++) {
+        if (i & 1) s1 = _mm512_add_ps(s1, v[i]);
+        else s0 = _mm512_add_ps(s0, v[i]);
+      }
+      mu = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1)) * invD;
+    }
+    __m512 vm = _mm512_set1_ps(mu), q0 = _mm512_setzero_ps(), q1 = _mm512_setzero_ps();
+#pragma GCC unroll 16
+    for (int i = 0; i < NV; i++) {
+      v[i] = i < NV - 1 ? _mm512_sub_ps(v[i], vm) : _mm512_maskz_sub_ps(kt, v[i], vm);
+      if (i & 1) q1 = _mm512_fmadd_ps(v[i], v[i], q1);
+      else q0 = _mm512_fmadd_ps(v[i], v[i], q0);
+    }
+    float rs = 1.f / std::sqrt(_mm512_reduce_add_ps(_mm512_add_ps(q0, q1)) * invD + eps);
+    __m512 vr = _mm512_set1_ps(rs);
+#pragma GCC unroll 16
+    for (int i = 0; i < NV; i++) {
+      __mmask16 k = i < NV - 1 ? (__mmask16)0xFFFF : kt;
+      __m512 h = _mm512_mul_ps(v[i], vr);
+      if (w) h = _mm512_mul_ps(h, _mm512_maskz_loadu_ps(k, w + 16 * i));
+      if (b) h = _mm512_add_ps(h, _mm512_maskz_loadu_ps(k, b + 16 * i));
+      _mm512_mask_storeu_ps(yr + 16 * i, k, h);
+    }
+    if (mean) mean[r] = mu;
+    if (rstd) rstd[r] = rs;
+  }
+}
+
+// Backward rows for D <= 256 with x̂ kept in registers (x read once per row, g twice from L1);
+// pw/pb (this thread's partial weight/bias gradients, L1-resident) as in bwd_512.
+template <int NV>
+AVX512 void bwd_rows_reg(int64_t r0, int64_t r1, int64_t D, const float* x, const float* w, const float* mean,
+                         const float* rstd, const float* g, int rms, float* gx, float* pw, float* pb) {
+  const __mmask16 kt = tail_mask(D - 16 * (NV - 1));
+  const float invD = 1.f / (float)D;
+  for (int64_t r = r0; r < r1; r++) {
+    const float* xr = x + r * D;
+    const float* gr = g + r * D;
+    __m512 vm = _mm512_set1_ps(mean[r]), vr = _mm512_set1_ps(rstd[r]);
+    __m512 xh[NV];
+    __m512 sa0 = _mm512_setzero_ps(), sa1 = sa0, sb0 = sa0, sb1 = sa0;
+#pragma GCC unroll 16
+    for (int i = 0; i < NV; i++) {
+      __mmask16 k = i < NV - 1 ? (__mmask16)0xFFFF : kt;
+      __m512 gv = _mm512_maskz_loadu_ps(k, gr + 16 * i);
+      xh[i] = _mm512_maskz_mul_ps(k, _mm512_sub_ps(_mm512_maskz_loadu_ps(k, xr + 16 * i), vm), vr);
+      if (pw) _mm512_mask_storeu_ps(pw + 16 * i, k, _mm512_fmadd_ps(gv, xh[i], _mm512_maskz_loadu_ps(k, pw + 16 * i)));
+      if (pb) _mm512_mask_storeu_ps(pb + 16 * i, k, _mm512_add_ps(gv, _mm512_maskz_loadu_ps(k, pb + 16 * i)));
+      __m512 gh = w ? _mm512_mul_ps(gv, _mm512_maskz_loadu_ps(k, w + 16 * i)) : gv;
+      if (i & 1) {
+        sa1 = _mm512_add_ps(sa1, gh);
+        sb1 = _mm512_fmadd_ps(gh, xh[i], sb1);
+      } else {
+        sa0 = _mm512_add_ps(sa0, gh);
+        sb0 = _mm512_fmadd_ps(gh, xh[i], sb0);
+      }
+    }
+    if (!gx) continue;
+    __m512 a = _mm512_set1_ps(rms ? 0.f : _mm512_reduce_add_ps(_mm512_add_ps(sa0, sa1)) * invD);
+    __m512 bb = _mm512_set1_ps(_mm512_reduce_add_ps(_mm512_add_ps(sb0, sb1)) * invD);
+    float* gxr = gx + r * D;
+#pragma GCC unroll 16
+    for (int i = 0; i < NV; i++) {
+      __mmask16 k = i < NV - 1 ? (__mmask16)0xFFFF : kt;
+      __m512 gv = _mm512_maskz_loadu_ps(k, gr + 16 * i);
+      __m512 gh = w ? _mm512_mul_ps(gv, _mm512_maskz_loadu_ps(k, w + 16 * i)) : gv;
+      __m512 q = _mm512_fnmadd_ps(xh[i], bb, _mm512_sub_ps(gh, a));
+      _mm512_mask_storeu_ps(gxr + 16 * i, k, _mm512_mul_ps(q, vr));
+    }
+  }
+}
+
+typedef void (*bwd_rows_fn)(int64_t, int64_t, int64_t, const float*, const float*, const float*, const float*,
+                            const float*, int, float*, float*, float*);
+template <int... I>
+constexpr bwd_rows_fn bwd_table_at(int nv, std::integer_sequence<int, I...>) {
+  constexpr bwd_rows_fn t[] = {bwd_rows_reg<I + 1>...};
+  return t[nv - 1];
+}
+bwd_rows_fn bwd_rows_for(int64_t D) {
+  if (D < 1 || D > 256) return nullptr;
+  return bwd_table_at((int)((D + 15) / 16), std::make_integer_sequence<int, 16>{});
+}
+
+typedef void (*fwd_rows_fn)(int64_t, int64_t, int64_t, const float*, const float*, const float*, int, float, float*,
+                            float*, float*);
+template <int... I>
+constexpr fwd_rows_fn fwd_table_at(int nv, std::integer_sequence<int, I...>) {
+  constexpr fwd_rows_fn t[] = {fwd_rows_reg<I + 1>...};
+  return t[nv - 1];
+}
+fwd_rows_fn fwd_rows_for(int64_t D) {
+  if (D < 1 || D > 256) return nullptr;
+  return fwd_table_at((int)((D + 15) / 16), std::make_integer_sequence<int, 16>{});
+}
+
+// Dynamic split: threads take `chunk`-sized pieces of [0, n) from a shared counter, so a thread
+// that the (shared, oversubscribed) machine preempts does not hold up the whole op as a fixed
+// half-and-half split would. At most n / min_per_thread threads; fn(begin, end, thread_id).
+template <class F>
+void run_chunked(int64_t n, int64_t chunk, int64_t min_per_thread, F&& fn) {
+  if (n <= 0) return;
+  int64_t nch = (n + chunk - 1) / chunk, want = n / min_per_thread;
+  int64_t nt = ft::num_threads();
+  if (nt > want) nt = want;
+  if (nt > nch) nt = nch;
+  if (nt <= 1) {
+    fn(0, n, 0);
+    return;
+  }
+  std::atomic<int64_t> next{0};
+  ft::parallel_for(
+      nt,
+      [&](int64_t, int64_t, int tid) {
+        for (;;) {
+          int64_t c = next.fetch_add(1, std::memory_order_relaxed);
+          if (c >= nch) break;
+          int64_t b = c * chunk, e = b + chunk < n ? b + chunk : n;
+          fn(b, e, tid);
+        }
+      },
+      1);
+}
+
 }  // namespace
 
 // y(rows, D) = norm(x(rows, D)) * w + b; rms = 1 for RMSNorm (mean is 0, no bias).
@@ -143,9 +286,14 @@ FT_API int ft_norm_fwd(int64_t rows, int64_t D, int rms, float eps,
   if (rows < 0 || D < 0 || !(eps >= 0.f)) return FT_EINVAL;
   if (rows == 0 || D == 0) return FT_OK;
   int64_t grain = D >= 4096 ? 1 : 4096 / D + 1;
-  ft::parallel_for(
-      rows,
+  fwd_rows_fn reg = kUse512 ? fwd_rows_for(D) : nullptr;
+  run_chunked(
+      rows, D >= 16384 ? 1 : 16384 / D, grain,
       [&](int64_t r0, int64_t r1, int) {
+        if (reg) {
+          reg(r0, r1, D, x, w, b, rms, eps, y, mean, rstd);
+          return;
+        }
         for (int64_t r = r0; r < r1; r++) {
           float mu, rs;
           const float* xr = x + r * D;
@@ -159,8 +307,7 @@ FT_API int ft_norm_fwd(int64_t rows, int64_t D, int rms, float eps,
           if (mean) mean[r] = mu;
           if (rstd) rstd[r] = rs;
         }
-      },
-      grain);
+      });
   return FT_OK;
 }
 
@@ -176,34 +323,41 @@ FT_API int ft_norm_bwd(int64_t rows, int64_t D, int rms,
                        float* gb) {         // (D) or null
   if (rows < 0 || D < 0) return FT_EINVAL;
   if (D == 0) return FT_OK;
-  int nt = ft::num_threads();
+  // weight/bias gradients: one partial sum per row piece, added in piece order, so the result
+  // does not depend on which thread ran which piece (at most 64 pieces bound the buffer)
+  int64_t chunk = D >= 16384 ? 1 : 16384 / D;
+  if (chunk < (rows + 63) / 64) chunk = (rows + 63) / 64;
+  int64_t nch = rows == 0 ? 0 : (rows + chunk - 1) / chunk;
   std::vector<float> part;
   try {
-    part.assign((size_t)nt * 2 * D, 0.f);
+    if (gw || gb) part.assign((size_t)nch * 2 * D, 0.f);
   } catch (const std::bad_alloc&) {
     return FT_ENOMEM;
   }
   int64_t grain = D >= 4096 ? 1 : 4096 / D + 1;
-  ft::parallel_for(
-      rows,
-      [&](int64_t r0, int64_t r1, int tid) {
-        float* pw = gw ? part.data() + (size_t)tid * 2 * D : nullptr;
-        float* pb = gb ? part.data() + (size_t)tid * 2 * D + D : nullptr;
-        for (int64_t r = r0; r < r1; r++) {
-          float* gxr = gx ? gx + r * D : nullptr;
-          if (kUse512) bwd_512(D, x + r * D, w, g + r * D, mean[r], rstd[r], rms, gxr, pw, pb);
-          else bwd_ref(D, x + r * D, w, g + r * D, mean[r], rstd[r], rms, gxr, pw, pb);
-        }
-      },
-      grain);
-  for (int64_t j = 0; j < D; j++) {
-    float sw = 0.f, sb = 0.f;
-    for (int t = 0; t < nt; t++) {
-      sw += part[(size_t)t * 2 * D + j];
-      sb += part[(size_t)t * 2 * D + D + j];
+  bwd_rows_fn breg = kUse512 ? bwd_rows_for(D) : nullptr;
+  run_chunked(rows, chunk, grain, [&](int64_t r0, int64_t r1, int) {
+    size_t c = (size_t)(r0 / chunk);
+    float* pw = gw ? part.data() + c * 2 * D : nullptr;
+    float* pb = gb ? part.data() + c * 2 * D + D : nullptr;
+    if (breg) {
+      breg(r0, r1, D, x, w, mean, rstd, g, rms, gx, pw, pb);
+      return;
     }
-    if (gw) gw[j] = sw;
-    if (gb) gb[j] = sb;
+    for (int64_t r = r0; r < r1; r++) {
+      float* gxr = gx ? gx + r * D : nullptr;
+      if (kUse512) bwd_512(D, x + r * D, w, g + r * D, mean[r], rstd[r], rms, gxr, pw, pb);
+      else bwd_ref(D, x + r * D, w, g + r * D, mean[r], rstd[r], rms, gxr, pw, pb);
+    }
+  });
+  for (int k = 0; k < 2; k++) {
+    float* out = k ? gb : gw;
+    if (!out) continue;
+    for (int64_t j = 0; j < D; j++) out[j] = 0.f;
+    for (int64_t c = 0; c < nch; c++) {
+      const float* pc = part.data() + (size_t)c * 2 * D + (size_t)k * D;
+      for (int64_t j = 0; j < D; j++) out[j] += pc[j];
+    }
   }
   return FT_OK;
 }

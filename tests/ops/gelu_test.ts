@@ -75,6 +75,34 @@ Deno.test("gelu forward and derivative match float64 references (~1e-6 relative)
   );
 });
 
+Deno.test("gelu on a multi-threaded size matches the references (both forms)", () => {
+  noLeak(() =>
+    tidy(() => {
+      const n = 100003; // several 16384-element pieces and an odd tail
+      const xv = randArray(n, 11, -7, 7);
+      for (const mode of ["none", "tanh"] as const) {
+        const r = refs[mode];
+        const x = tensor(xv).requireGrad();
+        const y = gelu(x, mode);
+        const idx = [...xv.keys()].filter((i) => mode === "none" || xv[i] >= -4);
+        const yd = y.data();
+        assertClose(idx.map((i) => yd[i]), idx.map((i) => r.f(xv[i])), {
+          rtol: 2e-6,
+          atol: 1e-37,
+          what: `gelu ${mode} n=${n}`,
+        });
+        backward(y, tensor(new Float32Array(n).fill(1)));
+        assertClose(x.grad!.data(), Array.from(xv, r.d), {
+          rtol: 2e-6,
+          atol: 1e-7,
+          what: `gelu' ${mode} n=${n}`,
+        });
+        x.dispose();
+      }
+    })
+  );
+});
+
 Deno.test("gelu gradcheck and odd shapes", () => {
   noLeak(() =>
     tidy(() => {

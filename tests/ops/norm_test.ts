@@ -24,7 +24,22 @@ function ref(x: Float32Array, D: number, rms: boolean, eps: number, w?: Float32A
 Deno.test("layerNorm / rmsNorm forward match float64 reference (odd D, optional affine)", () => {
   noLeak(() =>
     tidy(() => {
-      for (const [rows, D] of [[1, 1], [7, 13], [3, 192], [2, 1000]]) {
+      // 400x192 and 60x1000 run on several threads (dynamic row pieces)
+      for (
+        const [rows, D] of [
+          [1, 1],
+          [7, 13],
+          [5, 16],
+          [4, 17],
+          [3, 192],
+          [400, 192],
+          [3, 255],
+          [2, 256],
+          [2, 257],
+          [2, 1000],
+          [60, 1000],
+        ]
+      ) {
         const xv = randArray(rows * D, D, -3, 5),
           wv = randArray(D, D + 1, 0.5, 1.5),
           bv = randArray(D, D + 2);
@@ -50,7 +65,11 @@ Deno.test("layerNorm / rmsNorm gradients for x, weight, bias", () => {
       // only the parameters need gradients
       const xc = tensor(randArray(5 * 7, 4), [5, 7]), w7 = randLeaf([7], 5, 0.5, 1.5), b7 = randLeaf([7], 6);
       gradcheck((c, d) => layerNorm(xc, c, d), [w7, b7]);
-      disposeAll(x, w, b, w7, b7);
+      // D = 37: several vectors and a masked tail in the register-resident row kernels
+      const x37 = randLeaf([3, 37], 7, -2, 2), w37 = randLeaf([37], 8, 0.5, 1.5), b37 = randLeaf([37], 9);
+      gradcheck((a, c, d) => layerNorm(a, c, d), [x37, w37, b37]);
+      gradcheck((a, c) => rmsNorm(a, c), [x37, w37]);
+      disposeAll(x, w, b, w7, b7, x37, w37, b37);
     })
   );
 });
