@@ -1,7 +1,7 @@
 // The FPN segmentation loss on (16,1,224,224) logits: bceWithLogits (negWeight 0.2, mean) +
 // softDice (per sample), forward and forward+backward, plus each loss alone.
 // Run: deno bench --allow-ffi --allow-read --allow-env bench/bce_dice_bench.ts
-// Torch at the same shape: bench/compare_torch_conv.py (results in notes/conv_kernels.md).
+// Torch at the same shape: bench/compare_torch_conv.py (results in docs/conv_kernels.md).
 import { tensor } from "../src/tensor/create.ts";
 import { tidy } from "../src/tensor/scope.ts";
 import { backward } from "../src/autograd/tape.ts";

@@ -33,7 +33,7 @@ import torch
 import torch_cases as tc
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DENO = os.path.join(REPO, "node_modules", ".bin", "deno")
+DENO = os.path.join(REPO, ".tools", "deno")
 TUNED_VARS = ("GLIBC_TUNABLES", "OMP_WAIT_POLICY", "ATEN_CPU_CAPABILITY")
 CALLER_PREFIX = "FTB_CALLER_"  # compare_torch.sh saves the caller's OPENBLAS_* under this prefix
 PAUSE_S = 0.2  # OpenBLAS / OpenMP workers spin a while after a call: keep them off the next side

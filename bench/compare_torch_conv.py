@@ -1,5 +1,5 @@
 # Times PyTorch (fp32, CPU, 2 threads) at the shapes bench/{conv2d,conv_transpose2d,bce_dice}_bench.ts
-# measure, fwd and fwd+bwd, so notes/conv_kernels.md can put ours beside torch's:
+# measure, fwd and fwd+bwd, so docs/conv_kernels.md can put ours beside torch's:
 #   CoordConv 3x3 (16,3,224,224)->32 stride 1 pad 1 (coordinate channels cat'ed, then conv2d),
 #   conv-transpose 2x2 stride 2 (16,128,14,14)->64, BCE-with-logits (neg weight 0.2) + soft Dice
 #   on (16,1,224,224). Prints the median ms of many timed calls after warm-up.

@@ -1,4 +1,4 @@
-"""PyTorch side of the fused-kernel comparison (notes/nn_kernels.md): times torch's best CPU
+"""PyTorch side of the fused-kernel comparison (docs/nn_kernels.md): times torch's best CPU
 configuration at the same shapes as bench/{attention,softmax,norm,gelu,cross_entropy,
 embedding}_bench.ts, float32, 2 threads, forward and forward+backward; prints median, mean
 and min over many runs (ms).

@@ -1,7 +1,7 @@
 // CoordConv 3x3 (16,3,224,224) -> 32, stride 1, padding 1 (the FPN's first conv), forward and
 // forward+backward (dx, dw, db), plus a plain 3x3 conv2d at a mid-network shape.
 // Run: deno bench --allow-ffi --allow-read --allow-env bench/conv2d_bench.ts
-// Torch at the same shapes: bench/compare_torch_conv.py (results in notes/conv_kernels.md).
+// Torch at the same shapes: bench/compare_torch_conv.py (results in docs/conv_kernels.md).
 import { tensor } from "../src/tensor/create.ts";
 import { tidy } from "../src/tensor/scope.ts";
 import { backward } from "../src/autograd/tape.ts";

@@ -1,7 +1,7 @@
 // convTranspose2d 2x2 stride 2 (16,128,14,14) -> 64 (SAM's mask upscaling), forward and
 // forward+backward (dx, dw, db).
 // Run: deno bench --allow-ffi --allow-read --allow-env bench/conv_transpose2d_bench.ts
-// Torch at the same shape: bench/compare_torch_conv.py (results in notes/conv_kernels.md).
+// Torch at the same shape: bench/compare_torch_conv.py (results in docs/conv_kernels.md).
 import { tensor } from "../src/tensor/create.ts";
 import { tidy } from "../src/tensor/scope.ts";
 import { backward } from "../src/autograd/tape.ts";

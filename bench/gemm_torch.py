@@ -6,7 +6,7 @@
 #   onednn  torch._C._nn.mkldnn_linear on mkldnn tensors: oneDNN's AVX-512 JIT GEMM, PyTorch's
 #           fastest fp32 CPU path here; operands are laid out for it (op(A) as (M,K), op(B)^T
 #           as (N,K)) outside the timed region, so every transpose is timed as its best case.
-# Run in PyTorch's best configuration (see notes/gemm.md):
+# Run in PyTorch's best configuration (see docs/gemm.md):
 #   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \
 #     GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736 \
 #     OMP_WAIT_POLICY=PASSIVE ATEN_CPU_CAPABILITY=avx512 /usr/bin/python3 bench/gemm_torch.py

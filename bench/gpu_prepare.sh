@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 dir=${1:-build/gpu_prepare}
 mkdir -p .deno_carry/lib
 rm -f .deno_carry/lib/*
-bin=$(readlink -f node_modules/@deno/linux-x64-glibc/deno 2>/dev/null || readlink -f "$(command -v deno)")
+bin=$(readlink -f .tools/deno 2>/dev/null || readlink -f "$(command -v deno)")
 if [ ! -f .deno_carry/deno.xz ] || [ "$bin" -nt .deno_carry/deno.xz ]; then xz -T2 -6 -c "$bin" > .deno_carry/deno.xz; fi
 nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
 [ -f "$dir/CMakeCache.txt" ] || cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_COMPILER="$nvcc" >/dev/null

@@ -1,7 +1,7 @@
 /**
  * softmax benchmarks at the attention-probability shape (16,3,196,196): softmax, softmax with
  * a (16,1,1,196) padding mask, log-softmax; forward and forward+backward.
- * Compare with bench/compare_torch_nn.py (notes/nn_kernels.md).
+ * Compare with bench/compare_torch_nn.py (docs/nn_kernels.md).
  * Run: deno bench --allow-ffi --allow-read --allow-env bench/softmax_bench.ts
  */
 import { randn, tensor } from "../src/tensor/create.ts";

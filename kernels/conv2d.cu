@@ -4,7 +4,7 @@
 // in-kernel, never materialised. Direct kernels: one thread per output (forward, grad-input),
 // one block per weight element with a block reduction (grad-weight), a block per channel (grad-
 // bias). Correct on any shape; not yet tuned (an implicit-GEMM tensor-core version is the next
-// step, see notes/cuda.md). Check: tests/cuda/conv_test.ts.
+// step, see docs/cuda.md). Check: tests/cuda/conv_test.ts.
 #include "common.cuh"
 
 namespace {

@@ -5,7 +5,7 @@
 // Check + bench (float64 reference on odd sizes / all transposes, then GFLOP/s own vs OpenBLAS):
 //   cmake --build build --target check_gemm && build/check_gemm     # check, then bench
 //   build/check_gemm check | build/check_gemm bench [rounds] [own|blas|both]
-// Torch comparison: bench/gemm_torch.py; results and design notes: notes/gemm.md.
+// Torch comparison: bench/gemm_torch.py; results and design notes: docs/gemm.md.
 #include <cblas.h>
 
 #include <climits>

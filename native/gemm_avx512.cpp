@@ -6,7 +6,7 @@
 // (28 zmm accumulators, 2 B loads + 14 broadcast FMAs per k) sweeps the B panels. Threads
 // split C's rows (or N panels when N > M); each keeps its packing buffers for the process's
 // life. Front end, dispatch and check/bench: gemm.cpp
-// (cmake --build build --target check_gemm && build/check_gemm); notes/gemm.md.
+// (cmake --build build --target check_gemm && build/check_gemm); docs/gemm.md.
 // GCC 12 flags _mm512_undefined_ps() inside AVX-512 shuffle intrinsics as maybe-uninitialized
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>

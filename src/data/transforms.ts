@@ -6,7 +6,7 @@
  *   shrinking; masks use PIL's nearest rule src = floor((x + 0.5)·scale), then "> 0".
  * - CLIP normalisation produces CHW float32.
  * - Augmentation moves image and mask together (random resized crop, horizontal flip); a
- *   flip swaps "left"/"right" in the caption. Convention (see notes/data.md): captions name
+ *   flip swaps "left"/"right" in the caption. Convention (see docs/data.md): captions name
  *   the *subject's* side, and the subject's left is on the image's right; mirroring the
  *   image swaps which side is which, so swapping the words keeps the text true.
  * - Robustness variants degrade the image only; ground-truth masks keep their size.

@@ -8,7 +8,7 @@
  * - `-lowerCase` lower-cases *every* token, including `-LRB-`, while the filter list is
  *   upper-case, so brackets survive as `-lrb-` / `-rrb-` / `-lsb-` ... tokens.
  * - PTB3 escaping puts a backslash before `/` and `*`.
- * Not replicated: CoreNLP's British→American respelling ("americanize"); see notes/eval.md.
+ * Not replicated: CoreNLP's British→American respelling ("americanize"); see docs/eval.md.
  */
 
 /** pycocoevalcap's `PUNCTUATIONS`: tokens removed after tokenization (case-sensitive). */

@@ -1,6 +1,6 @@
 /**
  * METEOR 1.5's aligner (edu.cmu.meteor.aligner.Aligner), re-implemented: stage matchers
- * (exact, stem, synonym; paraphrase absent, see notes/eval.md) collect candidate one-word
+ * (exact, stem, synonym; paraphrase absent, see docs/eval.md) collect candidate one-word
  * matches, unambiguous ones are fixed, and a beam search (width 40) resolves the rest,
  * ranking partial alignments by weighted match count, then chunks, then distance.
  * Reference quirks reproduced on purpose, because they change which alignment wins:

@@ -4,7 +4,7 @@
  * list (resources/function/english.words) which is not obtainable here; this is our
  * closed-class substitute (articles, pronouns, prepositions, conjunctions, auxiliaries,
  * modals, determiners, particles and clitic pieces). Point FT_METEOR_FUNCTION_WORDS at the
- * original file (one word per line) to use it instead; see notes/eval.md.
+ * original file (one word per line) to use it instead; see docs/eval.md.
  */
 export const DEFAULT_FUNCTION_WORDS: readonly string[] = (
   "a an the this that these those some any each every either neither no none all both half " +
