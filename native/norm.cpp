@@ -17,23 +17,20 @@
 #include <vector>
 
 #include "ft.h"
+#include "simd.h"
 #include "threadpool.h"
 
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
 
-#define AVX512 __attribute__((target("avx512f,fma")))
 
 namespace {
+using ft::run_chunked;
+using ft::detect_avx512;
+using ft::tail_mask;
 
-bool detect_avx512() {
-  const char* off = std::getenv("FT_NO_AVX512");
-  if (off && off[0] && off[0] != '0') return false;
-  return __builtin_cpu_supports("avx512f");
-}
 const bool kUse512 = detect_avx512();
 
-inline __mmask16 tail_mask(int64_t n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1); }
 
 // statistics of one row x(D): mean (0 for rms) and rstd
 AVX512 void stats_512(int64_t D, const float* x, int rms, float eps, float* mean, float* rstd) {
@@ -245,33 +242,6 @@ fwd_rows_fn fwd_rows_for(int64_t D) {
   return fwd_table_at((int)((D + 15) / 16), std::make_integer_sequence<int, 16>{});
 }
 
-// Dynamic split: threads take `chunk`-sized pieces of [0, n) from a shared counter, so a thread
-// that the (shared, oversubscribed) machine preempts does not hold up the whole op as a fixed
-// half-and-half split would. At most n / min_per_thread threads; fn(begin, end, thread_id).
-template <class F>
-void run_chunked(int64_t n, int64_t chunk, int64_t min_per_thread, F&& fn) {
-  if (n <= 0) return;
-  int64_t nch = (n + chunk - 1) / chunk, want = n / min_per_thread;
-  int64_t nt = ft::num_threads();
-  if (nt > want) nt = want;
-  if (nt > nch) nt = nch;
-  if (nt <= 1) {
-    fn(0, n, 0);
-    return;
-  }
-  std::atomic<int64_t> next{0};
-  ft::parallel_for(
-      nt,
-      [&](int64_t, int64_t, int tid) {
-        for (;;) {
-          int64_t c = next.fetch_add(1, std::memory_order_relaxed);
-          if (c >= nch) break;
-          int64_t b = c * chunk, e = b + chunk < n ? b + chunk : n;
-          fn(b, e, tid);
-        }
-      },
-      1);
-}
 
 }  // namespace
 
