@@ -5,7 +5,7 @@
 #   2. build libft_cuda.so there with cmake (kernels/ on its own; falls back to the carried
 #      prebuilt libft_cuda.so if that build fails);
 #   3. run the CUDA tests (tests/cuda, CUDA vs CPU backend + guard regions);
-#   4. run the kernel benchmarks (bench/gpu_bench.ts) and PyTorch's (bench/gpu_torch.py) on the
+#   4. run the kernel benchmarks (bench/gpu_timings.ts) and PyTorch's (bench/gpu_torch.py) on the
 #      same card, and merge them into a markdown table.
 # Writes under $OUT: summary.log, build.log, tests.log, bench_ours.jsonl, bench_torch.jsonl,
 # results.md, machine.txt. Budget: well inside 10 minutes (typically 3-4).
@@ -69,7 +69,7 @@ if ! timeout 25 $DENO run --no-check --allow-ffi --allow-read --allow-env bench/
 fi
 
 say "benchmarks: ours"
-timeout 60 $DENO run --no-check --allow-ffi --allow-read --allow-env bench/gpu_bench.ts $QUICK > "$OUT/bench_ours.jsonl" 2>> "$OUT/summary.log"
+timeout 60 $DENO run --no-check --allow-ffi --allow-read --allow-env bench/gpu_timings.ts $QUICK > "$OUT/bench_ours.jsonl" 2>> "$OUT/summary.log"
 echo "ours rc=$?" | tee -a "$OUT/summary.log"
 say "benchmarks: torch"
 PYTHONUNBUFFERED=1 timeout 50 python3 bench/gpu_torch.py $QUICK > "$OUT/bench_torch.jsonl" 2>> "$OUT/summary.log"

@@ -1,4 +1,4 @@
-# Merges the JSON lines of bench/gpu_bench.ts (ours) and bench/gpu_torch.py (PyTorch) into a
+# Merges the JSON lines of bench/gpu_timings.ts (ours) and bench/gpu_torch.py (PyTorch) into a
 # markdown table: per case, time and rate of each implementation and ours / reference.
 # Memory-bound rows also give GB/s as a fraction of the measured copy bandwidth.
 #   python3 bench/gpu_table.py ours.jsonl torch.jsonl "<card name>" > results.md

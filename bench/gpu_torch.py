@@ -1,4 +1,4 @@
-# PyTorch side of the CUDA kernel benchmarks (bench/gpu_bench.ts times ours): the same cases on
+# PyTorch side of the CUDA kernel benchmarks (bench/gpu_timings.ts times ours): the same cases on
 # the same card, timed with CUDA events (warm-up, median of rounds of back-to-back calls).
 # torch.matmul = cuBLAS, scaled_dot_product_attention = flash attention (forced), F.layer_norm,
 # torch.softmax, F.gelu, BCE-with-logits + soft Dice composed from torch ops, and copy_.

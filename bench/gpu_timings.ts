@@ -2,7 +2,7 @@
  * Kernel benchmarks of the CUDA backend, timed with CUDA events (warm-up, then the median of
  * several rounds of back-to-back launches). Prints one JSON line per case to stdout; the same
  * cases are timed with PyTorch by bench/gpu_torch.py and merged by bench/gpu_table.py.
- *   deno run --allow-ffi --allow-read --allow-env bench/gpu_bench.ts [--quick]
+ *   deno run --allow-ffi --allow-read --allow-env bench/gpu_timings.ts [--quick]
  * Cases: copy (bandwidth ceiling), bf16 GEMM (ours: wgmma on Hopper / mma.sync; cuBLAS) at
  * 4096³ and ViT-B shapes, bf16 flash attention fwd and fwd+bwd, softmax, layernorm, GELU,
  * BCE + Dice (fp32, memory-bound: GB/s over the minimal bytes).
@@ -13,7 +13,7 @@ import { kernels } from "../src/backend/dispatch.ts";
 
 const st = cudaStatus();
 if (!st.available) {
-  console.error(`gpu_bench: CUDA not available (${st.reason})`);
+  console.error(`gpu_timings: CUDA not available (${st.reason})`);
   Deno.exit(2);
 }
 const quick = Deno.args.includes("--quick");
@@ -270,5 +270,5 @@ for (const [B, H, T] of [[16, 12, 257], [16, 3, 197]]) {
 }
 cudaSynchronize();
 console.error(
-  `gpu_bench: ${out.length} cases on ${st.device?.name} (cc ${st.device?.cc}, ${st.device?.sms} SMs)`,
+  `gpu_timings: ${out.length} cases on ${st.device?.name} (cc ${st.device?.cc}, ${st.device?.sms} SMs)`,
 );
