@@ -7,7 +7,7 @@
 // memory; D <= 128) and, under bf16/fp16 autocast with D == 64, FlashAttention-2 style
 // tensor-core kernels (mma.sync; P and dS rounded to 16 bits, fp32 accumulation; dQ summed
 // with fp32 atomics across key blocks, so its last bits vary run to run).
-// Check: tests/cuda/attention_test.ts; bench: bench/gpu_bench.ts "attention" vs torch SDPA.
+// Check: tests/cuda/attention_test.ts; bench: bench/gpu_timings.ts "attention" vs torch SDPA.
 #include "mma.cuh"
 
 namespace {

@@ -3,7 +3,7 @@
 //   Dice per sample s of S (L values): 1 - (2Σσt + k)/(Σσ + Σt + k), mean over S; the forward
 //   saves sums (S, 3) = (Σσt, Σσ, Σt) for the backward.
 // Sums: per-thread fp32, per-block partials in fp64, then one fixed-order pass (deterministic).
-// Check: tests/cuda/bce_dice_test.ts; bench: bench/gpu_bench.ts "bce_dice".
+// Check: tests/cuda/bce_dice_test.ts; bench: bench/gpu_timings.ts "bce_dice".
 #include "common.cuh"
 
 namespace {

@@ -4,7 +4,7 @@
 // saved for the backward gx_ij = s_i (softmax_ij - ε/C - (1-ε)[j == t_i]).
 // Targets are validated on the device; a bad one costs one device->host copy of {row, target}
 // (the forward synchronises once per call for that check). One block per row.
-// Check: tests/cuda/cross_entropy_test.ts; bench: bench/gpu_bench.ts.
+// Check: tests/cuda/cross_entropy_test.ts; bench: bench/gpu_timings.ts.
 #include "common.cuh"
 
 namespace {

@@ -1,7 +1,7 @@
 // cuBLAS loaded at run time (dlopen; no headers, no link): the reference GEMM that benchmarks
 // compare ours against, and FT_GEMM=cublas. Looks in $FT_CUBLAS (a full path), then the
 // loader's path for libcublas.so.13 / .12 / .so. Only the prototypes used are declared here.
-// Check: tests/cuda/matmul_test.ts (cublas case, skipped when absent); bench: bench/gpu_bench.ts.
+// Check: tests/cuda/matmul_test.ts (cublas case, skipped when absent); bench: bench/gpu_timings.ts.
 #include <dlfcn.h>
 
 #include <cstdio>

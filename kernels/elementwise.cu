@@ -2,7 +2,7 @@
 // coalesced dims with per-input strides (0 = broadcast), unary ops and their backward, fill,
 // axpby, int32->float32. Op codes and NaN rules are the CPU's (max/min propagate NaN from a).
 // Contiguous operands take a 16-byte vector path; others index through the shape.
-// Check: tests/cuda/elementwise_test.ts; bench: bench/gpu_bench.ts "gelu" (unary op 8).
+// Check: tests/cuda/elementwise_test.ts; bench: bench/gpu_timings.ts "gelu" (unary op 8).
 #include "common.cuh"
 
 namespace {

@@ -2,7 +2,7 @@
 // form x·σ(2u), u = √(2/π)(x + 0.044715x³) (approx 1), over n elements, fp32. Φ through
 // erfcf so the negative tail keeps its relative accuracy like the CPU's erfc.
 // Memory-bound: 16-byte loads/stores when aligned, a grid-stride loop sized to the device.
-// Check: tests/cuda/gelu_test.ts; bench: bench/gpu_bench.ts "gelu" vs F.gelu.
+// Check: tests/cuda/gelu_test.ts; bench: bench/gpu_timings.ts "gelu" vs F.gelu.
 #include "common.cuh"
 
 namespace {

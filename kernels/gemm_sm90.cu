@@ -4,7 +4,7 @@
 // 4-stage ring guarded by mbarriers; warpgroups 1 and 2 each run wgmma.m64n256k16 on their
 // 64 rows of a 128 x 256 tile (BK = 64), registers rebalanced with setmaxnreg.
 // Check: tests/cuda/matmul_test.ts ("16-bit GEMM entry", impl 0 vs reference);
-// bench: bench/gpu_bench.ts "gemm bf16" (variants ours / ours-mma.sync / cublas).
+// bench: bench/gpu_timings.ts "gemm bf16" (variants ours / ours-mma.sync / cublas).
 #include <cuda.h>
 #include <cudaTypedefs.h>
 

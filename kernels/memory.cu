@@ -1,6 +1,6 @@
 // Device-side ft_mem_copy / ft_mem_zero (native/memory.cpp's ABI): dst(bytes) <- src(bytes)
 // or zeros, queued on the library stream. Used by copy(), clone() and gradient buffers.
-// Check: tests/cuda/elementwise_test.ts (copy); bench: bench/gpu_bench.ts "copy".
+// Check: tests/cuda/elementwise_test.ts (copy); bench: bench/gpu_timings.ts "copy".
 #include "common.cuh"
 
 // dst(bytes) <- src(bytes), both device memory

@@ -4,7 +4,7 @@
 // D <= 1024: one warp per row, the row in registers as float4 (one read, one write); other
 // shapes: one block per row. Backward: rows split over blocks, per-block column partials of
 // gw/gb in scratch, then a fixed-order column sum (deterministic, no atomics).
-// Check: tests/cuda/norm_test.ts; bench: bench/gpu_bench.ts "layernorm" vs F.layer_norm.
+// Check: tests/cuda/norm_test.ts; bench: bench/gpu_timings.ts "layernorm" vs F.layer_norm.
 #include "common.cuh"
 
 namespace {

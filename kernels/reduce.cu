@@ -2,7 +2,7 @@
 // scaled sum, max with argmax (first on ties, NaN wins), and max's backward (scatter-add).
 // inner == 1: a block per row (split over blocks + a second pass when rows are few and long);
 // inner > 1: a thread per output column, reading rows coalesced along `inner`.
-// Check: tests/cuda/reduce_test.ts; bench: bench/gpu_bench.ts "sum".
+// Check: tests/cuda/reduce_test.ts; bench: bench/gpu_timings.ts "sum".
 #include "common.cuh"
 
 namespace {

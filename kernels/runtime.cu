@@ -2,7 +2,7 @@
 // streams, events, and the library-wide precision / GEMM-implementation switches.
 // Detection never crashes: with no driver or no device ft_cuda_device_count returns 0 and
 // ft_cuda_last_error says why (the runtime is linked statically and dlopens libcuda itself).
-// Check: tests/cuda/runtime_test.ts (skipped without a device); bench: bench/gpu_bench.ts copy.
+// Check: tests/cuda/runtime_test.ts (skipped without a device); bench: bench/gpu_timings.ts copy.
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>

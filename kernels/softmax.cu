@@ -2,7 +2,7 @@
 // additive mask broadcast over the leading axes (native/softmax.cpp's ABI and semantics: a
 // fully masked row gives zeros / -inf, never NaN). T <= 1024: one warp per row with the row in
 // registers (one read, one write); longer rows: one block per row, online max+sum then a write.
-// Check: tests/cuda/softmax_test.ts; bench: bench/gpu_bench.ts "softmax" vs torch.softmax.
+// Check: tests/cuda/softmax_test.ts; bench: bench/gpu_timings.ts "softmax" vs torch.softmax.
 #include "common.cuh"
 
 namespace {

@@ -2,7 +2,7 @@
 // expand and their backward: dst[idx . dst_st] (=|+=) src[idx . src_st] over `shape` (<= 8
 // dims, element strides, pointers already offset). Accumulation into a destination with a
 // stride-0 axis (several idx hit one element) uses atomicAdd; otherwise plain stores.
-// Check: tests/cuda/shape_test.ts; bench: bench/gpu_bench.ts "transpose".
+// Check: tests/cuda/shape_test.ts; bench: bench/gpu_timings.ts "transpose".
 #include "common.cuh"
 
 namespace {
