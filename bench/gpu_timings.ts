@@ -8,6 +8,10 @@
  * BCE + Dice (fp32, memory-bound: GB/s over the minimal bytes).
  * @module
  */
+import { SOFTMAX_SYMBOLS } from "../src/ops/softmax.ts";
+import { NORM_SYMBOLS } from "../src/ops/norm.ts";
+import { GELU_SYMBOLS } from "../src/ops/gelu.ts";
+import { BCE_DICE_SYMBOLS } from "../src/ops/bce_dice.ts";
 import { CudaEvent, cudaRaw, cudaStatus, cudaSynchronize } from "../src/backend/cuda.ts";
 import { kernels } from "../src/backend/dispatch.ts";
 
@@ -77,34 +81,10 @@ const k = kernels({
     ],
     result: "i32",
   },
-  ft_softmax_fwd: {
-    parameters: ["i64", "i64", "pointer", "pointer", "i32", "buffer", "buffer", "i32", "pointer"],
-    result: "i32",
-  },
-  ft_norm_fwd: {
-    parameters: [
-      "i64",
-      "i64",
-      "i32",
-      "f32",
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
-    ],
-    result: "i32",
-  },
-  ft_gelu_fwd: { parameters: ["i64", "pointer", "pointer", "i32"], result: "i32" },
-  ft_bce_logits_fwd: {
-    parameters: ["i64", "f32", "f32", "f32", "pointer", "pointer", "pointer", "pointer"],
-    result: "i32",
-  },
-  ft_soft_dice_fwd: {
-    parameters: ["i64", "i64", "f32", "pointer", "pointer", "pointer", "pointer"],
-    result: "i32",
-  },
+  ...SOFTMAX_SYMBOLS,
+  ...NORM_SYMBOLS,
+  ...GELU_SYMBOLS,
+  ...BCE_DICE_SYMBOLS,
 })("cuda");
 
 function ok(s: number, what: string): void {

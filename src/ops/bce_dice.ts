@@ -14,7 +14,8 @@ import { check } from "../backend/status.ts";
 import { record } from "../autograd/tape.ts";
 import { sameDevice } from "./elementwise.ts";
 
-const k = kernels({
+/** FFI signatures of this op's kernels (same names in the CPU and CUDA libraries). */
+export const BCE_DICE_SYMBOLS = {
   ft_bce_logits_fwd: {
     parameters: ["i64", "f32", "f32", "f32", "pointer", "pointer", "pointer", "pointer"],
     result: "i32",
@@ -31,7 +32,8 @@ const k = kernels({
     parameters: ["i64", "i64", "f32", "pointer", "pointer", "pointer", "pointer", "pointer", "pointer"],
     result: "i32",
   },
-});
+} satisfies Deno.ForeignLibraryInterface;
+const k = kernels(BCE_DICE_SYMBOLS);
 
 /** Options of `bceWithLogits`. */
 export interface BceOptions {

@@ -11,10 +11,12 @@ import { kernels } from "../backend/dispatch.ts";
 import { check } from "../backend/status.ts";
 import { record } from "../autograd/tape.ts";
 
-const k = kernels({
+/** FFI signatures of this op's kernels (same names in the CPU and CUDA libraries). */
+export const GELU_SYMBOLS = {
   ft_gelu_fwd: { parameters: ["i64", "pointer", "pointer", "i32"], result: "i32" },
   ft_gelu_bwd: { parameters: ["i64", "pointer", "pointer", "pointer", "i32"], result: "i32" },
-});
+} satisfies Deno.ForeignLibraryInterface;
+const k = kernels(GELU_SYMBOLS);
 
 /** GELU of every element; `approximate` picks the erf ("none") or tanh form. */
 export function gelu(x: Tensor, approximate: "none" | "tanh" = "none"): Tensor {

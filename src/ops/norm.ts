@@ -11,7 +11,8 @@ import { kernels } from "../backend/dispatch.ts";
 import { check } from "../backend/status.ts";
 import { needsGrad, record } from "../autograd/tape.ts";
 
-const k = kernels({
+/** FFI signatures of this op's kernels (same names in the CPU and CUDA libraries). */
+export const NORM_SYMBOLS = {
   ft_norm_fwd: {
     parameters: [
       "i64",
@@ -43,7 +44,8 @@ const k = kernels({
     ],
     result: "i32",
   },
-});
+} satisfies Deno.ForeignLibraryInterface;
+const k = kernels(NORM_SYMBOLS);
 
 function validate(op: string, x: Tensor, w: Tensor | null, b: Tensor | null): void {
   const desc = () =>

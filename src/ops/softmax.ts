@@ -13,13 +13,15 @@ import { record } from "../autograd/tape.ts";
 import { sumToShape } from "./reduce.ts";
 import { copy } from "./elementwise.ts";
 
-const k = kernels({
+/** FFI signatures of this op's kernels (same names in the CPU and CUDA libraries). */
+export const SOFTMAX_SYMBOLS = {
   ft_softmax_fwd: {
     parameters: ["i64", "i64", "pointer", "pointer", "i32", "buffer", "buffer", "i32", "pointer"],
     result: "i32",
   },
   ft_softmax_bwd: { parameters: ["i64", "i64", "pointer", "pointer", "i32", "pointer"], result: "i32" },
-});
+} satisfies Deno.ForeignLibraryInterface;
+const k = kernels(SOFTMAX_SYMBOLS);
 
 function validate(op: string, x: Tensor, mask: Tensor | null | undefined): void {
   if (x.dtype !== "float32") throw new Error(`${op}: x ${fmtShape(x.shape)} must be float32, got ${x.dtype}`);
