@@ -5,7 +5,7 @@
  *   deno run --allow-ffi --allow-read --allow-env bench/gpu_smoke.ts   (exit 0 = kernel ok)
  * @module
  */
-import { cudaRaw, cudaStatus } from "../src/backend/cuda.ts";
+import { CUDA_HALF_SYMBOLS, cudaRaw, cudaStatus } from "../src/backend/cuda.ts";
 import { kernels } from "../src/backend/dispatch.ts";
 
 const st = cudaStatus();
@@ -13,25 +13,7 @@ if (!st.available) {
   console.error(`gpu_smoke: no CUDA (${st.reason})`);
   Deno.exit(2);
 }
-const k = kernels({
-  ft_cuda_gemm_16: {
-    parameters: [
-      "i32",
-      "i32",
-      "i64",
-      "i64",
-      "i64",
-      "i64",
-      "f32",
-      "pointer",
-      "pointer",
-      "f32",
-      "pointer",
-      "i32",
-    ],
-    result: "i32",
-  },
-})("cuda");
+const k = kernels(CUDA_HALF_SYMBOLS)("cuda");
 
 let worst = 0;
 for (const [batch, M, N, K] of [[1, 256, 512, 128], [2, 130, 300, 192]]) {

@@ -12,7 +12,7 @@ import { SOFTMAX_SYMBOLS } from "../src/ops/softmax.ts";
 import { NORM_SYMBOLS } from "../src/ops/norm.ts";
 import { GELU_SYMBOLS } from "../src/ops/gelu.ts";
 import { BCE_DICE_SYMBOLS } from "../src/ops/bce_dice.ts";
-import { CudaEvent, cudaRaw, cudaStatus, cudaSynchronize } from "../src/backend/cuda.ts";
+import { CUDA_HALF_SYMBOLS, CudaEvent, cudaRaw, cudaStatus, cudaSynchronize } from "../src/backend/cuda.ts";
 import { kernels } from "../src/backend/dispatch.ts";
 
 const st = cudaStatus();
@@ -24,63 +24,7 @@ const quick = Deno.args.includes("--quick");
 
 const k = kernels({
   ft_mem_copy: { parameters: ["pointer", "pointer", "i64"], result: "i32" },
-  ft_cuda_gemm_16: {
-    parameters: [
-      "i32",
-      "i32",
-      "i64",
-      "i64",
-      "i64",
-      "i64",
-      "f32",
-      "pointer",
-      "pointer",
-      "f32",
-      "pointer",
-      "i32",
-    ],
-    result: "i32",
-  },
-  ft_cuda_attention_fwd_16: {
-    parameters: [
-      "i32",
-      "i64",
-      "i64",
-      "i64",
-      "i64",
-      "i64",
-      "f32",
-      "i32",
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
-    ],
-    result: "i32",
-  },
-  ft_cuda_attention_bwd_16: {
-    parameters: [
-      "i32",
-      "i64",
-      "i64",
-      "i64",
-      "i64",
-      "i64",
-      "f32",
-      "i32",
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
-    ],
-    result: "i32",
-  },
+  ...CUDA_HALF_SYMBOLS,
   ...SOFTMAX_SYMBOLS,
   ...NORM_SYMBOLS,
   ...GELU_SYMBOLS,

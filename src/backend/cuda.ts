@@ -41,6 +41,74 @@ const RUNTIME = {
 
 type Runtime = Deno.StaticForeignLibraryInterface<typeof RUNTIME>;
 
+/**
+ * Raw 16-bit entry points that no op wraps (operands already bf16/fp16 in device memory); used
+ * by the CUDA tests and the GPU benchmarks. dtype 1 = bf16, 2 = fp16. See kernels/gemm.cu and
+ * kernels/attention.cu for the exact contracts.
+ */
+export const CUDA_HALF_SYMBOLS = {
+  // (impl 0 ours | 1 cuBLAS | 2 ours without Hopper wgmma, dtype, batch, M, N, K, alpha, A, B, beta, C, outBf16)
+  ft_cuda_gemm_16: {
+    parameters: [
+      "i32",
+      "i32",
+      "i64",
+      "i64",
+      "i64",
+      "i64",
+      "f32",
+      "pointer",
+      "pointer",
+      "f32",
+      "pointer",
+      "i32",
+    ],
+    result: "i32",
+  },
+  // (dtype, B, H, Tq, Tk, D = 64, scale, causal, q, k, v, o, lse)
+  ft_cuda_attention_fwd_16: {
+    parameters: [
+      "i32",
+      "i64",
+      "i64",
+      "i64",
+      "i64",
+      "i64",
+      "f32",
+      "i32",
+      "pointer",
+      "pointer",
+      "pointer",
+      "pointer",
+      "pointer",
+    ],
+    result: "i32",
+  },
+  // (dtype, B, H, Tq, Tk, D = 64, scale, causal, q, k, v, o, lse, go, gq, gk, gv)
+  ft_cuda_attention_bwd_16: {
+    parameters: [
+      "i32",
+      "i64",
+      "i64",
+      "i64",
+      "i64",
+      "i64",
+      "f32",
+      "i32",
+      "pointer",
+      "pointer",
+      "pointer",
+      "pointer",
+      "pointer",
+      "pointer",
+      "pointer",
+      "pointer",
+      "pointer",
+    ],
+    result: "i32",
+  },
+} as const satisfies Deno.ForeignLibraryInterface;
+
 /** What the CUDA backend found. */
 export interface CudaStatus {
   /** A device is present and initialised; tensors may live on "cuda". */

@@ -3,7 +3,7 @@
 // rows, forward and gradients of q, k, v; raw 16-bit entry vs a float64 reference.
 import { compareOp, cudaTest, expectClose, TOL, type Tol } from "./cuda_helpers.ts";
 import { attention } from "../../src/ops/attention.ts";
-import { cudaRaw, setCudaMath } from "../../src/backend/cuda.ts";
+import { CUDA_HALF_SYMBOLS, cudaRaw, setCudaMath } from "../../src/backend/cuda.ts";
 import { kernels } from "../../src/backend/dispatch.ts";
 import { randArray } from "../helpers.ts";
 import type { Tensor } from "../../src/tensor/tensor.ts";
@@ -65,26 +65,7 @@ cudaTest("fp16 autocast attention", () => {
   runCases("fp16", TOL.fp16, { rtol: 3e-2, atol: 1e-2, norm: 5e-3 });
 });
 
-const k = kernels({
-  ft_cuda_attention_fwd_16: {
-    parameters: [
-      "i32",
-      "i64",
-      "i64",
-      "i64",
-      "i64",
-      "i64",
-      "f32",
-      "i32",
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
-    ],
-    result: "i32",
-  },
-});
+const k = kernels(CUDA_HALF_SYMBOLS);
 
 cudaTest("raw bf16 flash forward vs float64 reference", () => {
   const [B, H, Tq, Tk, D] = [1, 2, 70, 90, 64];

@@ -4,7 +4,7 @@
 import { compareOp, cudaTest, expectClose, guarded, TOL, type Tol } from "./cuda_helpers.ts";
 import { matmul } from "../../src/ops/matmul.ts";
 import { linear } from "../../src/ops/linear.ts";
-import { cudaRaw, setCudaMath } from "../../src/backend/cuda.ts";
+import { CUDA_HALF_SYMBOLS, cudaRaw, setCudaMath } from "../../src/backend/cuda.ts";
 import { kernels } from "../../src/backend/dispatch.ts";
 import { randArray } from "../helpers.ts";
 
@@ -56,25 +56,7 @@ cudaTest("cuBLAS path (fp32 and bf16) when libcublas loads", () => {
   run("cublas bf16", TOL.bf16);
 });
 
-const k = kernels({
-  ft_cuda_gemm_16: {
-    parameters: [
-      "i32",
-      "i32",
-      "i64",
-      "i64",
-      "i64",
-      "i64",
-      "f32",
-      "pointer",
-      "pointer",
-      "f32",
-      "pointer",
-      "i32",
-    ],
-    result: "i32",
-  },
-});
+const k = kernels(CUDA_HALF_SYMBOLS);
 
 function bf16(v: Float32Array): Uint16Array {
   const u = new Uint32Array(v.buffer.slice(0));
