@@ -22,8 +22,22 @@ int fail(cudaError_t e, const char* where);
 // Status after a kernel launch: catches bad launch configurations right away (errors raised
 // while the kernel runs surface at the next synchronising call).
 int launched(const char* where);
-// Scratch device memory valid until the next call of workspace() (stream-ordered use only).
+// Scratch device memory of the current stream, valid until that stream's next workspace() call
+// (stream-ordered use only). Each stream has its own block; null on failure, with the reason in
+// ft_cuda_last_error (callers return FT_ENOMEM; TypeScript appends the CUDA message).
 void* workspace(size_t bytes);
+// Resident blocks per SM of `fn` at `threads` threads (cached per kernel; >= 1).
+int occupancy(const void* fn, int threads, size_t smem);
+// A 16-byte aligned view of device memory p(bytes): p itself when aligned, else a stream-ordered
+// temporary (filled from p when copy_in). unstage() copies it back (copy_out) and frees it.
+int stage_aligned(const void* p, size_t bytes, bool copy_in, void** out);
+int unstage(const void* orig, void* staged, size_t bytes, bool copy_out);
+// Records a library message for ft_cuda_last_error (no CUDA error behind it); returns `status`.
+int note(int status, const char* fmt, ...);
+// A zeroed device int in the current stream's workspace for kernels to flag bad input, and
+// its read-back (waits for the stream): *bad <- the flag. Costs one stream synchronisation.
+int* flag_begin();
+int flag_read(const int* flag, int* bad);
 // Properties of the current device, read once by ft_cuda_init.
 int sm_count();
 int cc_major();
@@ -45,6 +59,14 @@ inline unsigned blocks_for(int64_t n, int threads, int64_t cap = 65535LL * 32) {
   int64_t b = (n + threads - 1) / threads;
   if (b < 1) b = 1;
   return (unsigned)(b > cap ? cap : b);
+}
+
+// Blocks for a grid-stride kernel over n items: enough to fill the device exactly once at the
+// kernel's occupancy (one full wave; a partial second wave left SMs idle), never more than needed.
+template <typename K>
+inline unsigned grid_for(K* fn, int threads, int64_t n) {
+  int64_t cap = (int64_t)occupancy((const void*)fn, threads, 0) * sm_count();
+  return blocks_for(n, threads, cap < 1 ? 1 : cap);
 }
 
 __device__ __forceinline__ float warp_sum(float v) {

@@ -102,7 +102,9 @@ FT_API int ft_cross_entropy_fwd(int64_t N, int64_t C, const float* x, const int3
   if (h[0] != INT32_MAX) {
     if (bad) {
       int32_t tv = 0;
-      cudaMemcpy(&tv, t + h[0], 4, cudaMemcpyDeviceToHost);
+      st = ftc::fail(cudaMemcpyAsync(&tv, t + h[0], 4, cudaMemcpyDeviceToHost, s), "cross_entropy (bad target)");
+      if (!st) st = ftc::fail(cudaStreamSynchronize(s), "cross_entropy (bad target sync)");
+      if (st) return st;  // a device error, not a bad target: report it as such
       bad[0] = h[0];
       bad[1] = tv;
     }

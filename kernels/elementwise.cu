@@ -65,10 +65,10 @@ int launch_bin(const Dims& d, int64_t n, const float* a, const float* b, float* 
   bool flat = d.nd == 1 && (d.sa[0] == 1 || d.sa[0] == 0) && (d.sb[0] == 1 || d.sb[0] == 0);
   if (flat && n % 4 == 0 && aligned16(out) && (d.sa[0] == 0 || aligned16(a)) && (d.sb[0] == 0 || aligned16(b))) {
     int64_t n4 = n / 4;
-    unsigned g = ftc::blocks_for(n4, 256, (int64_t)ftc::sm_count() * 16);
+    unsigned g = ftc::grid_for(bin_flat4<OP>, 256, n4);
     bin_flat4<OP><<<g, 256, 0, s>>>(n4, a, (int)d.sa[0], b, (int)d.sb[0], (float4*)out);
   } else {
-    bin_nd<OP><<<ftc::blocks_for(n, 256, (int64_t)ftc::sm_count() * 16), 256, 0, s>>>(d, n, a, b, out);
+    bin_nd<OP><<<ftc::grid_for(bin_nd<OP>, 256, n), 256, 0, s>>>(d, n, a, b, out);
   }
   return ftc::launched("ft_binary_fwd");
 }
@@ -172,7 +172,6 @@ __global__ void i2f_k(int64_t n, const int32_t* __restrict__ x, float* __restric
     y[i] = (float)x[i];
 }
 
-unsigned grid(int64_t n) { return ftc::blocks_for(n, 256, (int64_t)ftc::sm_count() * 16); }
 
 }  // namespace
 
@@ -219,7 +218,7 @@ FT_API int ft_unary_fwd(int op, int64_t n, const float* x, float* y, float p) {
   cudaStream_t s = ftc::stream();
   switch (op) {
 #define M(OP) \
-  case OP: un_fwd<OP><<<grid(vec ? n / 4 + 1 : n), 256, 0, s>>>(n, x, y, p, vec); break;
+  case OP: un_fwd<OP><<<ftc::grid_for(un_fwd<OP>, 256, vec ? n / 4 + 1 : n), 256, 0, s>>>(n, x, y, p, vec); break;
     UN_CASES(M)
 #undef M
     default: return FT_EINVAL;
@@ -235,7 +234,7 @@ FT_API int ft_unary_bwd(int op, int64_t n, const float* x, const float* y, const
   cudaStream_t s = ftc::stream();
   switch (op) {
 #define M(OP) \
-  case OP: un_bwd<OP><<<grid(n), 256, 0, s>>>(n, x, y, gy, gx, p, accumulate); break;
+  case OP: un_bwd<OP><<<ftc::grid_for(un_bwd<OP>, 256, n), 256, 0, s>>>(n, x, y, gy, gx, p, accumulate); break;
     UN_CASES(M)
 #undef M
     default: return FT_EINVAL;
@@ -247,7 +246,7 @@ FT_API int ft_unary_bwd(int op, int64_t n, const float* x, const float* y, const
 FT_API int ft_fill_f32(int64_t n, float* x, float v) {
   if (n < 0) return FT_EINVAL;
   if (n == 0) return FT_OK;
-  fill_k<<<grid(n), 256, 0, ftc::stream()>>>(n, x, v);
+  fill_k<<<ftc::grid_for(fill_k, 256, n), 256, 0, ftc::stream()>>>(n, x, v);
   return ftc::launched("ft_fill_f32");
 }
 
@@ -255,7 +254,7 @@ FT_API int ft_fill_f32(int64_t n, float* x, float v) {
 FT_API int ft_axpby_f32(int64_t n, float alpha, const float* x, float beta, float* y) {
   if (n < 0) return FT_EINVAL;
   if (n == 0) return FT_OK;
-  axpby_k<<<grid(n), 256, 0, ftc::stream()>>>(n, alpha, x, beta, y);
+  axpby_k<<<ftc::grid_for(axpby_k, 256, n), 256, 0, ftc::stream()>>>(n, alpha, x, beta, y);
   return ftc::launched("ft_axpby_f32");
 }
 
@@ -263,6 +262,6 @@ FT_API int ft_axpby_f32(int64_t n, float alpha, const float* x, float beta, floa
 FT_API int ft_i32_to_f32(int64_t n, const int32_t* x, float* y) {
   if (n < 0) return FT_EINVAL;
   if (n == 0) return FT_OK;
-  i2f_k<<<grid(n), 256, 0, ftc::stream()>>>(n, x, y);
+  i2f_k<<<ftc::grid_for(i2f_k, 256, n), 256, 0, ftc::stream()>>>(n, x, y);
   return ftc::launched("ft_i32_to_f32");
 }

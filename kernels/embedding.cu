@@ -44,7 +44,9 @@ int check_ids(int64_t N, int64_t V, const int32_t* ids, int32_t* bad) {
   if (h == INT32_MAX) return FT_OK;
   if (bad) {
     int32_t id = 0;
-    cudaMemcpy(&id, ids + h, 4, cudaMemcpyDeviceToHost);
+    st = ftc::fail(cudaMemcpyAsync(&id, ids + h, 4, cudaMemcpyDeviceToHost, s), "embedding (bad id)");
+    if (!st) st = ftc::fail(cudaStreamSynchronize(s), "embedding (bad id sync)");
+    if (st) return st;  // a device error, not a bad id: report it as such
     bad[0] = h;
     bad[1] = id;
   }

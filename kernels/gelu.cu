@@ -1,7 +1,8 @@
 // Fused GELU forward/backward (native/gelu.cpp's ABI): erf form x·Φ(x) (approx 0) and tanh
 // form x·σ(2u), u = √(2/π)(x + 0.044715x³) (approx 1), over n elements, fp32. Φ through
 // erfcf so the negative tail keeps its relative accuracy like the CPU's erfc.
-// Memory-bound: 16-byte loads/stores when aligned, a grid-stride loop sized to the device.
+// Memory-bound: 16-byte loads/stores when aligned, a grid-stride loop of one full wave at the
+// kernel's occupancy (ftc::grid_for).
 // Check: tests/cuda/gelu_test.ts; bench: bench/gpu_timings.ts "gelu" vs F.gelu.
 #include "common.cuh"
 
@@ -43,7 +44,6 @@ __global__ void gelu_bwd_k(int64_t n, const float* __restrict__ x, const float* 
   for (int64_t i = n4 * 4 + t; i < n; i += stride) gx[i] = gy[i] * dgelu_f(x[i], approx);
 }
 
-unsigned grid(int64_t n) { return ftc::blocks_for(n, 256, (int64_t)ftc::sm_count() * 8); }
 }  // namespace
 
 // y(n) = gelu(x(n)); approx 0 = erf form, 1 = tanh form
@@ -51,7 +51,7 @@ FT_API int ft_gelu_fwd(int64_t n, const float* x, float* y, int approx) {
   if (n < 0 || (approx != 0 && approx != 1)) return FT_EINVAL;
   if (n == 0) return FT_OK;
   int vec = (((uintptr_t)x | (uintptr_t)y) & 15) == 0;
-  gelu_fwd_k<<<grid(vec ? n / 4 + 1 : n), 256, 0, ftc::stream()>>>(n, x, y, approx, vec);
+  gelu_fwd_k<<<ftc::grid_for(gelu_fwd_k, 256, vec ? n / 4 + 1 : n), 256, 0, ftc::stream()>>>(n, x, y, approx, vec);
   return ftc::launched("ft_gelu_fwd");
 }
 
@@ -60,6 +60,6 @@ FT_API int ft_gelu_bwd(int64_t n, const float* x, const float* gy, float* gx, in
   if (n < 0 || (approx != 0 && approx != 1)) return FT_EINVAL;
   if (n == 0) return FT_OK;
   int vec = (((uintptr_t)x | (uintptr_t)gy | (uintptr_t)gx) & 15) == 0;
-  gelu_bwd_k<<<grid(vec ? n / 4 + 1 : n), 256, 0, ftc::stream()>>>(n, x, gy, gx, approx, vec);
+  gelu_bwd_k<<<ftc::grid_for(gelu_bwd_k, 256, vec ? n / 4 + 1 : n), 256, 0, ftc::stream()>>>(n, x, gy, gx, approx, vec);
   return ftc::launched("ft_gelu_bwd");
 }

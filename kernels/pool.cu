@@ -44,11 +44,14 @@ __global__ void maxpool_fwd_k(P p, const float* __restrict__ x, float* __restric
 }
 
 __global__ void maxpool_bwd_k(int64_t n, int64_t HoWo, int64_t HW, const float* __restrict__ gy,
-                              const int32_t* __restrict__ idx, float* __restrict__ gx) {
+                              const int32_t* __restrict__ idx, float* __restrict__ gx, int* bad) {
   for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n; e += (int64_t)gridDim.x * blockDim.x) {
     int64_t pl = e / HoWo;
     int32_t a = idx[e];
-    if (a < 0 || a >= HW) continue;  // the CPU returns FT_EINVAL; here the entry is skipped
+    if (a < 0 || a >= HW) {  // flagged: the entry point returns FT_EINVAL like the CPU
+      *bad = 1;
+      continue;
+    }
     atomicAdd(gx + pl * HW + a, gy[e]);
   }
 }
@@ -116,9 +119,16 @@ FT_API int ft_maxpool2d_bwd(int64_t BC, int64_t H, int64_t W, int64_t Ho, int64_
   if (BC < 0 || H < 1 || W < 1 || Ho < 1 || Wo < 1) return FT_EINVAL;
   cudaStream_t s = ftc::stream();
   if (BC == 0) return FT_OK;
-  cudaMemsetAsync(gx, 0, (size_t)(BC * H * W) * 4, s);
-  maxpool_bwd_k<<<grid(BC * Ho * Wo), 256, 0, s>>>(BC * Ho * Wo, Ho * Wo, H * W, gy, idx, gx);
-  return ftc::launched("ft_maxpool2d_bwd");
+  int st = ftc::fail(cudaMemsetAsync(gx, 0, (size_t)(BC * H * W) * 4, s), "ft_maxpool2d_bwd (zero)");
+  if (st) return st;
+  int* flag = ftc::flag_begin();
+  if (!flag) return FT_ENOMEM;
+  maxpool_bwd_k<<<grid(BC * Ho * Wo), 256, 0, s>>>(BC * Ho * Wo, Ho * Wo, H * W, gy, idx, gx, flag);
+  st = ftc::launched("ft_maxpool2d_bwd");
+  int bad = 0;
+  if (!st) st = ftc::flag_read(flag, &bad);
+  if (!st && bad) return ftc::note(FT_EINVAL, "ft_maxpool2d_bwd: an index is outside [0, H*W = %lld)", (long long)(H * W));
+  return st;
 }
 
 // y(BC, Ho, Wo) = window mean of x(BC, H, W)

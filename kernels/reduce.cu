@@ -120,12 +120,15 @@ __global__ void max_cols(int64_t outer, int64_t R, int64_t inner, const float* _
 }
 
 __global__ void max_bwd_k(int64_t outer, int64_t R, int64_t inner, const float* __restrict__ gy,
-                          const int32_t* __restrict__ idx, float* __restrict__ gx) {
+                          const int32_t* __restrict__ idx, float* __restrict__ gx, int* bad) {
   int64_t n = outer * inner;
   for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < n; t += (int64_t)gridDim.x * blockDim.x) {
     int64_t o = t / inner, i = t - o * inner;
     int32_t r = idx[t];
-    if (r < 0 || r >= R) continue;  // out-of-range index: ignored (CPU returns FT_EINVAL)
+    if (r < 0 || r >= R) {  // flagged: the entry point returns FT_EINVAL like the CPU
+      *bad = 1;
+      continue;
+    }
     gx[(o * R + r) * inner + i] += gy[t];
   }
 }
@@ -195,6 +198,12 @@ FT_API int ft_reduce_max_bwd(int64_t outer, int64_t R, int64_t inner, const floa
   if (outer < 0 || R <= 0 || inner < 0) return FT_EINVAL;
   int64_t n = outer * inner;
   if (n == 0) return FT_OK;
-  max_bwd_k<<<ftc::blocks_for(n, 256), 256, 0, ftc::stream()>>>(outer, R, inner, gy, idx, gx);
-  return ftc::launched("ft_reduce_max_bwd");
+  int* flag = ftc::flag_begin();
+  if (!flag) return FT_ENOMEM;
+  max_bwd_k<<<ftc::grid_for(max_bwd_k, 256, n), 256, 0, ftc::stream()>>>(outer, R, inner, gy, idx, gx, flag);
+  int st = ftc::launched("ft_reduce_max_bwd");
+  int bad = 0;
+  if (!st) st = ftc::flag_read(flag, &bad);
+  if (!st && bad) return ftc::note(FT_EINVAL, "ft_reduce_max_bwd: an index is outside [0, R = %lld)", (long long)R);
+  return st;
 }

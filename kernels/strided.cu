@@ -85,9 +85,8 @@ FT_API int ft_strided_copy(int nd, const int64_t* shape, const float* src, const
       }
     }
   }
-  unsigned g = ftc::blocks_for(n, 256, (int64_t)ftc::sm_count() * 16);
-  if (!acc) strided_k<0><<<g, 256, 0, s>>>(d, n, src, dst);
-  else if (!overlap) strided_k<1><<<g, 256, 0, s>>>(d, n, src, dst);
-  else strided_k<2><<<g, 256, 0, s>>>(d, n, src, dst);
+  if (!acc) strided_k<0><<<ftc::grid_for(strided_k<0>, 256, n), 256, 0, s>>>(d, n, src, dst);
+  else if (!overlap) strided_k<1><<<ftc::grid_for(strided_k<1>, 256, n), 256, 0, s>>>(d, n, src, dst);
+  else strided_k<2><<<ftc::grid_for(strided_k<2>, 256, n), 256, 0, s>>>(d, n, src, dst);
   return ftc::launched("ft_strided_copy");
 }

@@ -17,26 +17,138 @@ import { registerAllocator, type Storage } from "../tensor/storage.ts";
 import { registerTransfer } from "../tensor/tensor.ts";
 
 const RUNTIME = {
-  ft_cuda_device_count: { parameters: [], result: "i32" },
-  ft_cuda_last_error: { parameters: ["buffer", "i32"], result: "i32" },
-  ft_cuda_init: { parameters: ["i32"], result: "i32" },
-  ft_cuda_device_info: { parameters: ["buffer", "i32", "buffer"], result: "i32" },
-  ft_cuda_mem_info: { parameters: ["buffer"], result: "i32" },
-  ft_cuda_malloc: { parameters: ["i64"], result: "pointer" },
-  ft_cuda_free: { parameters: ["pointer"], result: "i32" },
-  ft_cuda_memcpy_h2d: { parameters: ["pointer", "buffer", "i64"], result: "i32" },
-  ft_cuda_memcpy_d2h: { parameters: ["buffer", "pointer", "i64"], result: "i32" },
-  ft_cuda_memset: { parameters: ["pointer", "i32", "i64"], result: "i32" },
-  ft_cuda_synchronize: { parameters: [], result: "i32" },
-  ft_cuda_stream_create: { parameters: [], result: "pointer" },
-  ft_cuda_stream_destroy: { parameters: ["pointer"], result: "i32" },
-  ft_cuda_set_stream: { parameters: ["pointer"], result: "i32" },
-  ft_cuda_event_create: { parameters: [], result: "pointer" },
-  ft_cuda_event_destroy: { parameters: ["pointer"], result: "i32" },
-  ft_cuda_event_record: { parameters: ["pointer"], result: "i32" },
-  ft_cuda_event_elapsed: { parameters: ["pointer", "pointer", "buffer"], result: "i32" },
-  ft_cuda_set_math: { parameters: ["i32", "i32"], result: "i32" },
-  ft_cuda_get_math: { parameters: ["buffer"], result: "i32" },
+  ft_cuda_device_count: {
+    parameters: [
+      ,
+    ],
+    result: "i32",
+  },
+  ft_cuda_last_error: {
+    parameters: [
+      /* buf */ "buffer",
+      /* n */ "i32",
+    ],
+    result: "i32",
+  },
+  ft_cuda_init: {
+    parameters: [
+      /* device */ "i32",
+    ],
+    result: "i32",
+  },
+  ft_cuda_device_info: {
+    parameters: [
+      /* name */ "buffer",
+      /* n */ "i32",
+      /* info */ "buffer",
+    ],
+    result: "i32",
+  },
+  ft_cuda_mem_info: {
+    parameters: [
+      /* out */ "buffer",
+    ],
+    result: "i32",
+  },
+  ft_cuda_malloc: {
+    parameters: [
+      /* bytes */ "i64",
+    ],
+    result: "pointer",
+  },
+  ft_cuda_free: {
+    parameters: [
+      /* p */ "pointer",
+    ],
+    result: "i32",
+  },
+  ft_cuda_memcpy_h2d: {
+    parameters: [
+      /* dst */ "pointer",
+      /* src */ "buffer",
+      /* bytes */ "i64",
+    ],
+    result: "i32",
+  },
+  ft_cuda_memcpy_d2h: {
+    parameters: [
+      /* dst */ "buffer",
+      /* src */ "pointer",
+      /* bytes */ "i64",
+    ],
+    result: "i32",
+  },
+  ft_cuda_memset: {
+    parameters: [
+      /* dst */ "pointer",
+      /* value */ "i32",
+      /* bytes */ "i64",
+    ],
+    result: "i32",
+  },
+  ft_cuda_synchronize: {
+    parameters: [
+      ,
+    ],
+    result: "i32",
+  },
+  ft_cuda_stream_create: {
+    parameters: [
+      ,
+    ],
+    result: "pointer",
+  },
+  ft_cuda_stream_destroy: {
+    parameters: [
+      /* s */ "pointer",
+    ],
+    result: "i32",
+  },
+  ft_cuda_set_stream: {
+    parameters: [
+      /* s */ "pointer",
+    ],
+    result: "i32",
+  },
+  ft_cuda_event_create: {
+    parameters: [
+      ,
+    ],
+    result: "pointer",
+  },
+  ft_cuda_event_destroy: {
+    parameters: [
+      /* e */ "pointer",
+    ],
+    result: "i32",
+  },
+  ft_cuda_event_record: {
+    parameters: [
+      /* e */ "pointer",
+    ],
+    result: "i32",
+  },
+  ft_cuda_event_elapsed: {
+    parameters: [
+      /* a */ "pointer",
+      /* b */ "pointer",
+      /* ms */ "buffer",
+    ],
+    result: "i32",
+  },
+  ft_cuda_set_math: {
+    parameters: [
+      /* precision */ "i32",
+      /* gemm */ "i32",
+    ],
+    result: "i32",
+  },
+  ft_cuda_get_math: {
+    parameters: [
+      /* out */ "buffer",
+    ],
+    result: "i32",
+  },
 } as const;
 
 type Runtime = Deno.StaticForeignLibraryInterface<typeof RUNTIME>;
@@ -50,60 +162,60 @@ export const CUDA_HALF_SYMBOLS = {
   // (impl 0 ours | 1 cuBLAS | 2 ours without Hopper wgmma, dtype, batch, M, N, K, alpha, A, B, beta, C, outBf16)
   ft_cuda_gemm_16: {
     parameters: [
-      "i32",
-      "i32",
-      "i64",
-      "i64",
-      "i64",
-      "i64",
-      "f32",
-      "pointer",
-      "pointer",
-      "f32",
-      "pointer",
-      "i32",
+      /* impl */ "i32",
+      /* dtype */ "i32",
+      /* batch */ "i64",
+      /* M */ "i64",
+      /* N */ "i64",
+      /* K */ "i64",
+      /* alpha */ "f32",
+      /* A */ "pointer",
+      /* B */ "pointer",
+      /* beta */ "f32",
+      /* C */ "pointer",
+      /* out_bf16 */ "i32",
     ],
     result: "i32",
   },
   // (dtype, B, H, Tq, Tk, D = 64, scale, causal, q, k, v, o, lse)
   ft_cuda_attention_fwd_16: {
     parameters: [
-      "i32",
-      "i64",
-      "i64",
-      "i64",
-      "i64",
-      "i64",
-      "f32",
-      "i32",
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
+      /* dtype */ "i32",
+      /* B */ "i64",
+      /* H */ "i64",
+      /* Tq */ "i64",
+      /* Tk */ "i64",
+      /* D */ "i64",
+      /* scale */ "f32",
+      /* causal */ "i32",
+      /* q */ "pointer",
+      /* k */ "pointer",
+      /* v */ "pointer",
+      /* o */ "pointer",
+      /* lse */ "pointer",
     ],
     result: "i32",
   },
   // (dtype, B, H, Tq, Tk, D = 64, scale, causal, q, k, v, o, lse, go, gq, gk, gv)
   ft_cuda_attention_bwd_16: {
     parameters: [
-      "i32",
-      "i64",
-      "i64",
-      "i64",
-      "i64",
-      "i64",
-      "f32",
-      "i32",
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
+      /* dtype */ "i32",
+      /* B */ "i64",
+      /* H */ "i64",
+      /* Tq */ "i64",
+      /* Tk */ "i64",
+      /* D */ "i64",
+      /* scale */ "f32",
+      /* causal */ "i32",
+      /* q */ "pointer",
+      /* k */ "pointer",
+      /* v */ "pointer",
+      /* o */ "pointer",
+      /* lse */ "pointer",
+      /* go */ "pointer",
+      /* gq */ "pointer",
+      /* gk */ "pointer",
+      /* gv */ "pointer",
     ],
     result: "i32",
   },

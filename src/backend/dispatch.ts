@@ -1,36 +1,137 @@
 /**
- * Per-op kernel binding across backends. An op file declares its FFI symbols once; the same
- * `ft_*` names and signatures exist in libft_cpu.so and libft_cuda.so (pointers are host or
- * device memory), so `kernels(defs)(tensor.device)` picks the right library.
+ * Per-op kernel binding across backends, with ONE `Deno.dlopen` per library. An op file declares
+ * its FFI symbols once (`satisfies Deno.ForeignLibraryInterface`, every argument named) and calls
+ * `kernels(defs)`, which registers the table with both libraries; the same `ft_*` names and
+ * signatures exist in libft_cpu.so and libft_cuda.so (pointers are host or device memory), so
+ * `kernels(defs)(tensor.device)` picks the right library. A library opens lazily, on the first
+ * symbol looked up, with the union of every table registered so far (a table registered after
+ * that adds one more handle for its new names only). Two tables that declare one name with
+ * different signatures are an error at registration. `registeredSymbols()` lists the union for
+ * tests/ops/ffi_signature_test.ts, which checks it against the C sources of both libraries.
  * @module
  */
 import type { Device } from "../tensor/storage.ts";
-import { cpuKernels } from "./cpu.ts";
+import { openLibrary } from "./loader.ts";
 
 type Syms<S extends Deno.ForeignLibraryInterface> = Deno.StaticForeignLibraryInterface<S>;
+type Def = Deno.ForeignFunction | Deno.ForeignStatic;
 
-let cudaOpener: (<S extends Deno.ForeignLibraryInterface>(defs: S) => Syms<S> | null) | null = null;
-
-/** Installed by src/backend/cuda.ts when the CUDA library and a device are present. */
-export function registerCudaOpener(
-  open: <S extends Deno.ForeignLibraryInterface>(defs: S) => Syms<S> | null,
-): void {
-  cudaOpener = open;
+function sig(d: Def): string {
+  return "parameters" in d
+    ? `(${d.parameters.join(", ")}) -> ${String(d.result)}`
+    : `static ${String(d.type)}`;
 }
 
-/** Returns a function giving the op's symbols on a device; libraries open lazily. */
+/** One native library shared by every op file: registered tables, one lazy open of their union. */
+export class SharedLibrary {
+  readonly name: string;
+  readonly #defs = new Map<string, Def>();
+  readonly #syms = new Map<string, unknown>();
+  #open: ((defs: Deno.ForeignLibraryInterface) => Record<string, unknown>) | null;
+  /** How many dlopen handles this library has taken (1 when every table registered before use). */
+  opens = 0;
+
+  constructor(name: string, open: ((defs: Deno.ForeignLibraryInterface) => Record<string, unknown>) | null) {
+    this.name = name;
+    this.#open = open;
+    this.usable = open !== null;
+  }
+
+  /** Whether op tables may bind to it (the CUDA backend sets this once a device is usable). */
+  usable: boolean;
+
+  /** Sets how the library is opened (the CUDA backend does so once it found its file). */
+  setOpener(open: (defs: Deno.ForeignLibraryInterface) => Record<string, unknown>): void {
+    this.#open = open;
+  }
+
+  /** Adds a table; throws when a name is already registered with another signature. */
+  register(defs: Deno.ForeignLibraryInterface): void {
+    for (const [name, d] of Object.entries(defs)) {
+      const prev = this.#defs.get(name);
+      if (!prev) this.#defs.set(name, d);
+      else if (sig(prev) !== sig(d)) {
+        throw new Error(
+          `FFI symbol ${name} declared twice with different signatures: ${sig(prev)} vs ${sig(d)}`,
+        );
+      }
+    }
+  }
+
+  /** Every registered name and its definition. */
+  registered(): ReadonlyMap<string, Def> {
+    return this.#defs;
+  }
+
+  /** The function behind `name` (null when the library lacks it); opens pending names first. */
+  lookup(name: string): unknown {
+    if (!this.#syms.has(name)) this.#openPending();
+    return this.#syms.get(name) ?? null;
+  }
+
+  #openPending(): void {
+    if (!this.#open) throw new Error(`${this.name}: library is not loaded`);
+    const pending: Record<string, Def> = {};
+    for (const [name, d] of this.#defs) {
+      // All optional: one table's CUDA-only names must not fail the CPU open; the op's own
+      // non-optional names are checked by bind() below.
+      if (!this.#syms.has(name)) pending[name] = { ...d, optional: true } as Def;
+    }
+    const got = this.#open(pending);
+    this.opens++;
+    for (const name of Object.keys(pending)) this.#syms.set(name, got[name] ?? null);
+  }
+
+  /**
+   * The symbols of one table as an object whose properties resolve on first use (then become
+   * plain values). A missing non-optional symbol is an error naming it and the library.
+   */
+  bind<S extends Deno.ForeignLibraryInterface>(defs: S, allOptional = false): Syms<S> {
+    this.register(defs);
+    const out = {} as Record<string, unknown>;
+    for (const [name, d] of Object.entries(defs)) {
+      Object.defineProperty(out, name, {
+        configurable: true,
+        enumerable: true,
+        get: () => {
+          const fn = this.lookup(name);
+          if (fn === null && !allOptional && !(d as { optional?: boolean }).optional) {
+            throw new Error(`symbol ${name} not found in ${this.name}`);
+          }
+          Object.defineProperty(out, name, { value: fn, enumerable: true });
+          return fn;
+        },
+      });
+    }
+    return out as Syms<S>;
+  }
+}
+
+/** libft_cpu (native/). */
+export const CPU_LIBRARY = new SharedLibrary(
+  "libft_cpu",
+  (defs) => openLibrary("ft_cpu", defs).symbols as unknown as Record<string, unknown>,
+);
+/** libft_cuda (kernels/); its opener is installed by src/backend/cuda.ts when a device is usable. */
+export const CUDA_LIBRARY = new SharedLibrary("libft_cuda", null);
+
+/** Every table registered with either library (for the ABI test), name -> definition. */
+export function registeredSymbols(): Map<string, Def> {
+  return new Map([...CUDA_LIBRARY.registered(), ...CPU_LIBRARY.registered()]);
+}
+
+/** Returns a function giving the op's symbols on a device; libraries open lazily, once. */
 export function kernels<S extends Deno.ForeignLibraryInterface>(defs: S): (d: Device) => Syms<S> {
+  CPU_LIBRARY.register(defs);
+  CUDA_LIBRARY.register(defs);
   let cpu: Syms<S> | null = null;
   let cuda: Syms<S> | null = null;
   return (d: Device) => {
-    if (d === "cpu") return cpu ??= cpuKernels(defs);
+    if (d === "cpu") return cpu ??= CPU_LIBRARY.bind(defs);
     if (!cuda) {
-      if (!cudaOpener) throw new Error("CUDA backend is not loaded (use --device cpu or auto)");
-      const optional = Object.fromEntries(
-        Object.entries(defs).map(([k, v]) => [k, { ...v, optional: true }]),
-      ) as unknown as S;
-      cuda = cudaOpener(optional);
-      if (!cuda) throw new Error("CUDA backend is not available");
+      if (!CUDA_LIBRARY.usable) throw new Error("CUDA backend is not loaded (use --device cpu or auto)");
+      // CUDA kernels may be missing for some ops: null, turned into a clear error by need().
+      cuda = CUDA_LIBRARY.bind(defs, true);
     }
     return cuda;
   };

@@ -13,44 +13,46 @@ import { check } from "../backend/status.ts";
 import { record } from "../autograd/tape.ts";
 import { sameDevice } from "./elementwise.ts";
 
-const k = kernels({
+/** FFI signatures of this op's kernels (same names in the CPU and CUDA libraries). */
+export const BATCHNORM_SYMBOLS = {
   ft_batchnorm2d_fwd: {
     parameters: [
-      "i64",
-      "i64",
-      "i64",
-      "i32",
-      "f32",
-      "f32",
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
+      /* B */ "i64",
+      /* C */ "i64",
+      /* HW */ "i64",
+      /* training */ "i32",
+      /* momentum */ "f32",
+      /* eps */ "f32",
+      /* x (B, C, HW) */ "pointer",
+      /* weight (C) or null */ "pointer",
+      /* bias (C) or null */ "pointer",
+      /* runMean (C) or null (training only) */ "pointer",
+      /* runVar (C) or null (training only) */ "pointer",
+      /* saveMean (C) */ "pointer",
+      /* saveInvstd (C) */ "pointer",
+      /* y */ "pointer",
     ],
     result: "i32",
   },
   ft_batchnorm2d_bwd: {
     parameters: [
-      "i64",
-      "i64",
-      "i64",
-      "i32",
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
+      /* B */ "i64",
+      /* C */ "i64",
+      /* HW */ "i64",
+      /* training */ "i32",
+      /* x (B, C, HW) */ "pointer",
+      /* weight (C) or null */ "pointer",
+      /* saveMean (C) */ "pointer",
+      /* saveInvstd (C) */ "pointer",
+      /* gy (B, C, HW) */ "pointer",
+      /* gx (B, C, HW) or null */ "pointer",
+      /* gw (C) or null */ "pointer",
+      /* gb */ "pointer",
     ],
     result: "i32",
   },
-});
+} satisfies Deno.ForeignLibraryInterface;
+const k = kernels(BATCHNORM_SYMBOLS);
 
 /** Options of `batchNorm2d`. */
 export interface BatchNormOptions {

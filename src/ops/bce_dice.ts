@@ -17,19 +17,57 @@ import { sameDevice } from "./elementwise.ts";
 /** FFI signatures of this op's kernels (same names in the CPU and CUDA libraries). */
 export const BCE_DICE_SYMBOLS = {
   ft_bce_logits_fwd: {
-    parameters: ["i64", "f32", "f32", "f32", "pointer", "pointer", "pointer", "pointer"],
+    parameters: [
+      /* n */ "i64",
+      /* wp */ "f32",
+      /* wn */ "f32",
+      /* scale */ "f32",
+      /* x (n) logits */ "pointer",
+      /* y (n) targets in [0, 1] */ "pointer",
+      /* out (n) or null */ "pointer",
+      /* loss */ "pointer",
+    ],
     result: "i32",
   },
   ft_bce_logits_bwd: {
-    parameters: ["i64", "f32", "f32", "f32", "i32", "pointer", "pointer", "pointer", "pointer", "pointer"],
+    parameters: [
+      /* n */ "i64",
+      /* wp */ "f32",
+      /* wn */ "f32",
+      /* scale */ "f32",
+      /* gScalar */ "i32",
+      /* x (n) */ "pointer",
+      /* y (n) */ "pointer",
+      /* g (1) or (n) */ "pointer",
+      /* gx (n) or null */ "pointer",
+      /* gy */ "pointer",
+    ],
     result: "i32",
   },
   ft_soft_dice_fwd: {
-    parameters: ["i64", "i64", "f32", "pointer", "pointer", "pointer", "pointer"],
+    parameters: [
+      /* S */ "i64",
+      /* L */ "i64",
+      /* smooth */ "f32",
+      /* x (S, L) logits */ "pointer",
+      /* y (S, L) targets */ "pointer",
+      /* sums (S, 3) */ "pointer",
+      /* loss */ "pointer",
+    ],
     result: "i32",
   },
   ft_soft_dice_bwd: {
-    parameters: ["i64", "i64", "f32", "pointer", "pointer", "pointer", "pointer", "pointer", "pointer"],
+    parameters: [
+      /* S */ "i64",
+      /* L */ "i64",
+      /* smooth */ "f32",
+      /* x (S, L) */ "pointer",
+      /* y (S, L) */ "pointer",
+      /* sums (S, 3) */ "pointer",
+      /* g (1) */ "pointer",
+      /* gx (S, L) or null */ "pointer",
+      /* gy */ "pointer",
+    ],
     result: "i32",
   },
 } satisfies Deno.ForeignLibraryInterface;

@@ -15,26 +15,60 @@ import { check } from "../backend/status.ts";
 import { record } from "../autograd/tape.ts";
 import { sameDevice } from "./elementwise.ts";
 
-const I64 = "i64" as const;
-const k = kernels({
+/** FFI signatures of this op's kernels (same names in the CPU and CUDA libraries). */
+export const CONV2D_SYMBOLS = {
   ft_conv2d_fwd: {
-    parameters: [...Array(14).fill(I64), "i32", "pointer", "pointer", "pointer", "pointer"],
+    parameters: [
+      /* B */ "i64",
+      /* Cin */ "i64",
+      /* H */ "i64",
+      /* W */ "i64",
+      /* Cout */ "i64",
+      /* kh */ "i64",
+      /* kw */ "i64",
+      /* sh */ "i64",
+      /* sw */ "i64",
+      /* ph */ "i64",
+      /* pw */ "i64",
+      /* dh */ "i64",
+      /* dw */ "i64",
+      /* groups */ "i64",
+      /* coord */ "i32",
+      /* x (B, Cin, H, W) */ "pointer",
+      /* w (Cout, (Cin + 2*coord)/groups, kh, kw) */ "pointer",
+      /* bias (Cout) or null */ "pointer",
+      /* y */ "pointer",
+    ],
     result: "i32",
   },
   ft_conv2d_bwd: {
     parameters: [
-      ...Array(14).fill(I64),
-      "i32",
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
-      "pointer",
+      /* B */ "i64",
+      /* Cin */ "i64",
+      /* H */ "i64",
+      /* W */ "i64",
+      /* Cout */ "i64",
+      /* kh */ "i64",
+      /* kw */ "i64",
+      /* sh */ "i64",
+      /* sw */ "i64",
+      /* ph */ "i64",
+      /* pw */ "i64",
+      /* dh */ "i64",
+      /* dw */ "i64",
+      /* groups */ "i64",
+      /* coord */ "i32",
+      /* x (B, Cin, H, W) */ "pointer",
+      /* w (Cout, (Cin + 2*coord)/groups, kh, kw) */ "pointer",
+      /* gy (B, Cout, Ho, Wo) */ "pointer",
+      /* gx (B, Cin, H, W) or null */ "pointer",
+      /* gw (Cout, (Cin + 2*coord)/groups, kh, kw) or null */ "pointer",
+      /* gb */ "pointer",
     ],
     result: "i32",
   },
-});
+} satisfies Deno.ForeignLibraryInterface;
+const k = kernels(CONV2D_SYMBOLS);
 
 /** A size given once for both spatial axes or as [h, w]. */
 export type Pair = number | [number, number] | readonly [number, number];

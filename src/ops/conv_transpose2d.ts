@@ -13,17 +13,60 @@ import { record } from "../autograd/tape.ts";
 import { sameDevice } from "./elementwise.ts";
 import { type Pair, pair } from "./conv2d.ts";
 
-const I64 = "i64" as const;
-const k = kernels({
+/** FFI signatures of this op's kernels (same names in the CPU and CUDA libraries). */
+export const CONV_TRANSPOSE2D_SYMBOLS = {
   ft_conv_transpose2d_fwd: {
-    parameters: [...Array(15).fill(I64), "pointer", "pointer", "pointer", "pointer"],
+    parameters: [
+      /* B */ "i64",
+      /* Cin */ "i64",
+      /* H */ "i64",
+      /* W */ "i64",
+      /* Cout */ "i64",
+      /* kh */ "i64",
+      /* kw */ "i64",
+      /* sh */ "i64",
+      /* sw */ "i64",
+      /* ph */ "i64",
+      /* pw */ "i64",
+      /* oph */ "i64",
+      /* opw */ "i64",
+      /* dh */ "i64",
+      /* dw */ "i64",
+      /* x (B, Cin, H, W) */ "pointer",
+      /* w (Cin, Cout, kh, kw) */ "pointer",
+      /* bias (Cout) or null */ "pointer",
+      /* y */ "pointer",
+    ],
     result: "i32",
   },
   ft_conv_transpose2d_bwd: {
-    parameters: [...Array(15).fill(I64), "pointer", "pointer", "pointer", "pointer", "pointer", "pointer"],
+    parameters: [
+      /* B */ "i64",
+      /* Cin */ "i64",
+      /* H */ "i64",
+      /* W */ "i64",
+      /* Cout */ "i64",
+      /* kh */ "i64",
+      /* kw */ "i64",
+      /* sh */ "i64",
+      /* sw */ "i64",
+      /* ph */ "i64",
+      /* pw */ "i64",
+      /* oph */ "i64",
+      /* opw */ "i64",
+      /* dh */ "i64",
+      /* dw */ "i64",
+      /* x (B, Cin, H, W) */ "pointer",
+      /* w (Cin, Cout, kh, kw) */ "pointer",
+      /* gy (B, Cout, Ho, Wo) */ "pointer",
+      /* gx (B, Cin, H, W) or null */ "pointer",
+      /* gw (Cin, Cout, kh, kw) or null */ "pointer",
+      /* gb */ "pointer",
+    ],
     result: "i32",
   },
-});
+} satisfies Deno.ForeignLibraryInterface;
+const k = kernels(CONV_TRANSPOSE2D_SYMBOLS);
 
 /** Options of `convTranspose2d`. */
 export interface ConvTranspose2dOptions {

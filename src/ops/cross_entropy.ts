@@ -12,16 +12,40 @@ import { kernels } from "../backend/dispatch.ts";
 import { check } from "../backend/status.ts";
 import { needsGrad, record } from "../autograd/tape.ts";
 
-const k = kernels({
+/** FFI signatures of this op's kernels (same names in the CPU and CUDA libraries). */
+export const CROSS_ENTROPY_SYMBOLS = {
   ft_cross_entropy_fwd: {
-    parameters: ["i64", "i64", "pointer", "pointer", "i32", "f32", "i32", "pointer", "pointer", "buffer"],
+    parameters: [
+      /* N */ "i64",
+      /* C */ "i64",
+      /* x (N, C) */ "pointer",
+      /* t (N) */ "pointer",
+      /* ignore_index */ "i32",
+      /* smoothing */ "f32",
+      /* reduction */ "i32",
+      /* out (N) if reduction == none else (1) */ "pointer",
+      /* lse (N) */ "pointer",
+      /* bad */ "buffer",
+    ],
     result: "i32",
   },
   ft_cross_entropy_bwd: {
-    parameters: ["i64", "i64", "pointer", "pointer", "pointer", "pointer", "i32", "f32", "i32", "pointer"],
+    parameters: [
+      /* N */ "i64",
+      /* C */ "i64",
+      /* x (N, C) */ "pointer",
+      /* t (N) */ "pointer",
+      /* lse (N) */ "pointer",
+      /* g (N) if reduction == none else (1) */ "pointer",
+      /* ignore_index */ "i32",
+      /* smoothing */ "f32",
+      /* reduction */ "i32",
+      /* gx */ "pointer",
+    ],
     result: "i32",
   },
-});
+} satisfies Deno.ForeignLibraryInterface;
+const k = kernels(CROSS_ENTROPY_SYMBOLS);
 
 /** Options of `crossEntropy` (PyTorch names and defaults). */
 export interface CrossEntropyOptions {

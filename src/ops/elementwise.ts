@@ -18,16 +18,59 @@ import { check } from "../backend/status.ts";
 import { record } from "../autograd/tape.ts";
 import { sumToShape } from "./reduce.ts";
 
-const k = kernels({
+/** FFI signatures of this op's kernels (same names in the CPU and CUDA libraries). */
+export const ELEMENTWISE_SYMBOLS = {
   ft_binary_fwd: {
-    parameters: ["i32", "i32", "buffer", "buffer", "buffer", "pointer", "pointer", "pointer"],
+    parameters: [
+      /* op */ "i32",
+      /* nd */ "i32",
+      /* shape */ "buffer",
+      /* sa */ "buffer",
+      /* sb */ "buffer",
+      /* a */ "pointer",
+      /* b */ "pointer",
+      /* out */ "pointer",
+    ],
     result: "i32",
   },
-  ft_unary_fwd: { parameters: ["i32", "i64", "pointer", "pointer", "f32"], result: "i32" },
-  ft_axpby_f32: { parameters: ["i64", "f32", "pointer", "f32", "pointer"], result: "i32" },
-  ft_fill_f32: { parameters: ["i64", "pointer", "f32"], result: "i32" },
-  ft_mem_copy: { parameters: ["pointer", "pointer", "i64"], result: "i32" },
-});
+  ft_unary_fwd: {
+    parameters: [
+      /* op */ "i32",
+      /* n */ "i64",
+      /* x */ "pointer",
+      /* y */ "pointer",
+      /* p */ "f32",
+    ],
+    result: "i32",
+  },
+  ft_axpby_f32: {
+    parameters: [
+      /* n */ "i64",
+      /* alpha */ "f32",
+      /* x */ "pointer",
+      /* beta */ "f32",
+      /* y */ "pointer",
+    ],
+    result: "i32",
+  },
+  ft_fill_f32: {
+    parameters: [
+      /* n */ "i64",
+      /* x */ "pointer",
+      /* v */ "f32",
+    ],
+    result: "i32",
+  },
+  ft_mem_copy: {
+    parameters: [
+      /* dst */ "pointer",
+      /* src */ "pointer",
+      /* bytes */ "i64",
+    ],
+    result: "i32",
+  },
+} satisfies Deno.ForeignLibraryInterface;
+const k = kernels(ELEMENTWISE_SYMBOLS);
 
 /** Binary op codes shared with the kernels. */
 export const BinOp = { add: 0, sub: 1, mul: 2, div: 3, max: 4, min: 5, pow: 6, eq: 7, gt: 8, ge: 9 } as const;

@@ -11,16 +11,35 @@ import { kernels } from "../backend/dispatch.ts";
 import { check } from "../backend/status.ts";
 import { record } from "../autograd/tape.ts";
 
-const k = kernels({
+/** FFI signatures of this op's kernels (same names in the CPU and CUDA libraries). */
+export const EMBEDDING_SYMBOLS = {
   ft_embedding_fwd: {
-    parameters: ["i64", "i64", "i64", "pointer", "pointer", "pointer", "buffer"],
+    parameters: [
+      /* N */ "i64",
+      /* V */ "i64",
+      /* D */ "i64",
+      /* weight (V, D) */ "pointer",
+      /* ids (N) */ "pointer",
+      /* out (N, D) */ "pointer",
+      /* bad */ "buffer",
+    ],
     result: "i32",
   },
   ft_embedding_bwd: {
-    parameters: ["i64", "i64", "i64", "pointer", "pointer", "pointer", "i32", "buffer"],
+    parameters: [
+      /* N */ "i64",
+      /* V */ "i64",
+      /* D */ "i64",
+      /* ids (N) */ "pointer",
+      /* g (N, D) */ "pointer",
+      /* gw (V, D) */ "pointer",
+      /* accumulate */ "i32",
+      /* bad */ "buffer",
+    ],
     result: "i32",
   },
-});
+} satisfies Deno.ForeignLibraryInterface;
+const k = kernels(EMBEDDING_SYMBOLS);
 
 /** Rows of `weight` (V, D) at `ids` (any shape, int32) -> (...ids.shape, D). */
 export function embedding(weight: Tensor, ids: Tensor): Tensor {

@@ -13,8 +13,25 @@ import { record } from "../autograd/tape.ts";
 
 /** FFI signatures of this op's kernels (same names in the CPU and CUDA libraries). */
 export const GELU_SYMBOLS = {
-  ft_gelu_fwd: { parameters: ["i64", "pointer", "pointer", "i32"], result: "i32" },
-  ft_gelu_bwd: { parameters: ["i64", "pointer", "pointer", "pointer", "i32"], result: "i32" },
+  ft_gelu_fwd: {
+    parameters: [
+      /* n */ "i64",
+      /* x (n) */ "pointer",
+      /* y (n) */ "pointer",
+      /* approx */ "i32",
+    ],
+    result: "i32",
+  },
+  ft_gelu_bwd: {
+    parameters: [
+      /* n */ "i64",
+      /* x (n) */ "pointer",
+      /* gy (n) */ "pointer",
+      /* gx (n) */ "pointer",
+      /* approx */ "i32",
+    ],
+    result: "i32",
+  },
 } satisfies Deno.ForeignLibraryInterface;
 const k = kernels(GELU_SYMBOLS);
 

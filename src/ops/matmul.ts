@@ -15,30 +15,32 @@ import { sameDevice } from "./elementwise.ts";
 import { sumToShape } from "./reduce.ts";
 import { expand } from "./shape_ops.ts";
 
-const k = kernels({
+/** FFI signatures of this op's kernels (same names in the CPU and CUDA libraries). */
+export const MATMUL_SYMBOLS = {
   ft_gemm_batched_f32: {
     parameters: [
-      "i32",
-      "i32",
-      "i64",
-      "i64",
-      "i64",
-      "i64",
-      "f32",
-      "pointer",
-      "i64",
-      "i64",
-      "pointer",
-      "i64",
-      "i64",
-      "f32",
-      "pointer",
-      "i64",
-      "i64",
+      /* transA */ "i32",
+      /* transB */ "i32",
+      /* batch */ "i64",
+      /* M */ "i64",
+      /* N */ "i64",
+      /* K */ "i64",
+      /* alpha */ "f32",
+      /* A batch x (M,K) or (K,M), i-th at A + i*strideA */ "pointer",
+      /* lda */ "i64",
+      /* strideA */ "i64",
+      /* B batch x (K,N) or (N,K), i-th at B + i*strideB */ "pointer",
+      /* ldb */ "i64",
+      /* strideB */ "i64",
+      /* beta */ "f32",
+      /* C batch x (M,N), i-th at C + i*strideC */ "pointer",
+      /* ldc */ "i64",
+      /* strideC */ "i64",
     ],
     result: "i32",
   },
-});
+} satisfies Deno.ForeignLibraryInterface;
+const k = kernels(MATMUL_SYMBOLS);
 
 /** Options of `matmul`: read a or b transposed (their last two axes swapped). */
 export interface MatmulOptions {

@@ -14,13 +14,80 @@ import { needsGrad, record } from "../autograd/tape.ts";
 import { sameDevice } from "./elementwise.ts";
 import { type Pair, pair } from "./conv2d.ts";
 
-const I64 = "i64" as const;
-const k = kernels({
-  ft_maxpool2d_fwd: { parameters: [...Array(11).fill(I64), "pointer", "pointer", "pointer"], result: "i32" },
-  ft_maxpool2d_bwd: { parameters: [...Array(5).fill(I64), "pointer", "pointer", "pointer"], result: "i32" },
-  ft_avgpool2d_fwd: { parameters: [...Array(11).fill(I64), "i32", "pointer", "pointer"], result: "i32" },
-  ft_avgpool2d_bwd: { parameters: [...Array(11).fill(I64), "i32", "pointer", "pointer"], result: "i32" },
-});
+/** FFI signatures of this op's kernels (same names in the CPU and CUDA libraries). */
+export const POOL_SYMBOLS = {
+  ft_maxpool2d_fwd: {
+    parameters: [
+      /* BC */ "i64",
+      /* H */ "i64",
+      /* W */ "i64",
+      /* kh */ "i64",
+      /* kw */ "i64",
+      /* sh */ "i64",
+      /* sw */ "i64",
+      /* ph */ "i64",
+      /* pw */ "i64",
+      /* Ho */ "i64",
+      /* Wo */ "i64",
+      /* x (B*C, H, W) */ "pointer",
+      /* y (B*C, Ho, Wo) */ "pointer",
+      /* idx */ "pointer",
+    ],
+    result: "i32",
+  },
+  ft_maxpool2d_bwd: {
+    parameters: [
+      /* BC */ "i64",
+      /* H */ "i64",
+      /* W */ "i64",
+      /* Ho */ "i64",
+      /* Wo */ "i64",
+      /* gy (B*C, Ho, Wo) */ "pointer",
+      /* idx (B*C, Ho, Wo) */ "pointer",
+      /* gx */ "pointer",
+    ],
+    result: "i32",
+  },
+  ft_avgpool2d_fwd: {
+    parameters: [
+      /* BC */ "i64",
+      /* H */ "i64",
+      /* W */ "i64",
+      /* kh */ "i64",
+      /* kw */ "i64",
+      /* sh */ "i64",
+      /* sw */ "i64",
+      /* ph */ "i64",
+      /* pw */ "i64",
+      /* Ho */ "i64",
+      /* Wo */ "i64",
+      /* countPad */ "i32",
+      /* x (B*C, H, W) */ "pointer",
+      /* y */ "pointer",
+    ],
+    result: "i32",
+  },
+  ft_avgpool2d_bwd: {
+    parameters: [
+      /* BC */ "i64",
+      /* H */ "i64",
+      /* W */ "i64",
+      /* kh */ "i64",
+      /* kw */ "i64",
+      /* sh */ "i64",
+      /* sw */ "i64",
+      /* ph */ "i64",
+      /* pw */ "i64",
+      /* Ho */ "i64",
+      /* Wo */ "i64",
+      /* countPad */ "i32",
+      /* gy (B*C, Ho, Wo) */ "pointer",
+      /* gx */ "pointer",
+    ],
+    result: "i32",
+  },
+} satisfies Deno.ForeignLibraryInterface;
+const k = kernels(POOL_SYMBOLS);
 
 /** Options of the pooling ops. */
 export interface Pool2dOptions {

@@ -11,11 +11,43 @@ import { check } from "../backend/status.ts";
 import { record } from "../autograd/tape.ts";
 import { expand } from "./shape_ops.ts";
 
-const k = kernels({
-  ft_reduce_sum: { parameters: ["i64", "i64", "i64", "pointer", "pointer", "f32"], result: "i32" },
-  ft_reduce_max: { parameters: ["i64", "i64", "i64", "pointer", "pointer", "pointer"], result: "i32" },
-  ft_reduce_max_bwd: { parameters: ["i64", "i64", "i64", "pointer", "pointer", "pointer"], result: "i32" },
-});
+/** FFI signatures of this op's kernels (same names in the CPU and CUDA libraries). */
+export const REDUCE_SYMBOLS = {
+  ft_reduce_sum: {
+    parameters: [
+      /* outer */ "i64",
+      /* R */ "i64",
+      /* inner */ "i64",
+      /* x */ "pointer",
+      /* y */ "pointer",
+      /* scale */ "f32",
+    ],
+    result: "i32",
+  },
+  ft_reduce_max: {
+    parameters: [
+      /* outer */ "i64",
+      /* R */ "i64",
+      /* inner */ "i64",
+      /* x */ "pointer",
+      /* y */ "pointer",
+      /* idx */ "pointer",
+    ],
+    result: "i32",
+  },
+  ft_reduce_max_bwd: {
+    parameters: [
+      /* outer */ "i64",
+      /* R */ "i64",
+      /* inner */ "i64",
+      /* gy */ "pointer",
+      /* idx */ "pointer",
+      /* gx */ "pointer",
+    ],
+    result: "i32",
+  },
+} satisfies Deno.ForeignLibraryInterface;
+const k = kernels(REDUCE_SYMBOLS);
 
 function normAxes(axes: number | number[] | undefined, ndim: number, op: string): number[] {
   if (axes === undefined) return [...Array(ndim).keys()];

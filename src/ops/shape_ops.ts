@@ -11,12 +11,22 @@ import { check } from "../backend/status.ts";
 import { record } from "../autograd/tape.ts";
 import { sumToShape } from "./reduce.ts";
 
-const k = kernels({
+/** FFI signatures of this op's kernels (same names in the CPU and CUDA libraries). */
+export const SHAPE_OPS_SYMBOLS = {
   ft_strided_copy: {
-    parameters: ["i32", "buffer", "pointer", "buffer", "pointer", "buffer", "i32"],
+    parameters: [
+      /* nd */ "i32",
+      /* shape */ "buffer",
+      /* src */ "pointer",
+      /* sst */ "buffer",
+      /* dst */ "pointer",
+      /* dst_st */ "buffer",
+      /* acc */ "i32",
+    ],
     result: "i32",
   },
-});
+} satisfies Deno.ForeignLibraryInterface;
+const k = kernels(SHAPE_OPS_SYMBOLS);
 
 /**
  * dst[i . dstStrides + dstOff] (=|+=) src[i . srcStrides + srcOff] over `shape` (elements).

@@ -16,10 +16,30 @@ import { copy } from "./elementwise.ts";
 /** FFI signatures of this op's kernels (same names in the CPU and CUDA libraries). */
 export const SOFTMAX_SYMBOLS = {
   ft_softmax_fwd: {
-    parameters: ["i64", "i64", "pointer", "pointer", "i32", "buffer", "buffer", "i32", "pointer"],
+    parameters: [
+      /* rows */ "i64",
+      /* T */ "i64",
+      /* x (rows, T) */ "pointer",
+      /* mask (..., T) broadcast, or null */ "pointer",
+      /* nd */ "i32",
+      /* lead_shape (nd) */ "buffer",
+      /* mask_strides (nd) element strides, 0 = broadcast */ "buffer",
+      /* log */ "i32",
+      /* y */ "pointer",
+    ],
     result: "i32",
   },
-  ft_softmax_bwd: { parameters: ["i64", "i64", "pointer", "pointer", "i32", "pointer"], result: "i32" },
+  ft_softmax_bwd: {
+    parameters: [
+      /* rows */ "i64",
+      /* T */ "i64",
+      /* y (rows, T) */ "pointer",
+      /* g (rows, T) */ "pointer",
+      /* log */ "i32",
+      /* gx */ "pointer",
+    ],
+    result: "i32",
+  },
 } satisfies Deno.ForeignLibraryInterface;
 const k = kernels(SOFTMAX_SYMBOLS);
 

@@ -10,12 +10,23 @@ import { check } from "../backend/status.ts";
 import { fmtShape } from "../tensor/shape.ts";
 import { Unary, unaryOp } from "./elementwise.ts";
 
-const k = kernels({
+/** FFI signatures of this op's kernels (same names in the CPU and CUDA libraries). */
+export const UNARY_SYMBOLS = {
   ft_unary_bwd: {
-    parameters: ["i32", "i64", "pointer", "pointer", "pointer", "pointer", "f32", "i32"],
+    parameters: [
+      /* op */ "i32",
+      /* n */ "i64",
+      /* x */ "pointer",
+      /* y */ "pointer",
+      /* gy */ "pointer",
+      /* gx */ "pointer",
+      /* p */ "f32",
+      /* accumulate */ "i32",
+    ],
     result: "i32",
   },
-});
+} satisfies Deno.ForeignLibraryInterface;
+const k = kernels(UNARY_SYMBOLS);
 
 /** gx = gy * f'(x) for unary op `op` (y = f(x) is the forward output). */
 export function unaryBackward(op: number, x: Tensor, y: Tensor, gy: Tensor, p = 0): Tensor {

@@ -15,28 +15,30 @@ import { addScalar, axpby, div, mul, scale } from "../ops/elementwise.ts";
 import { sqrt } from "../ops/unary.ts";
 import { Optimizer, type ParamGroupSpec } from "./optimizer.ts";
 
-const k = kernels({
+/** FFI signatures of this op's kernels (same names in the CPU and CUDA libraries). */
+export const ADAMW_SYMBOLS = {
   ft_adamw_step: {
     parameters: [
-      "i32",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-      "buffer",
-      "f32",
-      "f32",
-      "f32",
-      "f32",
-      "f32",
-      "f32",
+      /* ntensors */ "i32",
+      /* sizes */ "buffer",
+      /* p */ "buffer",
+      /* g */ "buffer",
+      /* m */ "buffer",
+      /* v */ "buffer",
+      /* lr */ "buffer",
+      /* wd */ "buffer",
+      /* b1 */ "f32",
+      /* b2 */ "f32",
+      /* eps */ "f32",
+      /* bc1 */ "f32",
+      /* bc2 */ "f32",
+      /* gs */ "f32",
     ],
     result: "i32",
     optional: true,
   },
-});
+} satisfies Deno.ForeignLibraryInterface;
+const k = kernels(ADAMW_SYMBOLS);
 
 /** AdamW hyper-parameters (PyTorch defaults except weightDecay, which is 0.01 there too). */
 export interface AdamWOptions {
