@@ -1,157 +1,70 @@
 /**
- * The CUDA backend: binds build/libft_cuda.so (kernels/) with `Deno.dlopen`. Loading is lazy
- * and never throws: `cudaStatus()` says whether a device is usable and, if not, why (library
- * not built, no driver, no device). When one is, `loadCuda()` installs the device allocator
- * (pooled by the caching allocator in storage.ts), host<->device transfers and the opener that
- * `kernels(defs)("cuda")` uses, so every op file reaches its CUDA kernel under the same name.
- * Runtime entry points are thin `ft_cuda_*` wrappers (kernels/runtime.cu); the CUDA runtime is
- * linked statically into the library, so a machine without CUDA only sees "no device".
+ * The CUDA backend: binds build/libft_cuda.so (kernels/) through the shared library handle of
+ * src/backend/dispatch.ts (one dlopen for the runtime table and every op table). Loading is
+ * lazy and never throws: `cudaStatus()` says whether a device is usable and, if not, why
+ * (library not built, no driver, no device). When one is, `loadCuda()` installs the device
+ * allocator (pooled by the caching allocator in storage.ts; an allocation that fails empties
+ * the cache and retries), host<->device transfers and the CUDA library for `kernels(defs)`.
+ * Errors: every failing CUDA call records its message; `check()` (status.ts) appends it to the
+ * op's error, and a fault that kills the context is marked sticky (`cudaErrorState()`).
+ * Streams: `CudaStream.run` joins the new stream to the library stream on entry and back on
+ * exit (device-side events), so memory freed or read afterwards is ordered after its work.
  * Env: FT_AUTOCAST=off|bf16|fp16 (GEMM/attention operand precision; fp32 accumulation and
- * fp32 master weights either way), FT_GEMM=own|cublas, FT_CUDA_DEVICE=<index>.
+ * fp32 master weights either way; an invalid value is ignored with a warning in the status),
+ * FT_GEMM=own|cublas, FT_CUDA_DEVICE=<index>.
  * @module
  */
 import { findLibrary, libraryFileName } from "./loader.ts";
-import { registerCudaOpener } from "./dispatch.ts";
+import { CUDA_LIBRARY } from "./dispatch.ts";
 import { registerStatusDetail } from "./status.ts";
 import { registerAllocator, type Storage } from "../tensor/storage.ts";
 import { registerTransfer } from "../tensor/tensor.ts";
 
-const RUNTIME = {
-  ft_cuda_device_count: {
-    parameters: [
-      ,
-    ],
-    result: "i32",
-  },
-  ft_cuda_last_error: {
-    parameters: [
-      /* buf */ "buffer",
-      /* n */ "i32",
-    ],
-    result: "i32",
-  },
-  ft_cuda_init: {
-    parameters: [
-      /* device */ "i32",
-    ],
-    result: "i32",
-  },
+/** FFI signatures of the runtime wrappers (kernels/runtime.cu). */
+export const CUDA_RUNTIME_SYMBOLS = {
+  ft_cuda_device_count: { parameters: [], result: "i32" },
+  ft_cuda_last_error: { parameters: [/* buf (n) */ "buffer", /* n */ "i32"], result: "i32" },
+  ft_cuda_error_state: { parameters: [/* out (2) last, sticky cudaError_t */ "buffer"], result: "i32" },
+  ft_cuda_init: { parameters: [/* device */ "i32"], result: "i32" },
   ft_cuda_device_info: {
-    parameters: [
-      /* name */ "buffer",
-      /* n */ "i32",
-      /* info */ "buffer",
-    ],
+    parameters: [/* name (n) */ "buffer", /* n */ "i32", /* info (8) */ "buffer"],
     result: "i32",
   },
-  ft_cuda_mem_info: {
-    parameters: [
-      /* out */ "buffer",
-    ],
-    result: "i32",
-  },
-  ft_cuda_malloc: {
-    parameters: [
-      /* bytes */ "i64",
-    ],
-    result: "pointer",
-  },
-  ft_cuda_free: {
-    parameters: [
-      /* p */ "pointer",
-    ],
-    result: "i32",
-  },
+  ft_cuda_mem_info: { parameters: [/* out (2) free, total */ "buffer"], result: "i32" },
+  ft_cuda_malloc: { parameters: [/* bytes */ "i64"], result: "pointer" },
+  ft_cuda_free: { parameters: [/* p */ "pointer"], result: "i32" },
   ft_cuda_memcpy_h2d: {
-    parameters: [
-      /* dst */ "pointer",
-      /* src */ "buffer",
-      /* bytes */ "i64",
-    ],
+    parameters: [/* dst (bytes) device */ "pointer", /* src (bytes) host */ "buffer", /* bytes */ "i64"],
     result: "i32",
   },
   ft_cuda_memcpy_d2h: {
-    parameters: [
-      /* dst */ "buffer",
-      /* src */ "pointer",
-      /* bytes */ "i64",
-    ],
+    parameters: [/* dst (bytes) host */ "buffer", /* src (bytes) device */ "pointer", /* bytes */ "i64"],
     result: "i32",
   },
   ft_cuda_memset: {
-    parameters: [
-      /* dst */ "pointer",
-      /* value */ "i32",
-      /* bytes */ "i64",
-    ],
+    parameters: [/* dst (bytes) device */ "pointer", /* value */ "i32", /* bytes */ "i64"],
     result: "i32",
   },
-  ft_cuda_synchronize: {
-    parameters: [
-      ,
-    ],
-    result: "i32",
-  },
-  ft_cuda_stream_create: {
-    parameters: [
-      ,
-    ],
-    result: "pointer",
-  },
-  ft_cuda_stream_destroy: {
-    parameters: [
-      /* s */ "pointer",
-    ],
-    result: "i32",
-  },
-  ft_cuda_set_stream: {
-    parameters: [
-      /* s */ "pointer",
-    ],
-    result: "i32",
-  },
-  ft_cuda_event_create: {
-    parameters: [
-      ,
-    ],
-    result: "pointer",
-  },
-  ft_cuda_event_destroy: {
-    parameters: [
-      /* e */ "pointer",
-    ],
-    result: "i32",
-  },
-  ft_cuda_event_record: {
-    parameters: [
-      /* e */ "pointer",
-    ],
-    result: "i32",
-  },
+  ft_cuda_synchronize: { parameters: [], result: "i32" },
+  ft_cuda_stream_join: { parameters: [/* waiter */ "pointer", /* signaller */ "pointer"], result: "i32" },
+  ft_cuda_workspace_bytes: { parameters: [], result: "i64" },
+  ft_cuda_workspace_release: { parameters: [], result: "i32" },
+  ft_cuda_stream_create: { parameters: [], result: "pointer" },
+  ft_cuda_stream_destroy: { parameters: [/* s */ "pointer"], result: "i32" },
+  ft_cuda_set_stream: { parameters: [/* s */ "pointer"], result: "i32" },
+  ft_cuda_get_stream: { parameters: [], result: "pointer" },
+  ft_cuda_event_create: { parameters: [], result: "pointer" },
+  ft_cuda_event_destroy: { parameters: [/* e */ "pointer"], result: "i32" },
+  ft_cuda_event_record: { parameters: [/* e */ "pointer"], result: "i32" },
   ft_cuda_event_elapsed: {
-    parameters: [
-      /* a */ "pointer",
-      /* b */ "pointer",
-      /* ms */ "buffer",
-    ],
+    parameters: [/* a */ "pointer", /* b */ "pointer", /* ms (1) */ "buffer"],
     result: "i32",
   },
-  ft_cuda_set_math: {
-    parameters: [
-      /* precision */ "i32",
-      /* gemm */ "i32",
-    ],
-    result: "i32",
-  },
-  ft_cuda_get_math: {
-    parameters: [
-      /* out */ "buffer",
-    ],
-    result: "i32",
-  },
-} as const;
+  ft_cuda_set_math: { parameters: [/* precision */ "i32", /* gemm */ "i32"], result: "i32" },
+  ft_cuda_get_math: { parameters: [/* out (2) precision, gemm */ "buffer"], result: "i32" },
+} as const satisfies Deno.ForeignLibraryInterface;
 
-type Runtime = Deno.StaticForeignLibraryInterface<typeof RUNTIME>;
+type Runtime = Deno.StaticForeignLibraryInterface<typeof CUDA_RUNTIME_SYMBOLS>;
 
 /**
  * Raw 16-bit entry points that no op wraps (operands already bf16/fp16 in device memory); used
@@ -169,10 +82,10 @@ export const CUDA_HALF_SYMBOLS = {
       /* N */ "i64",
       /* K */ "i64",
       /* alpha */ "f32",
-      /* A */ "pointer",
-      /* B */ "pointer",
+      /* A (batch, M, K) 16-bit, 16-byte aligned or staged */ "pointer",
+      /* B (batch, N, K) 16-bit */ "pointer",
       /* beta */ "f32",
-      /* C */ "pointer",
+      /* C (batch, M, N) fp32 or bf16 */ "pointer",
       /* out_bf16 */ "i32",
     ],
     result: "i32",
@@ -188,11 +101,11 @@ export const CUDA_HALF_SYMBOLS = {
       /* D */ "i64",
       /* scale */ "f32",
       /* causal */ "i32",
-      /* q */ "pointer",
-      /* k */ "pointer",
-      /* v */ "pointer",
-      /* o */ "pointer",
-      /* lse */ "pointer",
+      /* q (B,H,Tq,D) */ "pointer",
+      /* k (B,H,Tk,D) */ "pointer",
+      /* v (B,H,Tk,D) */ "pointer",
+      /* o (B,H,Tq,D) */ "pointer",
+      /* lse (B,H,Tq) fp32 */ "pointer",
     ],
     result: "i32",
   },
@@ -207,15 +120,15 @@ export const CUDA_HALF_SYMBOLS = {
       /* D */ "i64",
       /* scale */ "f32",
       /* causal */ "i32",
-      /* q */ "pointer",
-      /* k */ "pointer",
-      /* v */ "pointer",
-      /* o */ "pointer",
-      /* lse */ "pointer",
-      /* go */ "pointer",
-      /* gq */ "pointer",
-      /* gk */ "pointer",
-      /* gv */ "pointer",
+      /* q (B,H,Tq,D) */ "pointer",
+      /* k (B,H,Tk,D) */ "pointer",
+      /* v (B,H,Tk,D) */ "pointer",
+      /* o (B,H,Tq,D) */ "pointer",
+      /* lse (B,H,Tq) fp32 */ "pointer",
+      /* go (B,H,Tq,D) */ "pointer",
+      /* gq (B,H,Tq,D) fp32 */ "pointer",
+      /* gk (B,H,Tk,D) fp32 */ "pointer",
+      /* gv (B,H,Tk,D) fp32 */ "pointer",
     ],
     result: "i32",
   },
@@ -231,6 +144,8 @@ export interface CudaStatus {
   device?: { name: string; cc: string; sms: number; memoryMiB: number; l2Bytes: number };
   /** Path of the library that was opened (when found). */
   library?: string;
+  /** Settings that were ignored (e.g. an invalid FT_AUTOCAST); the device is usable anyway. */
+  warnings?: string[];
 }
 
 let state: CudaStatus | null = null;
@@ -267,14 +182,15 @@ function detect(): CudaStatus {
     );
   }
   libPath = path;
-  let lib: Deno.DynamicLibrary<typeof RUNTIME>;
+  // One handle for the runtime and every op table registered so far (dispatch.ts).
+  CUDA_LIBRARY.setOpener((defs) => Deno.dlopen(path, defs).symbols as unknown as Record<string, unknown>);
+  const r = CUDA_LIBRARY.bind(CUDA_RUNTIME_SYMBOLS);
+  let count: number;
   try {
-    lib = Deno.dlopen(path, RUNTIME);
+    count = r.ft_cuda_device_count();
   } catch (e) {
     return fail(`cannot load ${path}: ${(e as Error).message}`);
   }
-  const r = lib.symbols;
-  const count = r.ft_cuda_device_count();
   if (count <= 0) return fail(lastError(r));
   const want = Number(env("FT_CUDA_DEVICE") ?? "0");
   if (!Number.isInteger(want) || want < 0 || want >= count) {
@@ -285,17 +201,18 @@ function detect(): CudaStatus {
   const name = new Uint8Array(256), info = new Int32Array(8);
   r.ft_cuda_device_info(name, name.length, new Uint8Array(info.buffer));
   const nm = new TextDecoder().decode(name.subarray(0, name.indexOf(0) < 0 ? 256 : name.indexOf(0)));
-  install(r, path);
-  applyEnv();
+  install(r);
+  const warnings = applyEnv();
   return {
     available: true,
     reason: "",
     library: path,
     device: { name: nm, cc: `${info[0]}.${info[1]}`, sms: info[2], memoryMiB: info[5], l2Bytes: info[3] },
+    ...(warnings.length ? { warnings } : {}),
   };
 }
 
-function install(r: Runtime, path: string): void {
+function install(r: Runtime): void {
   registerAllocator("cuda", {
     alloc(bytes) {
       const p = r.ft_cuda_malloc(BigInt(bytes));
@@ -303,7 +220,13 @@ function install(r: Runtime, path: string): void {
       return p;
     },
     free(p) {
-      r.ft_cuda_free(p);
+      check(r, r.ft_cuda_free(p), "free");
+    },
+    extraBytes() {
+      return Number(r.ft_cuda_workspace_bytes());
+    },
+    releaseExtra() {
+      check(r, r.ft_cuda_workspace_release(), "workspace release");
     },
   });
   registerTransfer("cuda", {
@@ -318,12 +241,27 @@ function install(r: Runtime, path: string): void {
       check(r, r.ft_cuda_memset(dst.ptr, 0, BigInt(bytes)), "zero");
     },
   });
-  registerCudaOpener(<S extends Deno.ForeignLibraryInterface>(defs: S) => Deno.dlopen(path, defs).symbols);
-  registerStatusDetail((st) => (st === 4 ? lastError(r) : undefined));
+  CUDA_LIBRARY.usable = true;
+  // Any status from a CUDA kernel may carry a message: a CUDA error (status 4, or 2 when a
+  // workspace could not be allocated) or a library note (e.g. a bad index); sticky faults say so.
+  registerStatusDetail((st) => {
+    const e = errorState(r);
+    if (st === 4 || e.last !== 0 || e.sticky !== 0) return lastError(r);
+    return undefined;
+  });
+}
+
+function errorState(r: Runtime): { last: number; sticky: number } {
+  const out = new Int32Array(2);
+  r.ft_cuda_error_state(new Uint8Array(out.buffer));
+  return { last: out[0], sticky: out[1] };
 }
 
 function check(r: Runtime, st: number, what: string): void {
-  if (st !== 0) throw new Error(`cuda ${what}: ${lastError(r)} (status ${st})`);
+  if (st !== 0) {
+    errorState(r); // read: the message is reported here, not again by a later op
+    throw new Error(`cuda ${what}: ${lastError(r)} (status ${st})`);
+  }
 }
 
 /** Probes for the library and a device once; installs the backend when one is usable. */
@@ -347,7 +285,16 @@ export function cudaLastError(): string {
   return rt ? lastError(rt) : (state?.reason ?? "CUDA not loaded");
 }
 
-/** Waits for all queued device work; throws with the device's message when a kernel failed. */
+/**
+ * The CUDA error state: `sticky` is the cudaError_t that made the context unusable (0: none;
+ * once set, every later call fails and only a new process recovers), `message` the last one.
+ */
+export function cudaErrorState(): { sticky: number; message: string } {
+  const r = runtime();
+  return { sticky: errorState(r).sticky, message: lastError(r) };
+}
+
+/** Waits for all queued device work on every stream; throws with the device's message when a kernel failed. */
 export function cudaSynchronize(): void {
   const r = runtime();
   check(r, r.ft_cuda_synchronize(), "synchronize");
@@ -367,6 +314,29 @@ export type Autocast = "off" | "bf16" | "fp16";
 export type GemmImpl = "own" | "cublas";
 const AUTOCAST: Record<Autocast, number> = { off: 0, bf16: 1, fp16: 2 };
 const GEMM: Record<GemmImpl, number> = { own: 0, cublas: 1 };
+// Mirror of the library's autocast setting, so ops can record it on their autograd node for
+// free (one FFI call per op would show in the dispatch overhead).
+let autocastMirror: Autocast = "off";
+
+/** The autocast mode now in force ("off" without a device). Ops record it at forward time. */
+export function currentAutocast(): Autocast {
+  return autocastMirror;
+}
+
+/**
+ * Runs fn (a backward kernel call) under the autocast mode its forward recorded, so a forward
+ * under bf16 followed by a backward outside it (or the reverse) keeps one precision per node.
+ */
+export function withAutocast<R>(mode: Autocast, fn: () => R): R {
+  if (mode === autocastMirror || !rt) return fn();
+  const prev = autocastMirror;
+  setCudaMath({ autocast: mode });
+  try {
+    return fn();
+  } finally {
+    setCudaMath({ autocast: prev });
+  }
+}
 
 /**
  * Sets the CUDA math mode: `autocast` bf16/fp16 rounds GEMM and attention operands to 16 bits
@@ -384,6 +354,7 @@ export function setCudaMath(opts: { autocast?: Autocast; gemm?: GemmImpl }): voi
   const a = opts.autocast === undefined ? -1 : AUTOCAST[opts.autocast];
   const g = opts.gemm === undefined ? -1 : GEMM[opts.gemm];
   check(r, r.ft_cuda_set_math(a, g), "set math");
+  if (opts.autocast !== undefined) autocastMirror = opts.autocast;
 }
 
 /** The current CUDA math mode. */
@@ -408,10 +379,21 @@ export function withCudaMath<R>(opts: { autocast?: Autocast; gemm?: GemmImpl }, 
   }
 }
 
-function applyEnv(): void {
-  const a = env("FT_AUTOCAST"), g = env("FT_GEMM");
-  if (a) setCudaMath({ autocast: a as Autocast });
-  if (g) setCudaMath({ gemm: g as GemmImpl });
+// Applies FT_AUTOCAST / FT_GEMM; an invalid value is reported (returned and logged once) and
+// ignored, never thrown: this runs inside the never-throwing device probe.
+function applyEnv(): string[] {
+  const warnings: string[] = [];
+  for (const [name, key] of [["FT_AUTOCAST", "autocast"], ["FT_GEMM", "gemm"]] as const) {
+    const v = env(name);
+    if (!v) continue;
+    try {
+      setCudaMath({ [key]: v } as { autocast?: Autocast; gemm?: GemmImpl });
+    } catch (e) {
+      warnings.push(`${name}=${v} ignored: ${(e as Error).message}`);
+    }
+  }
+  for (const w of warnings) console.error(`cuda: ${w}`);
+  return warnings;
 }
 
 /** A CUDA event for timing device work (record on the library stream, then elapsed()). */
@@ -451,19 +433,29 @@ export class CudaStream {
     if (p === null) throw new Error(`cuda stream: ${lastError(r)}`);
     this.ptr = p;
   }
-  /** Runs fn with this stream current, then restores the library's own stream. */
+  /**
+   * Runs fn with this stream current, then restores the previous stream. On entry this stream
+   * waits (on the device) for everything queued on the previous one, so fn sees its inputs;
+   * on exit the previous stream waits for this one, so later work, host reads and the reuse of
+   * blocks freed inside fn are ordered after fn's kernels (the caching allocator hands freed
+   * blocks to whatever stream is current, so this join is what makes that reuse safe).
+   */
   run<R>(fn: () => R): R {
     const r = runtime();
-    r.ft_cuda_set_stream(this.ptr);
+    const prev = r.ft_cuda_get_stream();
+    check(r, r.ft_cuda_stream_join(this.ptr, prev), "stream join (enter)");
+    check(r, r.ft_cuda_set_stream(this.ptr), "set stream");
     try {
       return fn();
     } finally {
-      r.ft_cuda_set_stream(null);
+      r.ft_cuda_set_stream(prev);
+      check(r, r.ft_cuda_stream_join(prev, this.ptr), "stream join (exit)");
     }
   }
-  /** Destroys the stream (after its work is done). */
+  /** Destroys the stream (frees its workspace after its queued work is done). */
   dispose(): void {
-    runtime().ft_cuda_stream_destroy(this.ptr);
+    const r = runtime();
+    check(r, r.ft_cuda_stream_destroy(this.ptr), "stream destroy");
   }
 }
 

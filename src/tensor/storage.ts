@@ -14,6 +14,10 @@ export type Device = "cpu" | "cuda";
 export interface RawAllocator {
   alloc(bytes: number): Deno.PointerObject;
   free(ptr: Deno.PointerObject): void;
+  /** Bytes the backend caches outside the pool (e.g. CUDA scratch workspaces). */
+  extraBytes?(): number;
+  /** Returns those bytes to the system (called by emptyCache). */
+  releaseExtra?(): void;
 }
 
 const cpuRaw: RawAllocator = {
@@ -81,14 +85,31 @@ export class Storage {
     if (!raw) throw new Error(`device '${device}' has no allocator (backend not loaded)`);
     const cap = bucketSize(bytes);
     const pool = pools[device];
-    const list = pool.free.get(cap);
-    let ptr = list?.pop();
-    if (ptr) pool.cachedBytes -= cap;
-    else ptr = raw.alloc(cap);
-    pool.liveBytes += cap;
+    let block = cap;
+    let ptr = pool.free.get(cap)?.pop();
+    // Device pools: a miss may take the smallest cached block up to 2x the size (shapes that
+    // vary, e.g. sequence lengths, would otherwise leave every other bucket dead weight).
+    if (!ptr && device !== "cpu") {
+      for (const [size, list] of pool.free) {
+        if (size > cap && size <= 2 * cap && list.length > 0 && (block === cap || size < block)) block = size;
+      }
+      if (block !== cap) ptr = pool.free.get(block)!.pop();
+    }
+    if (ptr) pool.cachedBytes -= block;
+    else {
+      try {
+        ptr = raw.alloc(cap);
+      } catch (e) {
+        // Out of memory: give every cached block back and try once more before failing.
+        if (pool.cachedBytes === 0 && !raw.extraBytes?.()) throw e;
+        emptyCache(device);
+        ptr = raw.alloc(cap);
+      }
+    }
+    pool.liveBytes += block;
     pool.liveBlocks++;
     if (pool.liveBytes > pool.peakBytes) pool.peakBytes = pool.liveBytes;
-    return new Storage(ptr, bytes, cap, device);
+    return new Storage(ptr, bytes, block, device);
   }
 
   /** Live references (tensors sharing this block). */
@@ -134,6 +155,8 @@ export interface MemoryStats {
   liveBlocks: number;
   cachedBytes: number;
   peakBytes: number;
+  /** Backend scratch outside the pool (CUDA workspaces; 0 on the CPU); emptyCache frees it. */
+  workspaceBytes: number;
 }
 
 /** Live / cached / peak bytes of a device's pool; tests assert liveBytes returns to its start. */
@@ -144,6 +167,7 @@ export function memoryStats(device: Device = "cpu"): MemoryStats {
     liveBlocks: p.liveBlocks,
     cachedBytes: p.cachedBytes,
     peakBytes: p.peakBytes,
+    workspaceBytes: rawAllocators[device]?.extraBytes?.() ?? 0,
   };
 }
 
@@ -155,4 +179,5 @@ export function emptyCache(device: Device = "cpu"): void {
   for (const list of p.free.values()) for (const ptr of list) raw.free(ptr);
   p.free.clear();
   p.cachedBytes = 0;
+  raw.releaseExtra?.();
 }
