@@ -324,11 +324,33 @@ export function currentAutocast(): Autocast {
 }
 
 /**
+ * `using _ = autocastScope(mode)` at the top of an op's backward: runs the rest of it under
+ * the autocast mode recorded at forward time (nodeAutocast), restoring the current one on
+ * exit, also when it throws. null (a CPU node) changes nothing.
+ */
+export function autocastScope(mode: Autocast | null): Disposable {
+  if (mode === null || mode === autocastMirror || !rt) return { [Symbol.dispose]() {} };
+  const prev = autocastMirror;
+  setCudaMath({ autocast: mode });
+  return {
+    [Symbol.dispose]() {
+      setCudaMath({ autocast: prev });
+    },
+  };
+}
+
+/** The autocast mode to record on an autograd node of an op on `device` (null off CUDA). */
+export function nodeAutocast(device: string): Autocast | null {
+  return device === "cuda" ? autocastMirror : null;
+}
+
+/**
  * Runs fn (a backward kernel call) under the autocast mode its forward recorded, so a forward
  * under bf16 followed by a backward outside it (or the reverse) keeps one precision per node.
+ * null (a CPU node) runs fn as is.
  */
-export function withAutocast<R>(mode: Autocast, fn: () => R): R {
-  if (mode === autocastMirror || !rt) return fn();
+export function withAutocast<R>(mode: Autocast | null, fn: () => R): R {
+  if (mode === null || mode === autocastMirror || !rt) return fn();
   const prev = autocastMirror;
   setCudaMath({ autocast: mode });
   try {

@@ -12,6 +12,7 @@ import { Tensor } from "../tensor/tensor.ts";
 import { fmtShape } from "../tensor/shape.ts";
 import { kernels } from "../backend/dispatch.ts";
 import { check } from "../backend/status.ts";
+import { autocastScope, nodeAutocast } from "../backend/cuda.ts";
 import { needsGrad, record } from "../autograd/tape.ts";
 
 const k = kernels({
@@ -127,7 +128,9 @@ export function attention(q: Tensor, kk: Tensor, v: Tensor, opts: AttentionOptio
     what,
   );
   if (!grad) return out;
+  const fwdAutocast = nodeAutocast(q.device);
   return record(out, "attention", [q, kk, v], (g) => {
+    using _autocast = autocastScope(fwdAutocast); // backward kernel in the forward's precision
     const gq = Tensor.empty(q.shape, "float32", q.device);
     const gk = Tensor.empty(kk.shape, "float32", q.device);
     const gv = Tensor.empty(v.shape, "float32", q.device);

@@ -7,6 +7,7 @@
 import { Tensor } from "../tensor/tensor.ts";
 import { fmtShape, stridesOf } from "../tensor/shape.ts";
 import { record } from "../autograd/tape.ts";
+import { autocastScope, nodeAutocast } from "../backend/cuda.ts";
 import { sameDevice } from "./elementwise.ts";
 import { gemmInto } from "./matmul.ts";
 import { stridedCopy } from "./shape_ops.ts";
@@ -33,7 +34,9 @@ export function linear(x: Tensor, w: Tensor, b?: Tensor | null): Tensor {
     else gemmInto(x, w, out, false, true, 1, rows, outF, inF, 0, 0, 1, b ? 1 : 0);
   }
   const inputs = b ? [x, w, b] : [x, w];
+  const fwdAutocast = nodeAutocast(out.device);
   return record(out, "linear", inputs, (g) => {
+    using _autocast = autocastScope(fwdAutocast); // backward GEMMs in the forward's precision
     let gx: Tensor | null = null, gw: Tensor | null = null, gb: Tensor | null = null;
     if (x.requiresGrad) {
       gx = Tensor.empty(x.shape, "float32", x.device);

@@ -9,6 +9,7 @@
 import { Tensor } from "../tensor/tensor.ts";
 import { broadcastShapes, fmtShape, numel } from "../tensor/shape.ts";
 import { kernels } from "../backend/dispatch.ts";
+import { autocastScope, nodeAutocast } from "../backend/cuda.ts";
 import { check } from "../backend/status.ts";
 import { record } from "../autograd/tape.ts";
 import { sameDevice } from "./elementwise.ts";
@@ -125,7 +126,9 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
       gemmInto(ea, eb, out, transA, transB, batch, M, N, K, nA === 1 ? 0 : M * K, nB === 1 ? 0 : K * N);
     }
   }
+  const fwdAutocast = nodeAutocast(out.device);
   return record(out, "matmul", [a, b], (g) => {
+    using _autocast = autocastScope(fwdAutocast); // backward GEMMs in the forward's precision
     let ga: Tensor | null = null, gb: Tensor | null = null;
     if (a.requiresGrad) {
       ga = transA ? matmul(b, g, { transA: transB, transB: true }) : matmul(g, b, { transB: !transB });
