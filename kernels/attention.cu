@@ -723,6 +723,8 @@ FT_API int ft_cuda_attention_fwd_16(int dtype, int64_t B, int64_t H, int64_t Tq,
                                     int causal, const void* q, const void* k, const void* v, void* o, float* lse) {
   if (!dims_ok(B, H, Tq, Tk, D) || D != TD || (dtype != 1 && dtype != 2)) return FT_EINVAL;
   if (B * H == 0 || Tq == 0) return FT_OK;
+  if (ftc::misaligned16(q, k, v, o))  // a misaligned cp.async would kill the context
+    return ftc::note(FT_EINVAL, "ft_cuda_attention_fwd_16: q, k, v and o must be 16-byte aligned");
   if (dtype == 1)
     return fwd_tc(B, H, Tq, Tk, scale, causal, (const __nv_bfloat16*)q, (const __nv_bfloat16*)k,
                   (const __nv_bfloat16*)v, nullptr, o, 1, lse);
@@ -735,6 +737,8 @@ FT_API int ft_cuda_attention_bwd_16(int dtype, int64_t B, int64_t H, int64_t Tq,
                                     const float* lse, const void* go, float* gq, float* gk, float* gv) {
   if (!dims_ok(B, H, Tq, Tk, D) || D != TD || (dtype != 1 && dtype != 2)) return FT_EINVAL;
   if (B * H == 0 || Tq == 0 || Tk == 0) return FT_OK;
+  if (ftc::misaligned16(q, k, v, o, go))  // a misaligned cp.async would kill the context
+    return ftc::note(FT_EINVAL, "ft_cuda_attention_bwd_16: q, k, v, o and go must be 16-byte aligned");
   int64_t rows = B * H * Tq, nq = rows * D;
   cudaStream_t s = stream();
   Carve c{(char*)workspace(2 * al256((size_t)rows * 4) + al256((size_t)nq * 4) + 256)};

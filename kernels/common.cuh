@@ -34,6 +34,11 @@ int stage_aligned(const void* p, size_t bytes, bool copy_in, void** out);
 int unstage(const void* orig, void* staged, size_t bytes, bool copy_out);
 // Records a library message for ft_cuda_last_error (no CUDA error behind it); returns `status`.
 int note(int status, const char* fmt, ...);
+// True when any pointer is not 16-byte aligned (cp.async / ldmatrix / TMA operands need it).
+template <typename... P>
+inline bool misaligned16(P... p) {
+  return ((((uintptr_t)p) | ...) & 15) != 0;
+}
 // A zeroed device int in the current stream's workspace for kernels to flag bad input, and
 // its read-back (waits for the stream): *bad <- the flag. Costs one stream synchronisation.
 int* flag_begin();

@@ -14,7 +14,7 @@ namespace {
 // ---- operand packing: fp32 (any layout) -> 16-bit K-major, zero padded to Kp ----
 template <typename T>
 __global__ void pack_k(const float* __restrict__ src, int64_t sb, int64_t sr, int64_t sk, int rows, int K, int Kp,
-                       T* __restrict__ dst, int kfast) {
+                       T* __restrict__ dst, int64_t dsb, int kfast) {
   __shared__ float t[32][33];
   int64_t b = blockIdx.z;
   int r0 = blockIdx.y * 32, k0 = blockIdx.x * 32;
@@ -30,7 +30,7 @@ __global__ void pack_k(const float* __restrict__ src, int64_t sb, int64_t sr, in
   __syncthreads();
   for (int j = threadIdx.y; j < 32; j += 8) {
     int r = r0 + j, k = k0 + threadIdx.x;
-    if (r < rows && k < Kp) dst[((int64_t)b * rows + r) * Kp + k] = from_f32<T>(t[j][threadIdx.x]);
+    if (r < rows && k < Kp) dst[b * dsb + (int64_t)r * Kp + k] = from_f32<T>(t[j][threadIdx.x]);
   }
 }
 
@@ -215,11 +215,16 @@ int launch_mma(int64_t batch, int M, int N, int Kp, float alpha, const T* A, int
     if (st) return st;
     attr = true;
   }
+  // grid y and z stop at 65535: launch row blocks of 65535 * BM rows and batches of 65535
+  constexpr int64_t kRows = 65535LL * BM;
   for (int64_t b0 = 0; b0 < batch; b0 += 65535) {
     unsigned nb = (unsigned)(batch - b0 < 65535 ? batch - b0 : 65535);
-    dim3 g((N + BN - 1) / BN, (M + BM - 1) / BM, nb);
-    gemm_mma<T, OutT><<<g, THREADS, SMEM_BYTES, stream()>>>(M, N, Kp, alpha, A + b0 * sA, sA, B + b0 * sB, sB, beta,
-                                                          C + b0 * sC, ldc, sC);
+    for (int64_t m0 = 0; m0 < M; m0 += kRows) {
+      int mc = (int)(M - m0 < kRows ? M - m0 : kRows);
+      dim3 g((N + BN - 1) / BN, (mc + BM - 1) / BM, nb);
+      gemm_mma<T, OutT><<<g, THREADS, SMEM_BYTES, stream()>>>(mc, N, Kp, alpha, A + b0 * sA + m0 * Kp, sA,
+                                                            B + b0 * sB, sB, beta, C + b0 * sC + m0 * ldc, ldc, sC);
+    }
   }
   return launched("gemm (mma.sync)");
 }
@@ -240,9 +245,18 @@ bool use_sm90() {
 
 template <typename T>
 int pack_kmajor(const float* src, int64_t batch, int64_t sb, int64_t sr, int64_t sk, int rows, int K, int Kp, T* dst) {
-  if (batch > 65535) return FT_EUNSUP;
-  dim3 g((Kp + 31) / 32, (rows + 31) / 32, (unsigned)batch);
-  pack_k<T><<<g, dim3(32, 8), 0, stream()>>>(src, sb, sr, sk, rows, K, Kp, dst, sk == 1 ? 1 : 0);
+  // grid y and z stop at 65535: pack in blocks of 65535 * 32 rows and 65535 batches
+  constexpr int64_t kRows = 65535LL * 32;
+  int64_t dsb = (int64_t)rows * Kp;
+  for (int64_t b0 = 0; b0 < batch; b0 += 65535) {
+    unsigned nb = (unsigned)(batch - b0 < 65535 ? batch - b0 : 65535);
+    for (int64_t r0 = 0; r0 < rows; r0 += kRows) {
+      int rc = (int)(rows - r0 < kRows ? rows - r0 : kRows);
+      dim3 g((Kp + 31) / 32, (rc + 31) / 32, nb);
+      pack_k<T><<<g, dim3(32, 8), 0, stream()>>>(src + b0 * sb + r0 * sr, sb, sr, sk, rc, K, Kp,
+                                                 dst + b0 * dsb + r0 * Kp, dsb, sk == 1 ? 1 : 0);
+    }
+  }
   return launched("gemm: pack");
 }
 template int pack_kmajor<__nv_bfloat16>(const float*, int64_t, int64_t, int64_t, int64_t, int, int, int,
@@ -317,11 +331,17 @@ FT_API int ft_gemm_batched_f32(int transA, int transB, int64_t batch, int64_t M,
                             beta, C, 0, ldc, strideC);
   int64_t sam = transA ? 1 : lda, sak = transA ? lda : 1;
   int64_t sbk = transB ? 1 : ldb, sbn = transB ? ldb : 1;
+  // grid y and z stop at 65535: blocks of 65535 * 64 rows and 65535 batches
+  constexpr int64_t kRows = 65535LL * 64;
   for (int64_t b0 = 0; b0 < batch; b0 += 65535) {
     unsigned nb = (unsigned)(batch - b0 < 65535 ? batch - b0 : 65535);
-    dim3 g((unsigned)((N + 63) / 64), (unsigned)((M + 63) / 64), nb);
-    ftc::sgemm_simt<<<g, 256, 0, s>>>((int)M, (int)N, (int)K, alpha, A + b0 * strideA, sam, sak, strideA,
-                                      B + b0 * strideB, sbk, sbn, strideB, beta, C + b0 * strideC, ldc, strideC);
+    for (int64_t m0 = 0; m0 < M; m0 += kRows) {
+      int64_t mc = M - m0 < kRows ? M - m0 : kRows;
+      dim3 g((unsigned)((N + 63) / 64), (unsigned)((mc + 63) / 64), nb);
+      ftc::sgemm_simt<<<g, 256, 0, s>>>((int)mc, (int)N, (int)K, alpha, A + b0 * strideA + m0 * sam, sam, sak, strideA,
+                                        B + b0 * strideB, sbk, sbn, strideB, beta, C + b0 * strideC + m0 * ldc, ldc,
+                                        strideC);
+    }
   }
   return ftc::launched("gemm (fp32)");
 }
@@ -329,10 +349,32 @@ FT_API int ft_gemm_batched_f32(int transA, int transB, int64_t batch, int64_t M,
 // 16-bit operands already on the device, for benchmarks and bf16 pipelines:
 // C(batch, M, N) = alpha * A(batch, M, K) @ B(batch, N, K)ᵀ + beta * C with A, B K-major bf16
 // (dtype 1) or fp16 (dtype 2), K % 64 == 0, batch strides M*K and N*K; C fp32 or bf16 (out_bf16).
-// impl: 0 ours, 1 cuBLAS, 2 ours without the Hopper kernel.
+// impl: 0 ours, 1 cuBLAS, 2 ours without the Hopper kernel. Operands that are not 16-byte aligned
+// (cp.async / TMA need it; a misaligned cp.async kills the context) are staged through aligned
+// stream-ordered copies first, and C copied back.
+namespace {
+int gemm_16(int impl, int dtype, int64_t batch, int64_t M, int64_t N, int64_t K, float alpha, const void* A,
+            const void* B, float beta, void* C, int out_bf16);
+}
 FT_API int ft_cuda_gemm_16(int impl, int dtype, int64_t batch, int64_t M, int64_t N, int64_t K, float alpha,
                            const void* A, const void* B, float beta, void* C, int out_bf16) {
   if (batch <= 0 || M <= 0 || N <= 0 || K <= 0 || K % 64 || (dtype != 1 && dtype != 2)) return FT_EINVAL;
+  if (M > INT32_MAX || N > INT32_MAX || K > INT32_MAX) return FT_EUNSUP;
+  size_t na = (size_t)(batch * M * K) * 2, nb = (size_t)(batch * N * K) * 2;
+  size_t nc = (size_t)(batch * M * N) * (out_bf16 ? 2 : 4);
+  void *a = nullptr, *b = nullptr, *c = nullptr;
+  int st = ftc::stage_aligned(A, na, true, &a);
+  if (!st) st = ftc::stage_aligned(B, nb, true, &b);
+  if (!st) st = ftc::stage_aligned(C, nc, beta != 0.f, &c);
+  if (!st) st = gemm_16(impl, dtype, batch, M, N, K, alpha, a, b, beta, c ? c : C, out_bf16);
+  int u1 = a ? ftc::unstage(A, a, na, false) : FT_OK, u2 = b ? ftc::unstage(B, b, nb, false) : FT_OK;
+  int u3 = c ? ftc::unstage(C, c, nc, st == FT_OK) : FT_OK;
+  return st ? st : u1 ? u1 : u2 ? u2 : u3;
+}
+
+namespace {
+int gemm_16(int impl, int dtype, int64_t batch, int64_t M, int64_t N, int64_t K, float alpha, const void* A,
+            const void* B, float beta, void* C, int out_bf16) {
   if (impl == 1) {
     if (!ftc::cublas_available()) return FT_EUNSUP;
     return ftc::cublas_gemm(dtype, 0, 0, batch, (int)M, (int)N, (int)K, alpha, A, K, M * K, B, K, N * K, beta, C,
@@ -347,3 +389,4 @@ FT_API int ft_cuda_gemm_16(int impl, int dtype, int64_t batch, int64_t M, int64_
   ftc::g_force_mma = 0;
   return st;
 }
+}  // namespace

@@ -226,6 +226,7 @@ int gemm_sm90_bf16(int64_t batch, int M, int N, int Kp, float alpha, const __nv_
   if (cc_major() != 9 || Kp % BK != 0 || smem_optin() < (size_t)SMEM) return FT_EUNSUP;
   // TMA needs 16-byte aligned bases and row strides
   if (((uintptr_t)A | (uintptr_t)B) & 15) return FT_EUNSUP;
+  if ((M + BM - 1) / BM > 65535) return FT_EUNSUP;  // grid y limit: the mma.sync kernel tiles rows
   if (out_bf16) return launch<__nv_bfloat16>(batch, M, N, Kp, alpha, A, sA, B, sB, beta, (__nv_bfloat16*)C, ldc, sC);
   return launch<float>(batch, M, N, Kp, alpha, A, sA, B, sB, beta, (float*)C, ldc, sC);
 }
