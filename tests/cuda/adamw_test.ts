@@ -1,6 +1,6 @@
 // Fused multi-tensor AdamW on CUDA vs the CPU kernel: several parameter tensors of odd sizes,
 // two groups (lr, weight decay), a few steps, gradient scale.
-import { cudaTest, expectClose, host, TOL } from "./cuda_helpers.ts";
+import { cudaTest, expectClose, host } from "./cuda_helpers.ts";
 import { AdamW } from "../../src/train/adamw.ts";
 import { tensor } from "../../src/tensor/create.ts";
 import { randArray } from "../helpers.ts";
@@ -28,5 +28,7 @@ cudaTest("AdamW step matches the CPU kernel", () => {
     oc.step(0.5);
     og.step(0.5);
   }
-  pc.forEach((p, i) => expectClose(host(pg[i]), host(p), TOL.fp32, `adamw param ${i}`));
+  // pointwise update: same formula per element, so a few ulp apart, not a reduction's tolerance
+  const tol = { rtol: 2e-5, atol: 2e-6, norm: 2e-6, scaled: false };
+  pc.forEach((p, i) => expectClose(host(pg[i]), host(p), tol, `adamw param ${i}`));
 });

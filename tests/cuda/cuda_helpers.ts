@@ -221,3 +221,68 @@ export function upload(values: Float32Array | Int32Array): Deno.PointerObject {
   cudaRaw.upload(p, values);
   return p;
 }
+
+/**
+ * Per-row check against a float64 reference: every row of `cols` values must satisfy
+ * |a - r| <= atol * rowScale + rtol * |r| with rowScale = max(1, RMS of that row of r), and
+ * ‖a - r‖ / ‖r‖ <= norm within the row. A global norm lets a 10 % error confined to one tail
+ * row (or one tile) pass; this does not. `rowIds` names the rows when `actual` holds a sample.
+ */
+export function expectRows(
+  actual: ArrayLike<number>,
+  ref: ArrayLike<number>,
+  cols: number,
+  tol: Tol,
+  what: string,
+  rowIds?: ArrayLike<number>,
+): void {
+  const rows = ref.length / cols;
+  for (let r = 0; r < rows; r++) {
+    let sq = 0, num = 0;
+    for (let c = 0; c < cols; c++) sq += ref[r * cols + c] ** 2;
+    const scale = tol.scaled === false ? 1 : Math.max(1, Math.sqrt(sq / Math.max(1, cols)));
+    const id = rowIds ? rowIds[r] : r;
+    for (let c = 0; c < cols; c++) {
+      const a = actual[r * cols + c], e = ref[r * cols + c];
+      if (!(Math.abs(a - e) <= tol.atol * scale + tol.rtol * Math.abs(e))) {
+        throw new Error(`${what}: row ${id} col ${c}: got ${a}, float64 reference ${e}`);
+      }
+      num += (a - e) ** 2;
+    }
+    const rel = sq === 0 ? Math.sqrt(num) : Math.sqrt(num / sq);
+    if (!(rel <= tol.norm)) {
+      throw new Error(`${what}: row ${id}: relative error ${rel.toExponential(2)} > ${tol.norm}`);
+    }
+  }
+}
+
+/**
+ * Float64 reference of C = A(M,K) @ B(K,N) (row-major float32 inputs) for the listed rows only,
+ * so big shapes (the model's 3152x2304x768) stay checkable in a few hundred ms.
+ */
+export function gemmRowsRef(
+  A: Float32Array,
+  B: Float32Array,
+  K: number,
+  N: number,
+  rows: number[],
+): Float64Array {
+  const out = new Float64Array(rows.length * N);
+  rows.forEach((m, i) => {
+    const o = i * N;
+    for (let k = 0; k < K; k++) {
+      const a = A[m * K + k];
+      if (a === 0) continue;
+      const bo = k * N;
+      for (let n = 0; n < N; n++) out[o + n] += a * B[bo + n];
+    }
+  });
+  return out;
+}
+
+/** Rows to sample from a tall matrix: the first, the last (tail tiles), and `n` spread between. */
+export function sampleRows(M: number, n = 16): number[] {
+  const s = new Set<number>([0, 1, M - 2, M - 1]);
+  for (let i = 0; i < n; i++) s.add(Math.floor(((i + 0.5) * M) / n));
+  return [...s].filter((r) => r >= 0 && r < M).sort((a, b) => a - b);
+}

@@ -1,10 +1,23 @@
 // GEMM on CUDA vs the CPU backend: fp32 (CUDA cores), bf16 and fp16 autocast (tensor cores,
 // fp32 accumulation), every transpose, batch broadcasting, linear; cuBLAS when it loads; the
 // 16-bit raw entry point with guard regions and the Hopper kernel vs the mma.sync one.
-import { compareOp, cudaTest, expectClose, guarded, TOL, type Tol } from "./cuda_helpers.ts";
+import assert from "node:assert/strict";
+import { compareOp, cudaTest, expectClose, guarded, host, TOL, type Tol } from "./cuda_helpers.ts";
 import { matmul } from "../../src/ops/matmul.ts";
 import { linear } from "../../src/ops/linear.ts";
-import { CUDA_HALF_SYMBOLS, cudaRaw, setCudaMath } from "../../src/backend/cuda.ts";
+import { mul } from "../../src/ops/elementwise.ts";
+import { sum } from "../../src/ops/reduce.ts";
+import { backward } from "../../src/autograd/tape.ts";
+import { tensor } from "../../src/tensor/create.ts";
+import { tidy } from "../../src/tensor/scope.ts";
+import type { Tensor } from "../../src/tensor/tensor.ts";
+import {
+  CUDA_HALF_SYMBOLS,
+  cudaRaw,
+  getCudaMath,
+  setCudaMath,
+  withCudaMath,
+} from "../../src/backend/cuda.ts";
 import { kernels } from "../../src/backend/dispatch.ts";
 import { randArray } from "../helpers.ts";
 
@@ -19,41 +32,84 @@ const SHAPES: [number[], number[], boolean, boolean][] = [
   [[300, 200], [200, 260], false, false],
 ];
 
-function run(tag: string, tol: Tol): void {
+const MODES: [string, () => void, Tol][] = [
+  ["fp32", () => {}, TOL.fp32],
+  ["bf16", () => setCudaMath({ autocast: "bf16" }), TOL.bf16],
+  ["fp16", () => setCudaMath({ autocast: "fp16" }), TOL.fp16],
+  ["cublas fp32", () => setCudaMath({ gemm: "cublas" }), TOL.fp32],
+  ["cublas bf16", () => setCudaMath({ gemm: "cublas", autocast: "bf16" }), TOL.bf16],
+];
+
+// One test per (mode, shape): a failure used to stop the loop and hide every later case
+// ((300,200)x(200,260), linear's beta != 0 epilogue, cuBLAS bf16 never ran on a GPU).
+for (const [tag, setup, tol] of MODES) {
   for (const [sa, sb, ta, tb] of SHAPES) {
-    compareOp(
-      `${tag} matmul ${sa}${ta ? "ᵀ" : ""} x ${sb}${tb ? "ᵀ" : ""}`,
-      (a, b) => matmul(a, b, { transA: ta, transB: tb }),
-      [
-        { shape: sa, grad: true },
-        { shape: sb, grad: true, seed: 4 },
-      ],
-      tol,
-    );
+    const name = `${tag} matmul ${sa}${ta ? "ᵀ" : ""} x ${sb}${tb ? "ᵀ" : ""}`;
+    cudaTest(name, () => {
+      setup();
+      compareOp(
+        name,
+        (a, b) => matmul(a, b, { transA: ta, transB: tb }),
+        [
+          { shape: sa, grad: true },
+          { shape: sb, grad: true, seed: 4 },
+        ],
+        tol,
+      );
+    });
   }
-  compareOp(`${tag} linear`, linear, [{ shape: [2, 50, 96], grad: true }, { shape: [80, 96], grad: true }, {
-    shape: [80],
-    grad: true,
-  }], tol);
+  cudaTest(`${tag} linear (bias through the beta = 1 epilogue)`, () => {
+    setup();
+    compareOp(`${tag} linear`, linear, [{ shape: [2, 50, 96], grad: true }, { shape: [80, 96], grad: true }, {
+      shape: [80],
+      grad: true,
+    }], tol);
+  });
+  cudaTest(`${tag} broadcast-A batch: (37, 70) x (3, 70, 29)`, () => {
+    setup();
+    compareOp(`${tag} broadcast A`, (a, b) => matmul(a, b), [{ shape: [37, 70], grad: true }, {
+      shape: [3, 70, 29],
+      grad: true,
+      seed: 4,
+    }], tol);
+  });
 }
 
-cudaTest("fp32 GEMM (CUDA cores) matches the CPU", () => run("fp32", TOL.fp32));
-
-cudaTest("bf16 autocast GEMM", () => {
-  setCudaMath({ autocast: "bf16" });
-  run("bf16", TOL.bf16);
-});
-
-cudaTest("fp16 autocast GEMM", () => {
-  setCudaMath({ autocast: "fp16" });
-  run("fp16", TOL.fp16);
-});
-
-cudaTest("cuBLAS path (fp32 and bf16) when libcublas loads", () => {
-  setCudaMath({ gemm: "cublas" });
-  run("cublas fp32", TOL.fp32);
-  setCudaMath({ autocast: "bf16" });
-  run("cublas bf16", TOL.bf16);
+cudaTest("autocast is recorded on the node: forward under bf16, backward outside it", () => {
+  const grads = (fwdOnly: boolean) =>
+    tidy(() => {
+      const a = tensor(randArray(64 * 96, 1), [64, 96], { device: "cuda" }).requireGrad();
+      const b = tensor(randArray(96 * 40, 2), [96, 40], { device: "cuda" }).requireGrad();
+      const R = tensor(randArray(64 * 40, 3), [64, 40], { device: "cuda" });
+      let loss: Tensor;
+      if (fwdOnly) {
+        loss = withCudaMath({ autocast: "bf16" }, () => sum(mul(matmul(a, b), R)));
+        backward(loss); // outside: must still run the bf16 kernels
+      } else {
+        withCudaMath({ autocast: "bf16" }, () => backward(sum(mul(matmul(a, b), R))));
+      }
+      return [host(a.grad!), host(b.grad!)];
+    });
+  const inside = grads(false), split = grads(true);
+  assert.deepEqual(split[0], inside[0], "dA: backward outside the bf16 scope used another precision");
+  assert.deepEqual(split[1], inside[1], "dB");
+  // and the reverse: fp32 forward, backward inside a bf16 scope, stays fp32
+  const fp32 = tidy(() => {
+    const a = tensor(randArray(64 * 96, 1), [64, 96], { device: "cuda" }).requireGrad();
+    const b = tensor(randArray(96 * 40, 2), [96, 40], { device: "cuda" }).requireGrad();
+    const R = tensor(randArray(64 * 40, 3), [64, 40], { device: "cuda" });
+    const loss = sum(mul(matmul(a, b), R));
+    withCudaMath({ autocast: "bf16" }, () => backward(loss));
+    return host(a.grad!);
+  });
+  const cpu = tidy(() => {
+    const a = tensor(randArray(64 * 96, 1), [64, 96]).requireGrad();
+    const b = tensor(randArray(96 * 40, 2), [96, 40]);
+    backward(sum(mul(matmul(a, b), tensor(randArray(64 * 40, 3), [64, 40]))));
+    return host(a.grad!);
+  });
+  expectClose(fp32, cpu, TOL.fp32, "fp32 node, backward under bf16");
+  assert.ok(getCudaMath().autocast === "off");
 });
 
 const k = kernels(CUDA_HALF_SYMBOLS);
