@@ -193,7 +193,13 @@ cudaTest("errors: max / maxpool backward with a bad index fail like the CPU, wit
   });
 });
 
-cudaTest("an invalid FT_AUTOCAST is a warning of the probe, never a throw", async () => {
+// A fresh process (the probe runs once per process); needs --allow-run for deno itself
+// (bench/gpu_check.sh grants it; `deno task test` does not, and then this is ignored).
+const CAN_SPAWN = Deno.permissions.querySync({ name: "run", command: Deno.execPath() }).state === "granted";
+Deno.test({
+  name: "cuda: an invalid FT_AUTOCAST is a warning of the probe, never a throw",
+  ignore: !CUDA.available || !CAN_SPAWN,
+}, async () => {
   const code = `import { cudaStatus, getCudaMath } from "./src/backend/cuda.ts";
 const s = cudaStatus();
 console.log(JSON.stringify({ available: s.available, warnings: s.warnings, math: getCudaMath() }));`;
