@@ -63,7 +63,7 @@ FT_API int ft_adamw_step(int ntensors, const int64_t* sizes, float* const* p, co
   // pageable source: the copy is staged before cudaMemcpyAsync returns, so `tab` may go away
   int st = ftc::fail(cudaMemcpyAsync(dt, tab.data(), tab.size() * sizeof(Entry), cudaMemcpyHostToDevice, s), "adamw");
   if (st) return st;
-  adamw_k<<<ftc::blocks_for(total, 256, (int64_t)ftc::sm_count() * 8), 256, 0, s>>>(
+  adamw_k<<<ftc::grid_for(adamw_k, 256, total), 256, 0, s>>>(
       (int)tab.size(), dt, total, b1, b2, eps, bc1, 1.f / sqrtf(bc2), gs);
   return ftc::launched("ft_adamw_step");
 }
