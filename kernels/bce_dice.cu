@@ -158,7 +158,7 @@ FT_API int ft_bce_logits_bwd(int64_t n, float wp, float wn, float scale, int gSc
 // loss(1) = mean_s (1 - (2 I_s + k)/(P_s + T_s + k)); sums(S, 3) = (I, P, T); x, y (S, L)
 FT_API int ft_soft_dice_fwd(int64_t S, int64_t L, float smooth, const float* x, const float* y, float* sums,
                             float* loss) {
-  if (S < 1 || L < 0 || S > 65535) return S > 65535 ? FT_EUNSUP : FT_EINVAL;
+  if (S < 1 || L < 0) return FT_EINVAL;
   int64_t want = ((int64_t)ftc::sm_count() * 4 + S - 1) / S;  // blocks per sample to fill the device
   int64_t per = L / 4096 < want ? L / 4096 : want;
   if (per < 1) per = 1;
@@ -167,7 +167,11 @@ FT_API int ft_soft_dice_fwd(int64_t S, int64_t L, float smooth, const float* x, 
   cudaStream_t st = ftc::stream();
   double* part = (double*)ftc::workspace((size_t)(S * per * 3) * 8);
   if (!part) return FT_ENOMEM;
-  dice_sums_k<<<dim3((unsigned)per, (unsigned)S), TH, 0, st>>>(L, chunk, x, y, part);
+  // samples on grid y (at most 65535 per launch): launch in sample blocks with offset pointers
+  for (int64_t s0 = 0; s0 < S; s0 += 65535) {
+    int64_t sc = S - s0 < 65535 ? S - s0 : 65535;
+    dice_sums_k<<<dim3((unsigned)per, (unsigned)sc), TH, 0, st>>>(L, chunk, x + s0 * L, y + s0 * L, part + s0 * per * 3);
+  }
   dice_finish<<<1, 256, 0, st>>>(S, (int)per, smooth, part, sums, loss);
   return ftc::launched("ft_soft_dice_fwd");
 }
@@ -175,11 +179,15 @@ FT_API int ft_soft_dice_fwd(int64_t S, int64_t L, float smooth, const float* x, 
 // gx, gy (S, L, nullable) = g(1) * d loss / d(x, y) from the forward's sums(S, 3)
 FT_API int ft_soft_dice_bwd(int64_t S, int64_t L, float smooth, const float* x, const float* y, const float* sums,
                             const float* g, float* gx, float* gy) {
-  if (S < 1 || L < 0 || S > 65535) return S > 65535 ? FT_EUNSUP : FT_EINVAL;
+  if (S < 1 || L < 0) return FT_EINVAL;
   if (L == 0) return FT_OK;
   int64_t per = ((int64_t)ftc::sm_count() * 8 + S - 1) / S;
   int64_t need = (L + TH - 1) / TH;
   if (per > need) per = need;
-  dice_bwd_k<<<dim3((unsigned)per, (unsigned)S), TH, 0, ftc::stream()>>>(S, L, smooth, x, y, sums, g, gx, gy);
+  for (int64_t s0 = 0; s0 < S; s0 += 65535) {  // grid y limit, as in the forward
+    int64_t sc = S - s0 < 65535 ? S - s0 : 65535, o = s0 * L;
+    dice_bwd_k<<<dim3((unsigned)per, (unsigned)sc), TH, 0, ftc::stream()>>>(
+        S, L, smooth, x + o, y + o, sums + s0 * 3, g, gx ? gx + o : nullptr, gy ? gy + o : nullptr);
+  }
   return ftc::launched("ft_soft_dice_bwd");
 }

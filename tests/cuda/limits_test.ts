@@ -1,7 +1,7 @@
 // Shapes past the launch limits and the model's real shapes, judged per row against float64 (or
 // the CPU backend): elementwise / BCE / GELU with n >= 10 M (several grid-stride trips at one
 // wave), norm backward with many rows per block, K = 4096 (many trips round the GEMM pipeline
-// ring), batch > 65535 and rows past the old grid caps (fp32 4.2 M, autocast pack 2.1 M), the
+// ring), batch > 65535 (GEMM, Dice samples) and rows past the old grid caps (fp32 4.2 M, autocast pack 2.1 M), the
 // ViT/Q-Former shapes (B*H = 48, T = 197 / 257, softmax rows of 257, GEMM 3152x2304x768).
 // Each case is its own test so one failure does not hide the others. Skipped without a device.
 import {
@@ -19,7 +19,7 @@ import { tensor } from "../../src/tensor/create.ts";
 import { tidy } from "../../src/tensor/scope.ts";
 import { add, mul } from "../../src/ops/elementwise.ts";
 import { gelu } from "../../src/ops/gelu.ts";
-import { bceWithLogits } from "../../src/ops/bce_dice.ts";
+import { bceWithLogits, softDice } from "../../src/ops/bce_dice.ts";
 import { layerNorm } from "../../src/ops/norm.ts";
 import { matmul } from "../../src/ops/matmul.ts";
 import { softmax } from "../../src/ops/softmax.ts";
@@ -57,6 +57,16 @@ cudaTest("n >= 10 M: BCE with logits (sum over a grid of partials), forward and 
     [{ shape: [n], lo: -8, hi: 8, grad: true }, { shape: [n], values: y }],
     TOL.fp32,
     { ...TOL.pointwise, rtol: 1e-4, scaled: false },
+  );
+});
+
+cudaTest("soft Dice with 70000 samples (past the 65535 grid-y limit), forward and backward", () => {
+  const y = Float32Array.from(randArray(70_000 * 16, 8, 0, 1), (v) => (v > 0.5 ? 1 : 0));
+  compareOp(
+    "dice S=70000",
+    (x, t) => softDice(x, t),
+    [{ shape: [70_000, 16], lo: -4, hi: 4, grad: true }, { shape: [70_000, 16], values: y }],
+    TOL.fp32,
   );
 });
 
