@@ -1,8 +1,8 @@
 // Shapes past the launch limits and the model's real shapes, judged per row against float64 (or
 // the CPU backend): elementwise / BCE / GELU with n >= 10 M (several grid-stride trips at one
 // wave), norm backward with many rows per block, K = 4096 (many trips round the GEMM pipeline
-// ring), batch > 65535 (GEMM, Dice samples) and rows past the old grid caps (fp32 4.2 M, autocast pack 2.1 M), the
-// ViT/Q-Former shapes (B*H = 48, T = 197 / 257, softmax rows of 257, GEMM 3152x2304x768).
+// ring), batch > 65535 (GEMM, Dice samples) and rows past the old grid caps (fp32 4.2 M,
+// autocast pack 2.1 M), the ViT/Q-Former shapes (B*H = 48, T = 197 / 257, softmax rows of 257, GEMM 3152x2304x768).
 // Each case is its own test so one failure does not hide the others. Skipped without a device.
 import {
   compareOp,
