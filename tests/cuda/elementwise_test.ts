@@ -30,6 +30,7 @@ import {
   tanh,
 } from "../../src/ops/unary.ts";
 import { kernels } from "../../src/backend/dispatch.ts";
+import { GELU_SYMBOLS } from "../../src/ops/gelu.ts";
 import { cudaRaw } from "../../src/backend/cuda.ts";
 import { expectClose } from "./cuda_helpers.ts";
 import { randArray } from "../helpers.ts";
@@ -157,3 +158,93 @@ cudaTest("guard regions: binary / unary / fill write exactly their outputs", () 
     cudaRaw.free(pb);
   }
 });
+
+const kg = kernels(GELU_SYMBOLS);
+
+/** `values` uploaded 4 bytes into a fresh block: a pointer that is 4- but not 16-byte aligned. */
+function uploadMisaligned(values: Float32Array): { base: Deno.PointerObject; p: Deno.PointerObject } {
+  const base = cudaRaw.malloc(values.byteLength + 64);
+  const p = Deno.UnsafePointer.offset(base, 4)!;
+  cudaRaw.upload(p, values);
+  return { base, p };
+}
+
+/** Runs call(out) on an output 4 bytes into a sentinel-filled block; checks both neighbours. */
+function misalignedOut(n: number, call: (o: Deno.PointerObject) => number, what: string): Float32Array {
+  const base = cudaRaw.malloc((n + 8) * 4);
+  const SENT = 0x7fbadbad;
+  cudaRaw.upload(base, new Uint32Array(n + 8).fill(SENT));
+  const st = call(Deno.UnsafePointer.offset(base, 4)!);
+  if (st !== 0) throw new Error(`${what}: status ${st}`);
+  const back = new Uint32Array(n + 8);
+  cudaRaw.download(back, base);
+  cudaRaw.free(base);
+  if (back[0] !== SENT || back[n + 1] !== SENT) throw new Error(`${what}: wrote outside its output`);
+  return new Float32Array(back.buffer, 4, n).slice();
+}
+
+cudaTest("misaligned fp32 pointers (views at odd offsets) take the scalar path and stay exact", () => {
+  for (const n of [4, 1027, 1 << 16]) {
+    const a = randArray(n, 1, -3, 3), b = randArray(n, 2);
+    const A = uploadMisaligned(a), B = uploadMisaligned(b);
+    const sum = misalignedOut(
+      n,
+      (o) =>
+        k("cuda").ft_binary_fwd(
+          BinOp.add,
+          1,
+          BigInt64Array.of(BigInt(n)),
+          BigInt64Array.of(1n),
+          BigInt64Array.of(1n),
+          A.p,
+          B.p,
+          o,
+        ),
+      `add misaligned n=${n}`,
+    );
+    expectClose(sum, a.map((x, i) => x + b[i]), T, `add misaligned n=${n}`);
+    const g = misalignedOut(n, (o) => kg("cuda").ft_gelu_fwd(BigInt(n), A.p, o, 0), `gelu misaligned n=${n}`);
+    const ref = Array.from(a, (x) => 0.5 * x * (1 + erf64(x / Math.SQRT2)));
+    expectClose(g, ref, { rtol: 2e-6, atol: 1e-6, norm: 1e-6, scaled: false }, `gelu misaligned n=${n}`);
+    const gb = misalignedOut(
+      n,
+      (o) => kg("cuda").ft_gelu_bwd(BigInt(n), A.p, B.p, o, 1),
+      `gelu tanh bwd misaligned n=${n}`,
+    );
+    const c = Math.sqrt(2 / Math.PI);
+    const refb = Array.from(a, (x, i) => {
+      const u = c * (x + 0.044715 * x ** 3), t = Math.tanh(u);
+      return b[i] * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x));
+    });
+    expectClose(gb, refb, { rtol: 1e-5, atol: 1e-6, norm: 1e-6, scaled: false }, `gelu tanh bwd n=${n}`);
+    cudaRaw.free(A.base);
+    cudaRaw.free(B.base);
+  }
+});
+
+/** erf in float64 (Abramowitz-Stegun 7.1.26 is too coarse; a series / continued fraction). */
+function erf64(x: number): number {
+  const ax = Math.abs(x);
+  if (ax < 2.5) {
+    // Maclaurin series: converges fast for |x| < 2.5 in float64
+    let term = ax, sum = ax;
+    for (let n = 1; n < 80; n++) {
+      term *= -(ax * ax) / n;
+      sum += term / (2 * n + 1);
+    }
+    return Math.sign(x) * (2 / Math.sqrt(Math.PI)) * sum;
+  }
+  // erfc continued fraction (Lentz) for the tail
+  let f = ax, C = ax, D = 0;
+  for (let i = 1; i < 200; i++) {
+    const an = i / 2;
+    D = ax + an * D;
+    D = 1 / D;
+    C = ax + an / C;
+    const delta = C * D;
+    f *= delta;
+    if (Math.abs(delta - 1) < 1e-16) break;
+  }
+  const erfc = Math.exp(-ax * ax) / (Math.sqrt(Math.PI) * f);
+  return Math.sign(x) * (1 - erfc);
+}
