@@ -151,8 +151,13 @@ function step(t5: T5, cache: T5DecodeCache, last: number[]): Float32Array {
 
 function greedy(t5: T5, enc: Tensor, encMask: Tensor | null, o: Required<DecodeOptions>): Decoded[] {
   const B = enc.shape[0], V = t5.cfg.vocabSize;
-  const cache = t5.startDecode(enc, encMask);
-  keepCache(cache);
+  const all = Array.from({ length: B }, (_, i) => i);
+  let cache!: T5DecodeCache;
+  tidy(() => {
+    // the cache owns its tensors (a copy of the mask), freed in `finally`
+    cache = t5.startDecode(enc, encMask ? gatherRows(encMask, all) : null);
+    keepCache(cache);
+  });
   const seqs = Array.from({ length: B }, () => [o.start]);
   const done = new Array(B).fill(false);
   const scores = new Array(B).fill(0);
@@ -225,7 +230,7 @@ function beam(t5: T5, enc: Tensor, encMask: Tensor | null, o: Required<DecodeOpt
     keepCache(cache);
   });
   let seqs = rows0.map(() => [o.start]);
-  let beamScores = rows0.map((_, r) => (r % nb === 0 ? 0 : -1e9));
+  let beamScores: number[] = rows0.map((_, r) => (r % nb === 0 ? 0 : -1e9));
   const hyps = Array.from({ length: B }, () => new Hyps(nb, o.lengthPenalty));
   const done = new Array(B).fill(false);
   try {
