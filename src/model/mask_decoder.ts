@@ -16,7 +16,6 @@
  * @module
  */
 import { type Tensor, toDevice } from "../tensor/tensor.ts";
-import { keep } from "../tensor/scope.ts";
 import { defaultRng, type Rng } from "../tensor/rng.ts";
 import { ones, truncNormal, zeros } from "../tensor/create.ts";
 import { add, mul, sub } from "../ops/elementwise.ts";
@@ -131,7 +130,6 @@ export class SamMaskDecoder extends Module {
   readonly hyper: DeepMLP;
   /** (2, C/2) Gaussian of the dense PE (a buffer: saved, not trained). */
   readonly peGaussian: Tensor;
-  #pe: Tensor | null = null;
 
   /** Decoder over a `grid`×`grid` image of `visionDim` tokens and `qDim` queries. */
   constructor(
@@ -163,19 +161,13 @@ export class SamMaskDecoder extends Module {
     this.peGaussian = this.buffer("pe_gaussian", zeros([2, C / 2]).set(g));
   }
 
-  override dispose(): void {
-    super.dispose();
-    this.#pe?.dispose();
-  }
-
-  /** The dense PE (g·g, C), computed once from the buffer. */
+  /**
+   * The dense PE (g·g, C) from the buffer, recomputed per call (a few thousand sin/cos): a
+   * cached copy would go stale when a checkpoint replaces the buffer.
+   */
   #densePe(device: Tensor["device"]): Tensor {
-    if (!this.#pe || this.#pe.device !== device) {
-      this.#pe?.dispose();
-      const gauss = this.peGaussian.data();
-      this.#pe = keep(toDevice(randomPositionEncoding(gauss, this.grid, this.grid, this.cfg.dim), device));
-    }
-    return this.#pe;
+    const pe = randomPositionEncoding(this.peGaussian.data(), this.grid, this.grid, this.cfg.dim);
+    return toDevice(pe, device);
   }
 
   /** -> mask logits (B, 1, 4g, 4g). */
