@@ -8,10 +8,10 @@ import type { Tensor } from "../tensor/tensor.ts";
 import { stridesOf } from "../tensor/shape.ts";
 import { record } from "../autograd/tape.ts";
 import { sumToShape } from "./reduce.ts";
-import { BinOp, binaryRaw, copy, full, Unary, unaryRaw } from "./raw.ts";
+import { binaryRaw, BinOp, copy, full, Unary, unaryRaw } from "./raw.ts";
 
 // the raw layer, re-exported for op files and users that import it from here
-export { addInto, axpby, BinOp, binaryRaw, copy, full, sameDevice, Unary, unaryRaw } from "./raw.ts";
+export { addInto, axpby, binaryRaw, BinOp, copy, full, sameDevice, Unary, unaryRaw } from "./raw.ts";
 
 const UN_SCALE = Unary.scale, UN_ADDS = Unary.adds;
 
@@ -116,7 +116,6 @@ export function neg(x: Tensor): Tensor {
   return scale(x, -1);
 }
 
-/** Differentiable copy. */
 /** Differentiable copy. */
 export function clone(x: Tensor): Tensor {
   return record(copy(x), "clone", [x], (g) => [g]);

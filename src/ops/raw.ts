@@ -137,4 +137,3 @@ export function unaryRaw(x: Tensor, op: number, p = 0): Tensor {
   );
   return out;
 }
-

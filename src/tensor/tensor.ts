@@ -21,6 +21,10 @@ export interface GradNode {
   inputs: Tensor[];
   /** Gradients of the inputs given the output's gradient (null: no gradient flows). */
   backward: (grad: Tensor) => (Tensor | null)[];
+  /** Tensors only the backward uses; freed when the graph is released (see autograd/tape.ts). */
+  saved?: Tensor[];
+  /** Set once a backward without retainGraph has run through this node. */
+  released?: boolean;
 }
 
 /** Host <-> device transfer functions of a non-CPU backend. */
@@ -53,7 +57,7 @@ let nextId = 1;
 
 /** An n-dimensional array in native memory. */
 export class Tensor {
-  /** Unique id (debugging, tape bookkeeping). */
+  /** Unique id, increasing in creation order (debugging, tape bookkeeping). */
   readonly id = nextId++;
   readonly shape: readonly number[];
   readonly dtype: DType;
@@ -83,6 +87,11 @@ export class Tensor {
   static empty(shape: Shape, dtype: DType = "float32", device: Device = defaultDevice): Tensor {
     checkShape(shape, "empty");
     return new Tensor(Storage.alloc(numel(shape) * 4, device), shape, dtype);
+  }
+
+  /** The id the next tensor will get (ids only grow: tensors made later have ids >= this). */
+  static nextId(): number {
+    return nextId;
   }
 
   /** Number of elements. */
@@ -165,13 +174,15 @@ export class Tensor {
     return this;
   }
 
-  /** Releases the memory (idempotent). Also drops the gradient. */
+  /**
+   * Releases the memory (idempotent). Also drops the gradient. The autograd node stays, so a
+   * later backward that reaches this tensor fails naming it and its op (it is not a leaf).
+   */
   dispose(): void {
     if (this.#storage) {
       this.#storage.release();
       this.#storage = null;
     }
-    this.node = null;
     if (this.grad) {
       this.grad.dispose();
       this.grad = null;
