@@ -86,14 +86,44 @@ export class Module {
     return out;
   }
 
-  /** All parameters with dotted names, in registration order (depth first). */
+  /**
+   * All parameters with dotted names, in registration order (depth first). A tensor registered
+   * twice (tied weights, e.g. an LM head sharing the embedding) is listed under every name.
+   * Called without a prefix it also sets each tensor's `name` to its first dotted name from
+   * this module: the name optimizers key their state by.
+   */
   namedParameters(prefix = ""): [string, Tensor][] {
-    return this.#collect(prefix, (m) => m.#params);
+    const out = this.#collect(prefix, (m) => m.#params);
+    if (prefix === "") {
+      const named = new Set<Tensor>();
+      for (const [n, t] of out) {
+        if (named.has(t)) continue;
+        named.add(t);
+        t.name = n;
+      }
+    }
+    return out;
   }
 
-  /** All parameters (the optimizer's input). */
+  /**
+   * Every parameter tensor once (tied weights deduplicated, first name kept), in registration
+   * order: the optimizer's input. Names are set as in `namedParameters()`.
+   */
   parameters(): Tensor[] {
-    return this.namedParameters().map(([, t]) => t);
+    const seen = new Set<Tensor>();
+    const out: Tensor[] = [];
+    for (const [, t] of this.namedParameters()) {
+      if (seen.has(t)) continue;
+      seen.add(t);
+      out.push(t);
+    }
+    return out;
+  }
+
+  /** Distinct parameters with their first dotted name (tied weights once). */
+  uniqueNamedParameters(): [string, Tensor][] {
+    const seen = new Set<Tensor>();
+    return this.namedParameters().filter(([, t]) => !seen.has(t) && seen.add(t) !== undefined);
   }
 
   /** All buffers with dotted names. */
