@@ -94,12 +94,14 @@ export function addInto(dst: Tensor, src: Tensor): void {
   if (dst.size !== src.size) {
     throw new Error(`addInto: ${fmtShape(dst.shape)} += ${fmtShape(src.shape)}`);
   }
+  sameDevice("addInto", dst, src);
   check(k(dst.device).ft_axpby_f32(BigInt(dst.size), 1, src.ptr, 1, dst.ptr), "addInto");
 }
 
 /** y = alpha * x + beta * y in place (no autograd). */
 export function axpby(alpha: number, x: Tensor, beta: number, y: Tensor): void {
   if (x.size !== y.size) throw new Error(`axpby: ${fmtShape(x.shape)} vs ${fmtShape(y.shape)}`);
+  sameDevice("axpby", y, x);
   check(k(y.device).ft_axpby_f32(BigInt(y.size), alpha, x.ptr, beta, y.ptr), "axpby");
 }
 
