@@ -18,7 +18,11 @@ export function registerCudaOpener(
   cudaOpener = open;
 }
 
-/** Returns a function giving the op's symbols on a device; libraries open lazily. */
+/**
+ * Returns a function giving the op's symbols on a device; libraries open lazily. A kernel the
+ * CUDA library lacks is a function that throws an error naming it (never a bare TypeError on
+ * null), except symbols declared `optional: true`, which stay null so the op can fall back.
+ */
 export function kernels<S extends Deno.ForeignLibraryInterface>(defs: S): (d: Device) => Syms<S> {
   let cpu: Syms<S> | null = null;
   let cuda: Syms<S> | null = null;
@@ -29,15 +33,30 @@ export function kernels<S extends Deno.ForeignLibraryInterface>(defs: S): (d: De
       const optional = Object.fromEntries(
         Object.entries(defs).map(([k, v]) => [k, { ...v, optional: true }]),
       ) as unknown as S;
-      cuda = cudaOpener(optional);
-      if (!cuda) throw new Error("CUDA backend is not available");
+      const opened = cudaOpener(optional);
+      if (!opened) throw new Error("CUDA backend is not available");
+      const syms: Record<string, unknown> = { ...opened };
+      for (const [name, def] of Object.entries(defs)) {
+        if (syms[name] == null && !(def as { optional?: boolean }).optional) {
+          syms[name] = missing(name, "cuda");
+        }
+      }
+      cuda = syms as Syms<S>;
     }
     return cuda;
   };
 }
 
-/** Asserts that a CUDA symbol exists (optional symbols are null when a kernel is missing). */
+function missing(name: string, device: Device): () => never {
+  return () => {
+    throw new Error(
+      `${name}: no kernel on device '${device}' (the ${device} library lacks this op; move the tensors to the cpu or rebuild the library)`,
+    );
+  };
+}
+
+/** Asserts that an optional symbol exists (optional symbols are null when a kernel is missing). */
 export function need<F>(fn: F | null | undefined, name: string, device: Device): F {
-  if (fn == null) throw new Error(`${name}: no kernel on device '${device}'`);
-  return fn;
+  if (fn == null) missing(name, device)();
+  return fn!;
 }

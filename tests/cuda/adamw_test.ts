@@ -30,3 +30,26 @@ cudaTest("AdamW step matches the CPU kernel", () => {
   }
   pc.forEach((p, i) => expectClose(host(pg[i]), host(p), TOL.fp32, `adamw param ${i}`));
 });
+
+cudaTest("AdamW per-parameter steps: a parameter unfrozen later matches the CPU kernel", () => {
+  const mk = (device: "cpu" | "cuda") =>
+    [[40], [7, 3]].map((s, i) =>
+      keep(tensor(randArray(s.reduce((a, b) => a * b, 1), 50 + i), s, { device }).requireGrad())
+    );
+  const pc = mk("cpu"), pg = mk("cuda");
+  const oc = new AdamW(pc, { lr: 1e-2 }), og = new AdamW(pg, { lr: 1e-2 });
+  for (let step = 0; step < 6; step++) {
+    [pc, pg].forEach((ps) =>
+      ps.forEach((p, i) => {
+        p.grad?.dispose();
+        p.grad = i === 1 && step < 4
+          ? null
+          : keep(tensor(randArray(p.size, 7 * step + i), p.shape, { device: p.device }));
+      })
+    );
+    oc.step();
+    og.step();
+  }
+  if (og.stepOf(pg[1]) !== 2) throw new Error(`late parameter step ${og.stepOf(pg[1])}, want 2`);
+  pc.forEach((p, i) => expectClose(host(pg[i]), host(p), TOL.fp32, `adamw late param ${i}`));
+});
