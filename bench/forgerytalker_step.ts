@@ -63,7 +63,7 @@ function oursSteps(n: number): number[] {
 }
 
 function torchSteps(n: number): { times: number[]; peakMB: number } {
-  const env = { ...Deno.env.toObject(), OMP_NUM_THREADS: String(threads) };
+  const env: Record<string, string> = { ...Deno.env.toObject(), OMP_NUM_THREADS: String(threads) };
   delete env.OPENBLAS_CORETYPE;
   const code = `
 import sys, json, resource, runpy
