@@ -40,6 +40,8 @@ export interface DecodeOptions {
   eos?: number;
   /** Decoder start id (default 0, T5's pad). */
   start?: number;
+  /** Ids at or above this are never generated (a tokenizer smaller than the model's vocabulary). */
+  vocabLimit?: number;
 }
 
 /** A decoded sequence: ids after the start token, EOS excluded, and its score. */
@@ -61,6 +63,7 @@ export function decodeDefaults(o: DecodeOptions = {}): Required<DecodeOptions> {
     noRepeatNgram: o.noRepeatNgram ?? 0,
     eos: o.eos ?? 1,
     start: o.start ?? 0,
+    vocabLimit: o.vocabLimit ?? Infinity,
   };
   if (!Number.isInteger(r.beams) || r.beams < 1) throw new Error(`decode: beams must be a positive integer, got ${r.beams}`);
   if (!Number.isInteger(r.maxNewTokens) || r.maxNewTokens < 1) {
@@ -88,6 +91,7 @@ export function processScores(row: Float32Array, seq: readonly number[], o: Requ
     }
   }
   if (seq.length < o.minLength) row[o.eos] = -Infinity;
+  if (o.vocabLimit < row.length) row.fill(-Infinity, o.vocabLimit);
 }
 
 /** log_softmax of a row (float64 accumulation, float32 result like PyTorch's CPU kernel). */
