@@ -16,7 +16,8 @@ import { reshape } from "../../src/ops/shape_ops.ts";
 import { tanh } from "../../src/ops/unary.ts";
 import { backward, record } from "../../src/autograd/tape.ts";
 import { axpby } from "../../src/ops/raw.ts";
-import { disposeAll, noLeak, randLeaf } from "../helpers.ts";
+import { clipGradNorm } from "../../src/train/clip.ts";
+import { assertClose, disposeAll, noLeak, randLeaf } from "../helpers.ts";
 
 Deno.test("sum(a + b): a.grad and b.grad are separate storage; a second backward gives 2, not 3", () => {
   noLeak(() => {
@@ -26,10 +27,17 @@ Deno.test("sum(a + b): a.grad and b.grad are separate storage; a second backward
     tidy(() => backward(sum(add(a, b))));
     assertEquals(a.grad!.toArray(), [2, 2, 2]);
     assertEquals(b.grad!.toArray(), [2, 2, 2]);
-    // clipping-style in-place scaling of one gradient leaves the other alone
+    // in-place scaling of one gradient leaves the other alone
     axpby(0, a.grad!, 0.5, a.grad!);
     assertEquals(a.grad!.toArray(), [1, 1, 1]);
     assertEquals(b.grad!.toArray(), [2, 2, 2]);
+    // clipGradNorm scales each gradient once: all six entries 2, norm sqrt(24), each becomes 2 / sqrt(24)
+    axpby(0, a.grad!, 2, a.grad!);
+    const norm = clipGradNorm([a, b], 1);
+    assertClose([norm], [Math.sqrt(24)], { rtol: 1e-6 });
+    assertClose([...a.grad!.toArray(), ...b.grad!.toArray()], new Array(6).fill(2 / Math.sqrt(24)), {
+      rtol: 1e-5,
+    });
     disposeAll(a, b);
   });
 });
