@@ -47,11 +47,14 @@ const HELP = `deno task train --data DIR --out runs/X [options]
   --skip-nonfinite       skip steps whose loss is NaN/inf (default: stop, checkpoints intact)
   --strict               a corrupt image is fatal (default: skip its batch and count it)
   --device D             auto | cpu | cuda (default auto)
+  --stop-after N         stop this invocation after N steps with a resumable checkpoint (time-boxed runs)
   --dry-run              print parameter counts per component and exit (no weights allocated)`;
 
+/** A usage error: printed as one line, exit code 2. */
+class UsageError extends Error {}
+
 function fail(msg: string): never {
-  console.error(`train: ${msg}`);
-  Deno.exit(2);
+  throw new UsageError(msg);
 }
 
 function num(v: string | undefined, name: string, def: number, int = false): number {
@@ -70,10 +73,21 @@ function perStage(v: string | undefined, name: string, def: [number, number, num
   return { fpn: parts[0], pretrain: parts[1], finetune: parts[2] };
 }
 
-async function main(): Promise<void> {
+/** Runs the CLI with `args`; returns the exit code (0 ok, 1 failed, 2 usage, 130 interrupted). */
+export async function main(args: string[]): Promise<number> {
+  try {
+    return await run(args);
+  } catch (e) {
+    console.error(`${e instanceof UsageError ? "train" : "\ntrain"}: ${(e as Error).message}`);
+    return e instanceof UsageError ? 2 : 1;
+  }
+}
+
+async function run(args: string[]): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
+      args,
       options: {
         config: { type: "string", default: "tiny" },
         set: { type: "string" },
@@ -110,6 +124,7 @@ async function main(): Promise<void> {
         strict: { type: "boolean", default: false },
         device: { type: "string", default: "auto" },
         "dry-run": { type: "boolean", default: false },
+        "stop-after": { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
       strict: true,
@@ -121,7 +136,7 @@ async function main(): Promise<void> {
   const v = parsed.values;
   if (v.help) {
     console.log(HELP);
-    return;
+    return 0;
   }
   let overrides: Record<string, unknown> = {};
   if (v.set) {
@@ -152,7 +167,7 @@ async function main(): Promise<void> {
       console.log(`  ${k.padEnd(16)} ${n.toLocaleString("en-US").padStart(16)}  (${(n / 1e6).toFixed(2)}M)`);
     }
     console.log(`  fp32 weights ${(counts.total * 4 / 2 ** 30).toFixed(2)} GiB; AdamW state doubles that`);
-    return;
+    return 0;
   }
   if (!v.data) fail("--data DIR is required (an MMTT-format folder, e.g. from `deno task synth`)");
   if (!v.out) fail("--out DIR is required (e.g. runs/tiny)");
@@ -177,8 +192,8 @@ async function main(): Promise<void> {
     throw e;
   }
   const device = useDevice(v.device, (m) => console.log(m));
-  const trainRecs = await readMMTT(splitPath(dataDir, "train"), dataDir).catch((e) => fail((e as Error).message));
-  const valRecs = await readMMTT(splitPath(dataDir, "eval"), dataDir).catch((e) => fail((e as Error).message));
+  const trainRecs = await readMMTT(splitPath(dataDir, "train"), dataDir).catch((e): never => fail((e as Error).message));
+  const valRecs = await readMMTT(splitPath(dataDir, "eval"), dataDir).catch((e): never => fail((e as Error).message));
   if (!trainRecs.length) fail(`the training split of '${v.data}' is empty`);
   if (!valRecs.length) fail(`the eval split of '${v.data}' is empty`);
   const batch = num(v.batch, "batch", 16, true);
@@ -212,6 +227,7 @@ async function main(): Promise<void> {
     strict: v.strict!,
     resume: v.resume ? resolve(v.resume) : null,
     init: v.init ? resolve(v.init) : null,
+    stopAfter: num(v["stop-after"], "stop-after", 0, true),
     print: (line, transient) => {
       // on a terminal the progress bar redraws one line; elsewhere every line is plain
       const clear = Deno.stdout.isTerminal() ? "\r\x1b[2K" : "";
@@ -222,14 +238,10 @@ async function main(): Promise<void> {
     console.log("random init: the image encoder and T5 train too (the paper freezes them because they are pretrained; --freeze paper forces it)");
   }
   console.log(`train: ${cfg.name} on ${device}, ${trainRecs.length} train / ${valRecs.length} eval samples, stages ${stages.join(" -> ")}`);
-  try {
-    const best = await train(opts, { train: trainRecs, val: valRecs });
-    writeCurves(`${opts.out}/log.jsonl`, `${opts.out}/curves.svg`);
-    console.log(`\nbest checkpoint: ${best}\ncurves: ${opts.out}/curves.svg, log: ${opts.out}/log.jsonl`);
-  } catch (e) {
-    console.error(`\ntrain: ${(e as Error).message}`);
-    Deno.exit(1);
-  }
+  const best = await train(opts, { train: trainRecs, val: valRecs });
+  writeCurves(`${opts.out}/log.jsonl`, `${opts.out}/curves.svg`);
+  console.log(`\nbest checkpoint: ${best}\ncurves: ${opts.out}/curves.svg, log: ${opts.out}/log.jsonl`);
+  return 0;
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -34,9 +34,9 @@ class PostNormAttention extends Module {
     this.norm = this.child("LayerNorm", new LayerNorm(dim, { eps }));
   }
   /** norm(x + drop(attn(x, kv))). */
-  forward(x: Tensor, kv: Tensor, mask: Tensor | null, p: number): Tensor {
+  forward(x: Tensor, kv: Tensor, mask: Tensor | null, p: number, rng: Rng): Tensor {
     const a = this.attn.forward(x, kv, kv, { keyPaddingMask: mask });
-    return this.norm.forward(add(x, dropout(a, p, { training: this.training && p > 0 })));
+    return this.norm.forward(add(x, dropout(a, p, { training: this.training && p > 0, rng })));
   }
 }
 
@@ -49,8 +49,8 @@ class PostNormFF extends Module {
     this.mlp = this.child("mlp", new MLP(dim, hidden, { act: "gelu", init: "trunc_normal", rng }));
     this.norm = this.child("LayerNorm", new LayerNorm(dim, { eps }));
   }
-  forward(x: Tensor, p: number): Tensor {
-    return this.norm.forward(add(x, dropout(this.mlp.forward(x), p, { training: this.training && p > 0 })));
+  forward(x: Tensor, p: number, rng: Rng): Tensor {
+    return this.norm.forward(add(x, dropout(this.mlp.forward(x), p, { training: this.training && p > 0, rng })));
   }
 }
 
@@ -78,14 +78,14 @@ export class QFormerLayer extends Module {
   }
 
   /** x (B, Q + T, d), mask (B, Q + T) or null, image (B, N, dv) -> (B, Q + T, d). */
-  forward(x: Tensor, Q: number, mask: Tensor | null, image: Tensor, p: number): Tensor {
+  forward(x: Tensor, Q: number, mask: Tensor | null, image: Tensor, p: number, rng: Rng): Tensor {
     const L = x.shape[1];
-    const h = this.selfAttn.forward(x, x, mask, p);
+    const h = this.selfAttn.forward(x, x, mask, p, rng);
     let q = L === Q ? h : slice(h, 1, 0, Q);
-    if (this.crossAttn) q = this.crossAttn.forward(q, image, null, p);
-    q = this.ffQuery.forward(q, p);
+    if (this.crossAttn) q = this.crossAttn.forward(q, image, null, p, rng);
+    q = this.ffQuery.forward(q, p, rng);
     if (L === Q) return q;
-    const t = this.ffText.forward(slice(h, 1, Q, L), p);
+    const t = this.ffText.forward(slice(h, 1, Q, L), p, rng);
     return concat([q, t], 1);
   }
 }
@@ -112,6 +112,8 @@ export class QFormer extends Module {
   readonly layers: ModuleList<QFormerLayer>;
   /** d -> vocab (the official code's plain linear MLM head). */
   readonly mlmHead: Linear;
+  /** Dropout stream (saved in checkpoints via Module.rngState). */
+  readonly rng: Rng;
 
   /** Builds the Q-Former for image tokens `visionDim` wide. */
   constructor(readonly cfg: QFormerConfig, readonly visionDim: number, rng: Rng = defaultRng()) {
@@ -127,6 +129,7 @@ export class QFormer extends Module {
     for (let i = 0; i < cfg.depth; i++) layers.push(new QFormerLayer(cfg, i, visionDim, rng));
     this.layers = this.child("layer", new ModuleList(layers));
     this.mlmHead = this.child("mlm_head", new Linear(cfg.dim, cfg.vocabSize, { init: "trunc_normal", rng }));
+    this.rng = rng.fork(0xd0);
   }
 
   /**
@@ -151,8 +154,8 @@ export class QFormer extends Module {
       x = concat([x, t], 1);
       if (textMask) mask = concat([ones([B, Q], { device: image.device }), textMask], 1);
     }
-    x = dropout(this.embNorm.forward(x), p, { training: this.training && p > 0 });
-    for (const l of this.layers) x = l.forward(x, Q, mask, image, p);
+    x = dropout(this.embNorm.forward(x), p, { training: this.training && p > 0, rng: this.rng });
+    for (const l of this.layers) x = l.forward(x, Q, mask, image, p, this.rng);
     const L = x.shape[1];
     return { queries: L === Q ? x : slice(x, 1, 0, Q), text: L === Q ? null : slice(x, 1, Q, L) };
   }

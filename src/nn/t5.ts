@@ -250,9 +250,10 @@ export class T5Block extends Module {
       selfKV?: (k: Tensor, v: Tensor) => [Tensor, Tensor];
       cross?: { k: Tensor; v: Tensor; mask: Tensor | null };
       p: number;
+      rng?: Rng;
     },
   ): Tensor {
-    const drop = (t: Tensor) => dropout(t, o.p, { training: this.training && o.p > 0 });
+    const drop = (t: Tensor) => dropout(t, o.p, { training: this.training && o.p > 0, rng: o.rng });
     const sa = this.#self.inner;
     let h = this.#self.norm.forward(x);
     let k = sa.heads(sa.k, h), v = sa.heads(sa.v, h);
@@ -307,6 +308,8 @@ export class T5 extends Module {
   readonly decoder: T5Stack;
   /** Untied LM head (null when tied). */
   readonly lmHead: Linear | null;
+  /** Dropout stream (saved in checkpoints via Module.rngState). */
+  readonly rng: Rng;
 
   /** Builds the model; `rng` seeds every weight. */
   constructor(readonly cfg: T5Config, rng: Rng = defaultRng()) {
@@ -319,6 +322,7 @@ export class T5 extends Module {
       l.weight.set(Float32Array.from({ length: cfg.dModel * cfg.vocabSize }, () => rng.normal() * cfg.dModel ** -0.5));
       return l;
     })());
+    this.rng = rng.fork(0xd0);
   }
 
   /** Token embeddings: ids int32 (B, T) -> (B, T, d). */
@@ -329,10 +333,10 @@ export class T5 extends Module {
   /** Encoder: embeds (B, Te, d), mask (B, Te) (1 keep, 0 pad) or null -> (B, Te, d). */
   encode(embeds: Tensor, mask: Tensor | null, p = 0): Tensor {
     const [, Te] = embeds.shape;
-    const drop = (t: Tensor) => dropout(t, p, { training: this.training && p > 0 });
+    const drop = (t: Tensor) => dropout(t, p, { training: this.training && p > 0, rng: this.rng });
     let x = drop(embeds);
     const bias = this.encoder.block.at(0).selfAttention.positionBias(Te, Te, 0);
-    for (const b of this.encoder.block) x = b.forward(x, { bias, mask, p });
+    for (const b of this.encoder.block) x = b.forward(x, { bias, mask, p, rng: this.rng });
     return drop(this.encoder.finalNorm.forward(x));
   }
 
@@ -359,12 +363,12 @@ export class T5 extends Module {
       throw new Error(`T5.decode: ids ${fmtShape(ids.shape)} ${ids.dtype}: expected int32 (B, T)`);
     }
     const Td = ids.shape[1];
-    const drop = (t: Tensor) => dropout(t, p, { training: this.training && p > 0 });
+    const drop = (t: Tensor) => dropout(t, p, { training: this.training && p > 0, rng: this.rng });
     let x = drop(this.embed(ids));
     const bias = this.decoder.block.at(0).selfAttention.positionBias(Td, Td, 0);
     const cross = this.crossKV(enc);
     this.decoder.block.items.forEach((b, i) => {
-      x = b.forward(x, { bias, p, cross: { ...cross[i], mask: encMask } });
+      x = b.forward(x, { bias, p, rng: this.rng, cross: { ...cross[i], mask: encMask } });
     });
     return this.logits(drop(this.decoder.finalNorm.forward(x)));
   }

@@ -93,6 +93,8 @@ export interface TrainOptions {
   resume: string | null;
   /** Start from these weights (e.g. a previous run's best). */
   init: string | null;
+  /** Stop each invocation after this many optimizer steps, saving a resumable checkpoint (0: no limit). */
+  stopAfter?: number;
   /** Where progress goes. */
   print: (line: string, transient?: boolean) => void;
 }
@@ -374,7 +376,7 @@ async function runStage(
   model.train();
   const t0 = performance.now();
   const t1 = t0;
-  let seen = 0, skipped = 0, badBatches = 0;
+  let seen = 0, skipped = 0, badBatches = 0, skippedInARow = 0, stepsThisRun = 0;
   const isTty = Deno.stdout.isTerminal();
   const doValidate = async () => {
     const v = await validate(st, stage, o, data.val);
@@ -427,6 +429,9 @@ async function runStage(
             );
           }
           skipped++;
+          if (++skippedInARow >= 20) {
+            throw new Error(`20 non-finite losses in a row at ${stage} step ${step}; stopping (last good checkpoint: ${lastPath})`);
+          }
           model.zeroGrad();
           continue;
         }
@@ -438,6 +443,8 @@ async function runStage(
         opt.step();
         model.zeroGrad();
         step++;
+        skippedInARow = 0;
+        if (o.stopAfter && ++stepsThisRun >= o.stopAfter && step < total) st.interrupted = true;
         const loss = Object.entries(terms).reduce((s, [k, v]) => {
           const w = stage === "pretrain" ? (o.weights as unknown as Record<string, number>)[k] ?? 1 : 1;
           return s + w * v;
