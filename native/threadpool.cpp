@@ -1,5 +1,6 @@
-// Implementation of ft::parallel_for (see threadpool.h). One generation counter wakes the
-// workers; each worker runs its chunk and decrements `pending`; the caller waits on it.
+// Implementation of ft::parallel_for (see threadpool.h). Publishing a job bumps the generation
+// in one atomic job word, which wakes the workers; each claims at most one chunk of that
+// generation from the word, runs it and decrements `pending`; the caller runs chunk 0 and waits.
 // ft_threadpool_selftest (bottom) stress-tests the hand-over: tests/native/threadpool_test.ts.
 #include "threadpool.h"
 
@@ -33,53 +34,75 @@ struct Pool {
   std::vector<std::thread> workers;
   std::mutex mu;
   std::condition_variable cv;
-  std::atomic<uint64_t> generation{0};
-  std::atomic<int> pending{0};
+  // The job word: generation (bits 16..63) | active chunks (8..15) | next unclaimed chunk (0..7).
+  // A worker claims a chunk with one compare-exchange that also checks the generation, so a
+  // worker that slept through a job can neither claim a chunk of a job it did not see begin
+  // twice nor apply one job's chunk count to another: every chunk runs once per job.
+  std::atomic<uint64_t> job{0};
+  std::atomic<int> pending{0};  // chunks claimed by workers and not yet finished
   std::atomic<bool> stop{false};
   std::mutex submit;  // one parallel job at a time (nested calls run inline)
-  // current job
+  // current job: written before the job word is published, stable until `pending` drops to 0
   const std::function<void(int64_t, int64_t, int)>* fn = nullptr;
   int64_t n = 0;
-  int active = 1;
+
+  static uint64_t gen_of(uint64_t w) { return w >> 16; }
 
   Pool(int threads, bool stress_) : stress(stress_) {
     nthreads = threads < 1 ? 1 : threads > 64 ? 64 : threads;
-    for (int t = 1; t < nthreads; t++) workers.emplace_back([this, t] { loop(t); });
+    for (int t = 1; t < nthreads; t++) workers.emplace_back([this] { loop(); });
   }
   ~Pool() {
     stop = true;
     {
       std::lock_guard<std::mutex> lk(mu);
-      generation++;
+      job.store((gen_of(job.load()) + 1) << 16, std::memory_order_release);  // no chunks
     }
     cv.notify_all();
     for (auto& w : workers) w.join();
   }
-  void run_chunk(int tid) {
-    int64_t b = n * tid / active, e = n * (tid + 1) / active;
-    if (b < e) (*fn)(b, e, tid);
+  void run_chunk(int64_t k, int active) {
+    int64_t b = n * k / active, e = n * (k + 1) / active;
+    if (b < e) (*fn)(b, e, (int)k);
   }
-  void loop(int tid) {
+  // claims one chunk of generation `gen`: returns its index and the job's chunk count, or -1
+  // when the job is gone or every chunk is taken
+  int claim(uint64_t gen, int& active) {
+    uint64_t w = job.load(std::memory_order_acquire);
+    for (;;) {
+      if (gen_of(w) != gen) return -1;
+      active = (int)((w >> 8) & 0xff);
+      const int next = (int)(w & 0xff);
+      if (next >= active) return -1;
+      if (job.compare_exchange_weak(w, w + 1, std::memory_order_acq_rel, std::memory_order_acquire))
+        return next;
+    }
+  }
+  void loop() {
     g_inside = true;  // a kernel calling parallel_for from a worker runs it inline (no deadlock)
     uint64_t seen = 0;
     for (;;) {
       // spin a little before sleeping: ops come in quick succession during training
       int spins = 0;
-      while (generation.load(std::memory_order_acquire) == seen && spins < 20000) {
+      while (gen_of(job.load(std::memory_order_acquire)) == seen && spins < 20000) {
         spins++;
 #if defined(__x86_64__)
         __builtin_ia32_pause();
 #endif
       }
-      if (generation.load(std::memory_order_acquire) == seen) {
+      if (gen_of(job.load(std::memory_order_acquire)) == seen) {
         std::unique_lock<std::mutex> lk(mu);
-        cv.wait(lk, [&] { return generation.load() != seen; });
+        cv.wait(lk, [&] { return gen_of(job.load()) != seen; });
       }
-      seen = generation.load(std::memory_order_acquire);
+      seen = gen_of(job.load(std::memory_order_acquire));
       if (stress) std::this_thread::sleep_for(std::chrono::microseconds(20));
       if (stop) return;
-      if (tid < active) {
-        run_chunk(tid);
+      // at most one chunk per worker per job: chunks of a job run concurrently on distinct
+      // threads, which kernels that synchronise inside a job (the GEMM team barrier) rely on
+      int active = 0;
+      const int k = claim(seen, active);
+      if (k >= 0) {
+        run_chunk(k, active);
         pending.fetch_sub(1, std::memory_order_acq_rel);
       }
     }
@@ -96,14 +119,16 @@ struct Pool {
     g_inside = true;
     fn = &fn_;
     n = n_;
-    active = act;
-    pending.store(act - 1, std::memory_order_release);
+    pending.store(act - 1, std::memory_order_relaxed);
     {
+      // publish: the release store makes fn, n and pending visible to whoever claims a chunk;
+      // chunk 0 is the caller's (next starts at 1)
       std::lock_guard<std::mutex> lk(mu);
-      generation.fetch_add(1, std::memory_order_acq_rel);
+      const uint64_t gen = gen_of(job.load(std::memory_order_relaxed)) + 1;
+      job.store(gen << 16 | (uint64_t)act << 8 | 1u, std::memory_order_release);
     }
     cv.notify_all();
-    run_chunk(0);
+    run_chunk(0, act);
     // spin while the workers finish; yield after a while so an oversubscribed machine (another
     // process on our cores) can run the worker we are waiting for
     for (int spins = 0; pending.load(std::memory_order_acquire) > 0; spins++) {

@@ -26,7 +26,7 @@ Deno.test("thread pool: 8 threads with hand-over fault injection run every chunk
 });
 
 Deno.test("thread pool: 4 threads (more than the 2 cores) over many jobs run every chunk exactly once", () => {
-  assertEquals(badJobs(4, false, 3000), 0);
+  assertEquals(badJobs(4, false, 2000), 0);
   assertEquals(badJobs(4, true, 1000), 0);
 });
 
