@@ -40,6 +40,7 @@ export function zeros(shape: Shape, opts: CreateOptions = {}): Tensor {
 
 /** A tensor filled with `v` (host fill; see ops `full` for a device-side fill). */
 export function filled(shape: Shape, v: number, opts: CreateOptions = {}): Tensor {
+  checkShape(shape, "filled"); // before the host array is sized from it
   return make(shape, new Float32Array(numel(shape)).fill(v), opts);
 }
 
