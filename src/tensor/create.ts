@@ -43,8 +43,8 @@ export function zeros(shape: Shape, opts: CreateOptions = {}): Tensor {
 
 /** A tensor filled with `v` (float32: filled on the device, no host copy; int32: from the host). */
 export function filled(shape: Shape, v: number, opts: CreateOptions = {}): Tensor {
+  checkShape(shape, "filled"); // before any host array is sized from it
   if ((opts.dtype ?? "float32") === "int32") return make(shape, new Int32Array(numel(shape)).fill(v), opts);
-  checkShape(shape);
   const t = full(shape, v, opts.device ?? getDefaultDevice());
   if (opts.requiresGrad) t.requiresGrad = true;
   return t;
