@@ -16,8 +16,8 @@ import {
   checkImageSize,
   decodePngBytes,
   encodePngBytes,
-  imageLimits,
   type ImageLimits,
+  imageLimits,
   isPng,
   type PngEncodeOptions,
 } from "./png.ts";
@@ -126,11 +126,18 @@ function kindOf(st: Deno.FileInfo): string {
  * Throw unless `st` describes a regular file within the file-size cap. Reading a FIFO or a
  * device would block forever (or never end), so only regular files are ever opened.
  */
-export function checkRegularFile(path: string, st: Deno.FileInfo, what = "image", limits?: ImageLimits): void {
+export function checkRegularFile(
+  path: string,
+  st: Deno.FileInfo,
+  what = "image",
+  limits?: ImageLimits,
+): void {
   if (!st.isFile) throw new Error(`${what} '${path}': is ${kindOf(st)}, expected a regular file`);
   const max = (limits ?? imageLimits()).maxFileBytes;
   if (st.size > max) {
-    throw new Error(`${what} '${path}': file is ${st.size} bytes, over the ${max}-byte limit (FT_IMAGE_MAX_FILE_MB)`);
+    throw new Error(
+      `${what} '${path}': file is ${st.size} bytes, over the ${max}-byte limit (FT_IMAGE_MAX_FILE_MB)`,
+    );
   }
 }
 

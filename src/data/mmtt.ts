@@ -104,7 +104,9 @@ async function probeFile(path: string, what: string, ctx: Ctx) {
   checkRegularFile(path, st, what);
   const listed = ctx.manifest ? ctx.manifest.files[relative(ctx.root, path).split(sep).join("/")] : undefined;
   if (ctx.manifest) {
-    if (!listed) throw new Error(`${what} '${path}' is not listed in the set's ${MANIFEST_FILE} (a mixed set?)`);
+    if (!listed) {
+      throw new Error(`${what} '${path}' is not listed in the set's ${MANIFEST_FILE} (a mixed set?)`);
+    }
     if (listed.bytes !== st.size) {
       throw new Error(
         `${what} '${path}' is ${st.size} bytes, the set's ${MANIFEST_FILE} says ${listed.bytes} ` +

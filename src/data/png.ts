@@ -74,7 +74,9 @@ export function imageLimits(): ImageLimits {
 export function setImageLimits(l: Partial<ImageLimits>): void {
   for (const [k, v] of Object.entries(l) as [keyof ImageLimits, number | undefined][]) {
     if (v === undefined) continue;
-    if (!Number.isFinite(v) || v <= 0) throw new Error(`image limit ${k} must be a positive number, got ${v}`);
+    if (!Number.isFinite(v) || v <= 0) {
+      throw new Error(`image limit ${k} must be a positive number, got ${v}`);
+    }
     limits[k] = v;
   }
 }
@@ -87,7 +89,9 @@ export function checkImageSize(
   channels: number,
   lim: ImageLimits = limits,
 ): void {
-  if (width <= 0 || height <= 0) throw new Error(`image '${name}': declares an empty ${width}x${height} image`);
+  if (width <= 0 || height <= 0) {
+    throw new Error(`image '${name}': declares an empty ${width}x${height} image`);
+  }
   if (width > lim.maxSide || height > lim.maxSide) {
     throw new Error(
       `image '${name}': declares ${width}x${height}, larger than the ${lim.maxSide}-pixel side limit ` +
@@ -105,7 +109,13 @@ export function checkImageSize(
 }
 
 // Legal bit depths per colour type (PNG spec, table 11.1).
-const DEPTHS: Record<number, number[]> = { 0: [1, 2, 4, 8, 16], 2: [8, 16], 3: [1, 2, 4, 8], 4: [8, 16], 6: [8, 16] };
+const DEPTHS: Record<number, number[]> = {
+  0: [1, 2, 4, 8, 16],
+  2: [8, 16],
+  3: [1, 2, 4, 8],
+  4: [8, 16],
+  6: [8, 16],
+};
 
 /** The chunks of a PNG that matter for decoding, CRC-checked and validated. */
 export interface PngChunks {
@@ -169,7 +179,9 @@ export function readPngChunks(bytes: Uint8Array, name: string, headerOnly = fals
       if (!depths) fail(`unsupported PNG colour type ${c.colorType}`);
       if (!depths.includes(c.depth)) fail(`PNG colour type ${c.colorType} cannot have bit depth ${c.depth}`);
       if (data[10] !== 0 || data[11] !== 0 || c.interlace > 1) {
-        fail(`PNG IHDR has unknown compression/filter/interlace methods ${data[10]}/${data[11]}/${c.interlace}`);
+        fail(
+          `PNG IHDR has unknown compression/filter/interlace methods ${data[10]}/${data[11]}/${c.interlace}`,
+        );
       }
       c.channels = c.colorType === 0 ? 1 : c.colorType === 4 || c.colorType === 6 ? 4 : 3;
     } else if (type === "PLTE") {
@@ -336,7 +348,9 @@ function fromFastPng(bytes: Uint8Array, name: string, chunks: PngChunks): Image 
     throw new Error(`image '${name}': corrupt PNG (${(e as Error).message})`);
   }
   if (d.width !== chunks.width || d.height !== chunks.height) {
-    throw new Error(`image '${name}': corrupt PNG (decoded ${d.width}x${d.height}, IHDR says ${chunks.width}x${chunks.height})`);
+    throw new Error(
+      `image '${name}': corrupt PNG (decoded ${d.width}x${d.height}, IHDR says ${chunks.width}x${chunks.height})`,
+    );
   }
   const n = d.width * d.height;
   if (d.data.length < n * d.channels) {

@@ -222,7 +222,11 @@ function halfToFloat(h: number): number {
  * `path`, folder sync. A failed write removes its temp; temps of this file left by a killed
  * run (their pid is gone) are removed first, and ones that may still be live are reported.
  */
-export function writeAtomic(path: string, bytes: Uint8Array, log: (line: string) => void = console.warn): void {
+export function writeAtomic(
+  path: string,
+  bytes: Uint8Array,
+  log: (line: string) => void = console.warn,
+): void {
   try {
     const swept = sweepTempsOf(path);
     for (const p of swept.removed) log(`checkpoint: removed '${p}' left by a killed run`);
