@@ -353,10 +353,27 @@ function fromFastPng(bytes: Uint8Array, name: string, chunks: PngChunks): Image 
     );
   }
   const n = d.width * d.height;
-  if (d.data.length < n * d.channels) {
+  let samples: ArrayLike<number> = d.data;
+  if (d.depth < 8) {
+    // fast-png keeps sub-byte samples packed, rows padded to whole bytes: unpack to one per byte.
+    const perRow = d.width * d.channels;
+    const stride = Math.ceil((perRow * d.depth) / 8);
+    if (d.data.length < stride * d.height) {
+      throw new Error(`image '${name}': PNG data too short for ${d.width}x${d.height} (truncated?)`);
+    }
+    const un = new Uint8Array(perRow * d.height);
+    const mask = (1 << d.depth) - 1;
+    for (let y = 0; y < d.height; y++) {
+      for (let x = 0; x < perRow; x++) {
+        const bit = x * d.depth;
+        un[y * perRow + x] = ((d.data[y * stride + (bit >> 3)] as number) >> (8 - d.depth - (bit & 7))) & mask;
+      }
+    }
+    samples = un;
+  } else if (d.data.length < n * d.channels) {
     throw new Error(`image '${name}': PNG data too short for ${d.width}x${d.height} (truncated?)`);
   }
-  let src: ArrayLike<number> = d.data;
+  let src: ArrayLike<number> = samples;
   let ch = d.channels;
   if (d.palette) {
     const hasA = chunks.trns !== null;
@@ -364,21 +381,21 @@ function fromFastPng(bytes: Uint8Array, name: string, chunks: PngChunks): Image 
     const entries = d.palette.length;
     const out = new Uint8Array(n * ch);
     for (let i = 0; i < n; i++) {
-      const k = d.data[i] as number;
+      const k = samples[i];
       if (k >= entries) badIndex(name, k, entries, i, d.width);
       const c = d.palette[k];
-      for (let k = 0; k < ch; k++) out[i * ch + k] = c[k];
+      for (let j = 0; j < ch; j++) out[i * ch + j] = c[j];
     }
     src = out;
   } else if (d.depth === 16) {
     const out = new Uint8Array(n * ch);
-    for (let i = 0; i < out.length; i++) out[i] = (d.data[i] as number) >> 8;
+    for (let i = 0; i < out.length; i++) out[i] = samples[i] >> 8;
     src = out;
   } else if (d.depth < 8) {
-    // fast-png unpacks sub-byte samples to one value per byte; rescale to 0..255.
+    // rescale 1/2/4-bit grey to 0..255
     const scale = 255 / ((1 << d.depth) - 1);
     const out = new Uint8Array(n * ch);
-    for (let i = 0; i < out.length; i++) out[i] = Math.round((d.data[i] as number) * scale);
+    for (let i = 0; i < out.length; i++) out[i] = Math.round(samples[i] * scale);
     src = out;
   }
   const data = src instanceof Uint8Array ? src : Uint8Array.from(src);
