@@ -158,6 +158,8 @@ export function readPngChunks(bytes: Uint8Array, name: string, headerOnly = fals
     if (pos + 8 > bytes.length) fail(`PNG is truncated (a chunk header is cut at byte ${pos})`);
     const len = readU32(bytes, pos);
     const type = String.fromCharCode(bytes[pos + 4], bytes[pos + 5], bytes[pos + 6], bytes[pos + 7]);
+    // Header-only reads get the file's first bytes: the pixel data may lie beyond them.
+    if (headerOnly && type === "IDAT" && k > 0) break;
     if (len > 0x7fffffff || pos + 12 + len > bytes.length) {
       fail(`PNG is truncated (chunk ${JSON.stringify(type)} at byte ${pos} needs ${len} bytes)`);
     }
@@ -202,7 +204,6 @@ export function readPngChunks(bytes: Uint8Array, name: string, headerOnly = fals
         c.channels = 4;
       }
     } else if (type === "IDAT") {
-      if (headerOnly) break;
       c.idat.push(data);
     } else if (type === "IEND") {
       sawIend = true;
@@ -213,10 +214,11 @@ export function readPngChunks(bytes: Uint8Array, name: string, headerOnly = fals
     pos += 12 + len;
   }
   if (c.width === 0 && c.height === 0) fail("PNG has no valid IHDR");
-  if (c.colorType === 3 && !c.palette && (!headerOnly || c.idat.length > 0)) {
-    fail("palette PNG without a PLTE chunk");
+  if (headerOnly) {
+    if (c.colorType === 3 && !c.palette && pos < bytes.length) fail("palette PNG without a PLTE chunk");
+    return c;
   }
-  if (headerOnly) return c;
+  if (c.colorType === 3 && !c.palette) fail("palette PNG without a PLTE chunk");
   if (!sawIend) fail("PNG is truncated (no IEND chunk)");
   if (c.idat.length === 0) fail("PNG has no IDAT data");
   return c;
