@@ -1,9 +1,12 @@
 /**
  * Crash-safe file writes. A file is written to a temp beside its target, flushed to disk
  * (fsync), then renamed over the target, and the folder is synced so the rename itself
- * survives a power cut. A failed write removes its temp. Temps carry the writer's pid
- * (`<name>.ft-<pid>-<rand>.tmp`) so a later run can tell the leftovers of a killed writer
- * from a write still in progress and remove them (`sweepStaleTemps`).
+ * survives a power cut. A failed write removes its temp. Temps are named
+ * `<name>.ft-<pid>-<rand>.tmp` and their writer holds an exclusive advisory lock (flock) on
+ * them until the rename; staging folders hold one on `<folder>/.ft-lock`. The kernel drops
+ * the lock when the writer dies, so a later run can tell the leftovers of a killed writer
+ * from a write still in progress, without /proc (which Deno only opens with --allow-all),
+ * and remove them (`sweepStaleTemps`).
  * @module
  */
 import { basename, dirname, join } from "node:path";
@@ -46,13 +49,14 @@ export function writeFileAtomicSync(path: string, bytes: Uint8Array): void {
   try {
     const f = Deno.openSync(tmp, { write: true, createNew: true });
     try {
+      f.lockSync(true); // a fresh file: never blocks; marks the temp as live until closed
       let off = 0;
       while (off < bytes.length) off += f.writeSync(bytes.subarray(off));
       f.syncSync();
+      Deno.renameSync(tmp, path); // before close: the temp is never unlocked while it exists
     } finally {
       f.close();
     }
-    Deno.renameSync(tmp, path);
   } catch (e) {
     removeQuietSync(tmp);
     throw e;
@@ -66,13 +70,14 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
   try {
     const f = await Deno.open(tmp, { write: true, createNew: true });
     try {
+      f.lockSync(true); // see writeFileAtomicSync
       let off = 0;
       while (off < bytes.length) off += await f.write(bytes.subarray(off));
       await f.sync();
+      await Deno.rename(tmp, path);
     } finally {
       f.close();
     }
-    await Deno.rename(tmp, path);
   } catch (e) {
     removeQuietSync(tmp);
     throw e;
@@ -85,44 +90,65 @@ export function stagingPathFor(dir: string): string {
   return tempPathFor(dir.replace(/\/+$/, ""));
 }
 
+/** Lock file inside a staging folder. */
+export const STAGING_LOCK = ".ft-lock";
+
 /**
- * Is process `pid` alive? true / false, or null when this process may not look (no read
- * access to /proc, or not Linux).
+ * Create folder `dir` (and parents) and hold an exclusive lock on `<dir>/.ft-lock` until the
+ * returned handle's `release()`; `release()` first deletes the lock file, so the folder can
+ * be renamed into place without it.
  */
-function pidAlive(pid: number): boolean | null {
-  if (pid === Deno.pid) return true;
-  try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
+export async function createLockedFolder(dir: string): Promise<{ release(): void }> {
+  await Deno.mkdir(dir, { recursive: true });
+  const f = await Deno.open(join(dir, STAGING_LOCK), { write: true, createNew: true });
+  f.lockSync(true);
+  let open = true;
+  return {
+    release() {
+      if (!open) return;
+      open = false;
       try {
-        Deno.statSync("/proc/self");
-        return false; // /proc works here and the pid is gone
-      } catch {
-        return null;
-      }
-    }
-    return null;
-  }
+        Deno.removeSync(join(dir, STAGING_LOCK));
+      } catch { /* already gone with its folder */ }
+      f.close();
+    },
+  };
 }
 
 /** What `sweepStaleTemps` did. */
 export interface SweepResult {
   /** Leftovers of dead writers, removed. */
   removed: string[];
-  /** Temps left in place: their writer may be alive, or its liveness could not be checked. */
+  /** Temps left in place: their writer still holds the lock (a run in progress). */
   kept: string[];
 }
 
-/** Temps older than this are stale even when the writer's liveness cannot be checked. */
-const STALE_AGE_MS = 3600_000;
+/** A staging folder without its lock file is this young at most while being set up or moved. */
+const UNLOCKED_GRACE_MS = 60_000;
+
+// Is the temp (file, or folder with its lock file) still held by a live writer?
+function held(path: string, isDir: boolean): boolean {
+  let f: Deno.FsFile;
+  try {
+    f = Deno.openSync(isDir ? join(path, STAGING_LOCK) : path, { read: true });
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound) || !isDir) throw e;
+    const age = Date.now() - (Deno.statSync(path).mtime?.getTime() ?? 0);
+    return age < UNLOCKED_GRACE_MS;
+  }
+  try {
+    const got = f.tryLockSync(true);
+    if (got) f.unlockSync();
+    return !got;
+  } finally {
+    f.close();
+  }
+}
 
 /**
  * Remove our temp files and staging folders in `dir` (only those whose name starts with
- * `prefix`, when given) whose writer process is gone. When /proc cannot be read, a temp
- * older than an hour counts as stale; younger ones are kept and listed in `kept`.
- * A missing folder is not an error.
+ * `prefix`, when given) whose writer is gone (its lock was released by the kernel). Temps
+ * still locked are listed in `kept`. A missing folder is not an error.
  */
 export function sweepStaleTemps(dir: string, prefix = ""): SweepResult {
   const res: SweepResult = { removed: [], kept: [] };
@@ -134,23 +160,19 @@ export function sweepStaleTemps(dir: string, prefix = ""): SweepResult {
     throw e;
   }
   for (const ent of entries) {
-    const m = TEMP_RE.exec(ent.name);
-    if (!m || !ent.name.startsWith(prefix)) continue;
+    if (!TEMP_RE.test(ent.name) || !ent.name.startsWith(prefix)) continue;
     const path = join(dir, ent.name);
-    const pid = Number(m[1]);
-    let alive = pidAlive(pid);
-    if (alive === null) {
-      try {
-        const age = Date.now() - (Deno.lstatSync(path).mtime?.getTime() ?? Date.now());
-        alive = age < STALE_AGE_MS ? null : false;
-      } catch {
-        continue; // vanished meanwhile
-      }
+    let live: boolean;
+    try {
+      live = held(path, ent.isDirectory);
+    } catch {
+      continue; // vanished meanwhile, or unreadable: not ours to judge
     }
-    if (alive === false && pid !== Deno.pid) {
+    if (live) res.kept.push(path);
+    else {
       removeQuietSync(path);
       res.removed.push(path);
-    } else if (pid !== Deno.pid) res.kept.push(path);
+    }
   }
   return res;
 }

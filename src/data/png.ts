@@ -368,7 +368,8 @@ function fromFastPng(bytes: Uint8Array, name: string, chunks: PngChunks): Image 
     for (let y = 0; y < d.height; y++) {
       for (let x = 0; x < perRow; x++) {
         const bit = x * d.depth;
-        un[y * perRow + x] = ((d.data[y * stride + (bit >> 3)] as number) >> (8 - d.depth - (bit & 7))) & mask;
+        un[y * perRow + x] = ((d.data[y * stride + (bit >> 3)] as number) >> (8 - d.depth - (bit & 7))) &
+          mask;
       }
     }
     samples = un;

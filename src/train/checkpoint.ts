@@ -220,7 +220,7 @@ function halfToFloat(h: number): number {
 /**
  * Writes bytes to `path` atomically: a temp `<path>.ft-<pid>-<rand>.tmp`, fsync, rename over
  * `path`, folder sync. A failed write removes its temp; temps of this file left by a killed
- * run (their pid is gone) are removed first, and ones that may still be live are reported.
+ * run (no longer locked by a writer) are removed first, live ones are reported.
  */
 export function writeAtomic(
   path: string,
@@ -230,7 +230,7 @@ export function writeAtomic(
   try {
     const swept = sweepTempsOf(path);
     for (const p of swept.removed) log(`checkpoint: removed '${p}' left by a killed run`);
-    for (const p of swept.kept) log(`checkpoint: left '${p}' in place (its writer may still be running)`);
+    for (const p of swept.kept) log(`checkpoint: left '${p}' in place (its writer is still running)`);
   } catch { /* the sweep is housekeeping; the write below reports real problems */ }
   try {
     writeFileAtomicSync(path, bytes);

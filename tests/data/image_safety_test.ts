@@ -20,7 +20,7 @@ import {
   setImageLimits,
 } from "../../src/data/image_io.ts";
 import { probeImage } from "../../src/data/image_probe.ts";
-import { chunk, ihdr, mkfifo, png, palettePng } from "./bad_files.ts";
+import { chunk, ihdr, mkfifo, palettePng, png } from "./bad_files.ts";
 
 function gradient(w: number, h: number, ch: 1 | 3 | 4): Image {
   const data = new Uint8Array(w * h * ch);
@@ -62,7 +62,9 @@ Deno.test("bad CRC in IDAT, IHDR or a 4-bit file is an error naming the chunk", 
   bad[idat + 8 + 3] ^= 0x10; // one bit of the compressed data
   assert.throws(
     () => decodePng(bad, "crc.png"),
-    new RegExp(`^Error: image 'crc\\.png': PNG chunk IDAT at byte ${idat} fails its CRC check \\(corrupt file\\)$`),
+    new RegExp(
+      `^Error: image 'crc\\.png': PNG chunk IDAT at byte ${idat} fails its CRC check \\(corrupt file\\)$`,
+    ),
   );
   const hdr = good.slice();
   hdr[16 + 3] ^= 1; // width's low byte
@@ -128,14 +130,22 @@ Deno.test("decompression bombs are refused from the header, before inflating", (
   // 12000x12000 grey: 144 MB of pixels, deflated to ~140 KB
   const raw = new Uint8Array((12000 + 1) * 12000);
   const idat = new Uint8Array(deflateSync(raw, { level: 9 }));
-  const bomb = png(chunk("IHDR", ihdr(12000, 12000, 8, 0)), chunk("IDAT", idat), chunk("IEND", new Uint8Array(0)));
+  const bomb = png(
+    chunk("IHDR", ihdr(12000, 12000, 8, 0)),
+    chunk("IDAT", idat),
+    chunk("IEND", new Uint8Array(0)),
+  );
   assert.ok(bomb.length < 200_000, `bomb is ${bomb.length} bytes`);
   assert.throws(
     () => decodePng(bomb, "bomb.png"),
     /^Error: image 'bomb\.png': declares 12000x12000, larger than the 10000-pixel side limit \(FT_IMAGE_MAX_SIDE\)$/,
   );
   // sides within the cap, decoded size over it: 6000x6000 RGBA = 137 MiB > 128 MiB
-  const wide = png(chunk("IHDR", ihdr(6000, 6000, 8, 6)), chunk("IDAT", idat), chunk("IEND", new Uint8Array(0)));
+  const wide = png(
+    chunk("IHDR", ihdr(6000, 6000, 8, 6)),
+    chunk("IDAT", idat),
+    chunk("IEND", new Uint8Array(0)),
+  );
   assert.throws(
     () => decodePng(wide, "wide.png"),
     /^Error: image 'wide\.png': 6000x6000x4 would decode to 137 MiB, over the 128 MiB limit \(FT_IMAGE_MAX_MB\)$/,
@@ -146,12 +156,18 @@ Deno.test("decompression bombs are refused from the header, before inflating", (
     chunk("IDAT", new Uint8Array(deflateSync(new Uint8Array(50_000_000)))),
     chunk("IEND", new Uint8Array(0)),
   );
-  assert.throws(() => decodePng(zbomb, "z.png"), /^Error: image 'z\.png': PNG data inflates past the 16x16 IHDR declares$/);
+  assert.throws(
+    () => decodePng(zbomb, "z.png"),
+    /^Error: image 'z\.png': PNG data inflates past the 16x16 IHDR declares$/,
+  );
   // JPEG: a frame header declaring 20000x20000 is refused before MozJPEG allocates
   const jpg = encodeJpeg(gradient(16, 16, 3), 90);
   const sof = jpg.findIndex((b, i) => b === 0xff && jpg[i + 1] === 0xc0);
   jpg.set([20000 >> 8, 20000 & 255, 20000 >> 8, 20000 & 255], sof + 5);
-  assert.throws(() => decodeJpeg(jpg, "big.jpg"), /^Error: image 'big\.jpg': declares 20000x20000, larger than/);
+  assert.throws(
+    () => decodeJpeg(jpg, "big.jpg"),
+    /^Error: image 'big\.jpg': declares 20000x20000, larger than/,
+  );
 });
 
 Deno.test("image limits are configurable and documented defaults hold", () => {
@@ -164,12 +180,18 @@ Deno.test("image limits are configurable and documented defaults hold", () => {
   const saved = imageLimits();
   try {
     setImageLimits({ maxSide: 16 });
-    assert.throws(() => decodePng(file, "s.png"), /'s\.png': declares 20x10, larger than the 16-pixel side limit/);
+    assert.throws(
+      () => decodePng(file, "s.png"),
+      /'s\.png': declares 20x10, larger than the 16-pixel side limit/,
+    );
     setImageLimits({ maxSide: 100, maxDecodedBytes: 599 });
     assert.throws(() => decodePng(file, "s.png"), /20x10x3 would decode to 0 MiB, over the 0 MiB limit/);
     // a per-call limit overrides the thread's
     assert.equal(decodePng(file, "s.png", { ...DEFAULT_IMAGE_LIMITS }).width, 20);
-    assert.throws(() => setImageLimits({ maxSide: -1 }), /image limit maxSide must be a positive number, got -1/);
+    assert.throws(
+      () => setImageLimits({ maxSide: -1 }),
+      /image limit maxSide must be a positive number, got -1/,
+    );
   } finally {
     setImageLimits(saved);
   }
@@ -223,6 +245,11 @@ Deno.test("header probes read only the first 64 KiB: a large valid PNG's cut hea
   for (let o = 0; o < data.length; o += 65536) crypto.getRandomValues(data.subarray(o, o + 65536)); // noise
   const file = encodePng({ width: w, height: h, channels: 3, data });
   assert.ok(file.length > 65536, `${file.length} bytes`);
-  assert.deepEqual(probeImage(file.slice(0, 65536), "big.png"), { format: "png", width: 300, height: 300, channels: 3 });
+  assert.deepEqual(probeImage(file.slice(0, 65536), "big.png"), {
+    format: "png",
+    width: 300,
+    height: 300,
+    channels: 3,
+  });
   assert.throws(() => decodePng(file.slice(0, 65536), "big.png"), /'big\.png': PNG is truncated/);
 });

@@ -35,11 +35,13 @@ async function folder() {
 Deno.test("paths outside the data root are refused unless allowOutside", async () => {
   const { root, data } = await folder();
   try {
-    for (const [r, field, raw] of [
-      [rec("../outside.png"), "img_path", "../outside.png"],
-      [rec(`${root}/outside.png`), "img_path", `${root}/outside.png`],
-      [rec("img/a.png", "img/../../outside.png"), "mask_path", "img/../../outside.png"],
-    ] as const) {
+    for (
+      const [r, field, raw] of [
+        [rec("../outside.png"), "img_path", "../outside.png"],
+        [rec(`${root}/outside.png`), "img_path", `${root}/outside.png`],
+        [rec("img/a.png", "img/../../outside.png"), "mask_path", "img/../../outside.png"],
+      ] as const
+    ) {
       await Deno.writeTextFile(`${data}/s.json`, JSON.stringify([r]));
       await assert.rejects(
         readMMTT(`${data}/s.json`, data),
@@ -116,7 +118,10 @@ Deno.test("verify decodes everything and lists each bad record by file and field
       const lines = e.message.split("\n");
       assert.equal(lines[0], "3 bad records:");
       assert.match(lines[1], /record 0: field 'img_path': image '.*\/img\/cut\.png': PNG is truncated/);
-      assert.match(lines[2], /record 2: field 'mask_path': image '.*\/img\/crc_mask\.png': PNG chunk IDAT .* CRC/);
+      assert.match(
+        lines[2],
+        /record 2: field 'mask_path': image '.*\/img\/crc_mask\.png': PNG chunk IDAT .* CRC/,
+      );
       assert.match(
         lines[3],
         /record 3: field 'img_path': image '.*\/img\/half\.jpg': corrupt JPEG \(Premature end of JPEG file[^)]*\); field 'mask_path': .*crc_mask\.png.*CRC/,

@@ -14,7 +14,13 @@
 import { basename, dirname, join, resolve } from "node:path";
 import { SPLIT_FILES } from "../mmtt.ts";
 import { Rng } from "../rng.ts";
-import { stagingPathFor, sweepStaleTemps, tempPathFor, writeFileAtomic } from "../atomic.ts";
+import {
+  createLockedFolder,
+  stagingPathFor,
+  sweepStaleTemps,
+  tempPathFor,
+  writeFileAtomic,
+} from "../atomic.ts";
 import { MANIFEST_FILE, type ManifestEntry, type SetManifest, sha256Hex } from "../manifest.ts";
 import { computeStats, formatStats, type SynthRecord } from "./stats.ts";
 
@@ -89,9 +95,11 @@ export async function generateDataset(o: GenerateOptions): Promise<SynthRecord[]
   const log = o.log ?? ((s: string) => console.log(s));
   const swept = sweepStaleTemps(dirname(target), basename(target) + ".ft-");
   for (const p of swept.removed) log(`synth: removed '${p}' left by a killed run`);
-  for (const p of swept.kept) log(`synth: note: '${p}' may belong to a run still in progress`);
+  for (const p of swept.kept) log(`synth: note: '${p}' belongs to a run still in progress`);
   const state = await checkTarget(target, o.force ?? false);
   const staging = stagingPathFor(target);
+  // The lock marks the staging folder as live; a killed run's folder is removed next time.
+  const lock = await createLockedFolder(staging);
   try {
     const records = await generateInto({ ...o, out: staging, log });
     const manifest: SetManifest = {
@@ -112,6 +120,7 @@ export async function generateDataset(o: GenerateOptions): Promise<SynthRecord[]
     // Swap: the old set (if any) moves to a temp name, the new one into place, then the old
     // one is deleted. Every step is a rename on one file system.
     let old: string | null = null;
+    lock.release();
     if (state === "empty") await Deno.remove(target);
     else if (state === "full") {
       old = tempPathFor(target);
@@ -121,6 +130,7 @@ export async function generateDataset(o: GenerateOptions): Promise<SynthRecord[]
     if (old) await Deno.remove(old, { recursive: true });
     return records;
   } catch (e) {
+    lock.release();
     await Deno.remove(staging, { recursive: true }).catch(() => {});
     throw e;
   }
