@@ -47,7 +47,7 @@ export async function main(args: string[], log: (line: string) => void = console
     return 2;
   }
   try {
-    await generateDataset(opts);
+    await generateDataset({ ...opts, warn: log });
     return 0;
   } catch (e) {
     log(`synth: ${permissionSentence(e, "synth", "data/ and runs/") ?? (e as Error).message}`);

@@ -40,6 +40,8 @@ export interface GenerateOptions {
   workers?: number;
   quiet?: boolean;
   log?: (line: string) => void;
+  /** Housekeeping notes (stale staging folders removed); default console.error. */
+  warn?: (line: string) => void;
   /** Replace a non-empty `out` (only once the new set is complete). Default false: refuse. */
   force?: boolean;
 }
@@ -94,8 +96,9 @@ export async function generateDataset(o: GenerateOptions): Promise<SynthRecord[]
   const target = resolve(o.out);
   const log = o.log ?? ((s: string) => console.log(s));
   const swept = sweepStaleTemps(dirname(target), basename(target) + ".ft-");
-  for (const p of swept.removed) log(`synth: removed '${p}' left by a killed run`);
-  for (const p of swept.kept) log(`synth: note: '${p}' belongs to a run still in progress`);
+  const warn = o.warn ?? ((s: string) => console.error(s));
+  for (const p of swept.removed) warn(`synth: removed '${p}' left by a killed run`);
+  for (const p of swept.kept) warn(`synth: note: '${p}' belongs to a run still in progress`);
   const state = await checkTarget(target, o.force ?? false);
   const staging = stagingPathFor(target);
   // The lock marks the staging folder as live; a killed run's folder is removed next time.
