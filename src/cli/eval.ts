@@ -15,7 +15,7 @@ import { formatTable } from "../eval/report.ts";
 import { sweepTempsOf, writeFileAtomic } from "../data/atomic.ts";
 import { readMMTT, SPLIT_FILES, splitPath } from "../data/mmtt.ts";
 import { MANIFEST_FILE } from "../data/manifest.ts";
-import { FlagError, parseFlags, permissionSentence } from "./flags.ts";
+import { FlagError, parseFlags, permissionSentence, writeScopeProblem } from "./flags.ts";
 
 const USAGE =
   "usage: deno task eval --pred PRED.json --data DIR [--split test|eval|train] --out report.json\n" +
@@ -139,6 +139,11 @@ export async function main(args: string[]): Promise<number> {
   }
   const pred = values.pred as string, data = values.data as string, out = values.out as string;
   const allowOutside = values["allow-outside-root"] === true;
+  const scope = writeScopeProblem(resolve(out), "eval", "data/ and runs/");
+  if (scope) {
+    console.error(`eval: ${scope}`);
+    return 1;
+  }
   try {
     await checkOutNotInput(out, pred, data, allowOutside);
     for (const p of sweepTempsOf(resolve(out)).removed) {
@@ -168,9 +173,7 @@ export async function main(args: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof PredictionIssue) console.error(`eval: --strict: ${e.message}`);
     else {console.error(
-        `eval: ${
-          permissionSentence(e, "eval", "the project folder (writes: data/, runs/)") ?? (e as Error).message
-        }`,
+        `eval: ${permissionSentence(e, "eval", "files in the project folder") ?? (e as Error).message}`,
       );}
     return 1;
   }

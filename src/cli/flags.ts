@@ -4,6 +4,7 @@
  * a value instead of parseArgs' "argument is ambiguous".
  * @module
  */
+import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 
 /** A bad command line; the message is one sentence meant for the user. */
@@ -101,4 +102,16 @@ export function permissionSentence(e: unknown, task: string, scope: string): str
   const path = /"([^"]+)"/.exec((e as Error).message)?.[1] ?? (e as Error).message;
   return `'deno task ${task}' may only use ${scope}, not '${path}'; use a path there or run the script with ` +
     `deno run and your own --allow-read/--allow-write (see docs/data.md)`;
+}
+
+/**
+ * Null when this process may write `path` (and read its folder), else one sentence saying
+ * that the task's scoped permissions do not cover it. Checked up front so the user sees the
+ * path they typed, not some folder touched first.
+ */
+export function writeScopeProblem(path: string, task: string, scope: string): string | null {
+  const ok = (d: Deno.PermissionDescriptor) => Deno.permissions.querySync(d).state === "granted";
+  if (ok({ name: "write", path }) && ok({ name: "read", path: dirname(path) })) return null;
+  return `'deno task ${task}' may only write under ${scope}, not '${path}'; use a path there or run the ` +
+    `script with deno run and your own --allow-read/--allow-write (see docs/data.md)`;
 }

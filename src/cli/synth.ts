@@ -5,7 +5,8 @@
  * unless --force. Flag errors are one sentence; exit codes: 0 ok, 1 failed, 2 usage.
  */
 import { generateDataset } from "../data/synth/generate.ts";
-import { FlagError, intFlag, parseFlags, permissionSentence } from "./flags.ts";
+import { resolve } from "node:path";
+import { FlagError, intFlag, parseFlags, permissionSentence, writeScopeProblem } from "./flags.ts";
 
 const USAGE =
   "usage: deno task synth --out DIR --n N --seed S [--size 512] [--workers W] [--force] [--quiet]\n" +
@@ -45,6 +46,11 @@ export async function main(args: string[], log: (line: string) => void = console
     if (!(e instanceof FlagError)) throw e;
     log(`synth: ${e.message}`);
     return 2;
+  }
+  const scope = writeScopeProblem(resolve(opts.out), "synth", "data/ and runs/");
+  if (scope) {
+    log(`synth: ${scope}`);
+    return 1;
   }
   try {
     await generateDataset({ ...opts, warn: log });
