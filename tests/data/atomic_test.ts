@@ -14,7 +14,7 @@ import {
 import { writeAtomic } from "../../src/train/checkpoint.ts";
 import { runAndKill } from "./bad_files.ts";
 
-const names = async (dir: string) => [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+const names = (dir: string) => Promise.resolve([...Deno.readDirSync(dir)].map((e) => e.name).sort());
 
 Deno.test("a failed atomic write removes its temp and keeps the target", async () => {
   const dir = await Deno.makeTempDir();

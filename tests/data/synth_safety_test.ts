@@ -10,7 +10,7 @@ import { main } from "../../src/cli/synth.ts";
 import { readMMTT, SPLIT_FILES, splitPath } from "../../src/data/mmtt.ts";
 import { runAndKill } from "./bad_files.ts";
 
-const names = async (dir: string) => [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+const names = (dir: string) => Promise.resolve([...Deno.readDirSync(dir)].map((e) => e.name).sort());
 
 async function synth(args: string[]): Promise<{ code: number; lines: string[] }> {
   const lines: string[] = [];
