@@ -78,11 +78,11 @@ Deno.test("a writer SIGKILLed mid-write: the old file is intact, the next write 
     await Deno.writeFile(target, old);
     const script = `${dir}/writer.ts`;
     const atomicUrl = new URL("../../src/data/atomic.ts", import.meta.url).href;
-    // 768 MiB in 1 MiB writes (each fsynced at the end): slow enough to be caught mid-way
+    // 256 MiB: writing and fsyncing it takes far longer than the 10 ms the watcher polls at
     await Deno.writeTextFile(
       script,
       `import { writeFileAtomicSync } from "${atomicUrl}";\n` +
-        `writeFileAtomicSync(${JSON.stringify(target)}, new Uint8Array(768 * 1024 * 1024).fill(7));\n`,
+        `writeFileAtomicSync(${JSON.stringify(target)}, new Uint8Array(256 * 1024 * 1024).fill(7));\n`,
     );
     const run = await runAndKill(["run", "--allow-read", "--allow-write", script], `${target}.ft-*.tmp`, {
       glob: true,
