@@ -172,9 +172,10 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (e instanceof PredictionIssue) console.error(`eval: --strict: ${e.message}`);
-    else {console.error(
-        `eval: ${permissionSentence(e, "eval", "files in the project folder") ?? (e as Error).message}`,
-      );}
+    else {
+      const why = permissionSentence(e, "eval", "files in the project folder") ?? (e as Error).message;
+      console.error(`eval: ${why}`);
+    }
     return 1;
   }
 }

@@ -21,12 +21,12 @@ import {
   isPng,
   type PngEncodeOptions,
 } from "./png.ts";
-import { isJpeg, probeImage } from "./image_probe.ts";
+import { checkRegularFile, isJpeg, probeImage } from "./image_probe.ts";
 import { writeFileAtomic } from "./atomic.ts";
 
 export type { ImageLimits, PngEncodeOptions } from "./png.ts";
 export { DEFAULT_IMAGE_LIMITS, imageLimits, setImageLimits } from "./png.ts";
-export { isJpeg } from "./image_probe.ts";
+export { checkRegularFile, isJpeg } from "./image_probe.ts";
 export { writeFileAtomic } from "./atomic.ts";
 
 /** An 8-bit image: `data` holds height×width×channels bytes, HWC, row-major. */
@@ -111,34 +111,6 @@ export function decodeImage(bytes: Uint8Array, name = "<bytes>", limits?: ImageL
   if (isPng(bytes)) return decodePng(bytes, name, limits);
   if (isJpeg(bytes)) return decodeJpeg(bytes, name, limits);
   throw new Error(`image '${name}': expected PNG or JPEG data, got an unknown format`);
-}
-
-/** What a non-regular file is, for error messages. */
-function kindOf(st: Deno.FileInfo): string {
-  if (st.isDirectory) return "a directory";
-  if (st.isFifo) return "a FIFO";
-  if (st.isSocket) return "a socket";
-  if (st.isCharDevice || st.isBlockDevice) return "a device";
-  return "not a regular file";
-}
-
-/**
- * Throw unless `st` describes a regular file within the file-size cap. Reading a FIFO or a
- * device would block forever (or never end), so only regular files are ever opened.
- */
-export function checkRegularFile(
-  path: string,
-  st: Deno.FileInfo,
-  what = "image",
-  limits?: ImageLimits,
-): void {
-  if (!st.isFile) throw new Error(`${what} '${path}': is ${kindOf(st)}, expected a regular file`);
-  const max = (limits ?? imageLimits()).maxFileBytes;
-  if (st.size > max) {
-    throw new Error(
-      `${what} '${path}': file is ${st.size} bytes, over the ${max}-byte limit (FT_IMAGE_MAX_FILE_MB)`,
-    );
-  }
 }
 
 /** Read and decode an image file (regular files only; caps as in `decodeImage`). */

@@ -4,7 +4,7 @@
  * count is the one `decodeImage` would return (JPEG always decodes to RGB; a palette PNG
  * with a tRNS chunk decodes to RGBA). PNG chunks up to the first IDAT are CRC-checked.
  */
-import { isPng, readPngChunks } from "./png.ts";
+import { type ImageLimits, imageLimits, isPng, readPngChunks } from "./png.ts";
 
 /** Header facts about an encoded image. */
 export interface ImageHeader {
@@ -49,4 +49,32 @@ export function probeImage(bytes: Uint8Array, name = "<bytes>"): ImageHeader {
     throw new Error(`image '${name}': JPEG without a frame header (truncated?)`);
   }
   throw new Error(`image '${name}': expected PNG or JPEG data, got an unknown format`);
+}
+
+/** What a non-regular file is, for error messages. */
+function kindOf(st: Deno.FileInfo): string {
+  if (st.isDirectory) return "a directory";
+  if (st.isFifo) return "a FIFO";
+  if (st.isSocket) return "a socket";
+  if (st.isCharDevice || st.isBlockDevice) return "a device";
+  return "not a regular file";
+}
+
+/**
+ * Throw unless `st` describes a regular file within the file-size cap. Reading a FIFO or a
+ * device would block forever (or never end), so only regular files are ever opened.
+ */
+export function checkRegularFile(
+  path: string,
+  st: Deno.FileInfo,
+  what = "image",
+  limits?: ImageLimits,
+): void {
+  if (!st.isFile) throw new Error(`${what} '${path}': is ${kindOf(st)}, expected a regular file`);
+  const max = (limits ?? imageLimits()).maxFileBytes;
+  if (st.size > max) {
+    throw new Error(
+      `${what} '${path}': file is ${st.size} bytes, over the ${max}-byte limit (FT_IMAGE_MAX_FILE_MB)`,
+    );
+  }
 }

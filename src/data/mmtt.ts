@@ -8,9 +8,8 @@
  * must match it: a partial or mixed set is refused.
  */
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
-import { probeImage } from "./image_probe.ts";
-import { checkRegularFile, decodeImage, imageLimits } from "./image_io.ts";
-import { checkImageSize } from "./png.ts";
+import { checkRegularFile, probeImage } from "./image_probe.ts";
+import { checkImageSize, imageLimits } from "./png.ts";
 import { MANIFEST_FILE, readManifest, type SetManifest, sha256Hex } from "./manifest.ts";
 import { regionLabels, REGIONS } from "./regions.ts";
 
@@ -124,6 +123,9 @@ async function probeFile(path: string, what: string, ctx: Ctx) {
     if (listed && (await sha256Hex(bytes)) !== listed.sha256) {
       throw new Error(`${what} '${path}' does not match its checksum in the set's ${MANIFEST_FILE}`);
     }
+    // Loaded on demand: importing the codecs instantiates WebAssembly, which header-only
+    // readers (and synth's main thread, which imports this module) should not pay for.
+    const { decodeImage } = await import("./image_io.ts");
     const img = decodeImage(bytes, path);
     return { width: img.width, height: img.height, channels: img.channels };
   }
