@@ -228,8 +228,25 @@ export function readPngChunks(bytes: Uint8Array, name: string, headerOnly = fals
 export function decodePngBytes(bytes: Uint8Array, name: string, lim: ImageLimits = limits): Image {
   const c = readPngChunks(bytes, name);
   const { width, height, depth, colorType, interlace } = c;
-  checkImageSize(name, width, height, c.channels, lim);
-  if (depth !== 8 || interlace !== 0) return fromFastPng(bytes, name, c);
+  // 16-bit samples take two bytes each while decoding.
+  checkImageSize(name, width, height, c.channels * (depth === 16 ? 2 : 1), lim);
+  if (depth !== 8 || interlace !== 0) {
+    // fast-png inflates without a bound: inflate once here with one, so a zlib bomb behind a
+    // small IHDR stops at (a generous bound on) the declared size instead of filling memory.
+    const srcCh = [1, 0, 3, 1, 2, 0, 4][colorType];
+    const rowBytes = Math.ceil((width * srcCh * depth) / 8) + 1;
+    const bound = 2 * rowBytes * height + 1024; // interlaced passes add per-pass filter bytes
+    try {
+      inflateSync(concat(c.idat), { maxOutputLength: bound });
+    } catch (e) {
+      const err = e as Error & { code?: string };
+      if (err.code === "ERR_BUFFER_TOO_LARGE") {
+        throw new Error(`image '${name}': PNG data inflates past the ${width}x${height} IHDR declares`);
+      }
+      throw new Error(`image '${name}': corrupt PNG data (${err.message})`);
+    }
+    return fromFastPng(bytes, name, c);
+  }
   const srcCh = [1, 0, 3, 1, 2, 0, 4][colorType];
   const stride = width * srcCh;
   const want = (stride + 1) * height;

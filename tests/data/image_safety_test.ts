@@ -160,6 +160,16 @@ Deno.test("decompression bombs are refused from the header, before inflating", (
     () => decodePng(zbomb, "z.png"),
     /^Error: image 'z\.png': PNG data inflates past the 16x16 IHDR declares$/,
   );
+  // the same behind a 4-bit (fast-png path) IHDR
+  const zbomb4 = png(
+    chunk("IHDR", ihdr(16, 16, 4, 0)),
+    chunk("IDAT", new Uint8Array(deflateSync(new Uint8Array(50_000_000)))),
+    chunk("IEND", new Uint8Array(0)),
+  );
+  assert.throws(
+    () => decodePng(zbomb4, "z4.png"),
+    /^Error: image 'z4\.png': PNG data inflates past the 16x16 IHDR declares$/,
+  );
   // JPEG: a frame header declaring 20000x20000 is refused before MozJPEG allocates
   const jpg = encodeJpeg(gradient(16, 16, 3), 90);
   const sof = jpg.findIndex((b, i) => b === 0xff && jpg[i + 1] === 0xc0);
