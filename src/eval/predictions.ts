@@ -33,6 +33,8 @@ export async function readPredictions(
 ): Promise<{ byKey: Map<string, Prediction>; issues: { kind: string; line: string }[]; total: number }> {
   let text: string;
   try {
+    // Only regular files: reading a FIFO would block forever.
+    if (!(await Deno.stat(path)).isFile) throw new Error("not a regular file");
     text = await Deno.readTextFile(path);
   } catch (e) {
     throw new Error(`predictions '${path}': cannot read file (${(e as Error).message})`);

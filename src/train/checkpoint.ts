@@ -252,6 +252,8 @@ export function saveSafetensors(
 export function loadSafetensors(path: string): SafetensorsData {
   let bytes: Uint8Array;
   try {
+    // Only regular files: reading a FIFO would block forever.
+    if (!Deno.statSync(path).isFile) throw new Error("not a regular file");
     bytes = Deno.readFileSync(path);
   } catch (e) {
     throw new Error(`safetensors '${path}': cannot read (${(e as Error).message})`);

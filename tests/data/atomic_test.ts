@@ -11,8 +11,8 @@ import {
   writeFileAtomic,
   writeFileAtomicSync,
 } from "../../src/data/atomic.ts";
-import { writeAtomic } from "../../src/train/checkpoint.ts";
-import { runAndKill } from "./bad_files.ts";
+import { loadSafetensors, writeAtomic } from "../../src/train/checkpoint.ts";
+import { mkfifo, runAndKill } from "./bad_files.ts";
 
 const names = (dir: string) => Promise.resolve([...Deno.readDirSync(dir)].map((e) => e.name).sort());
 
@@ -98,6 +98,19 @@ Deno.test("a writer SIGKILLed mid-write: the old file is intact, the next write 
     assert.deepEqual(lines, [`checkpoint: removed '${dir}/${temps[0]}' left by a killed run`]);
     assert.deepEqual(await names(dir), ["model.safetensors", "writer.ts"]);
     assert.deepEqual(await Deno.readFile(target), new Uint8Array([9, 9]));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("loading a checkpoint from a FIFO is refused at once", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await mkfifo(`${dir}/ckpt.safetensors`);
+    assert.throws(
+      () => loadSafetensors(`${dir}/ckpt.safetensors`),
+      new RegExp(`^Error: safetensors '${dir}/ckpt\\.safetensors': cannot read \\(not a regular file\\)$`),
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -124,6 +124,13 @@ Deno.test("eval: a FIFO predicted mask is an issue at once; a mask outside the p
       s.err[0],
       /^eval: --strict: predictions '.*' record 0: field 'mask_path': '\.\.\/outside\.png' resolves outside the predictions folder '.*\/pred' \(--allow-outside-root permits it\)$/,
     );
+    // a FIFO as the predictions file itself: refused at once
+    await mkfifo(join(dir, "fifo.json"));
+    const f = await run(["--pred", join(dir, "fifo.json"), "--data", data, "--out", join(dir, "r.json")]);
+    assert.deepEqual(f, {
+      code: 1,
+      err: [`eval: predictions '${join(dir, "fifo.json")}': cannot read file (not a regular file)`],
+    });
     // opting out reads it (b's FIFO is still an issue, so no --strict here)
     const o = await run([
       "--pred",
