@@ -112,6 +112,18 @@ export {
   saveModule,
   saveSafetensors,
 } from "./src/train/checkpoint.ts";
+export {
+  type CheckpointEntry,
+  checkpointFormat,
+  convertToSafetensors,
+  listCheckpoint,
+  loadTorchCheckpoint,
+  loadTorchStateDict,
+  openTorchCheckpoint,
+  type TorchCheckpoint,
+  type TorchDType,
+  type TorchLoadOptions,
+} from "./src/train/torch_checkpoint.ts";
 
 // data
 export { type MMTTRecord, readMMTT, SPLIT_FILES } from "./src/data/mmtt.ts";
