@@ -31,7 +31,7 @@ export function* protoFields(buf: Uint8Array, what: string): Generator<ProtoFiel
     }
     throw new Error(`${what}: varint longer than 10 bytes at byte ${p}`);
   };
-  const empty = new Uint8Array(0);
+  const empty: Uint8Array = new Uint8Array(0);
   while (p < buf.length) {
     const key = varint();
     const field = Math.floor(key / 8), wire = key & 7;

@@ -68,6 +68,14 @@ class CharsMap {
     this.#strings = blob.slice(4 + trieBytes);
   }
 
+  /** Whether some rule's key starts with byte `b`. */
+  startsWith(b: number): boolean {
+    const u = this.#units;
+    if (!u.length) return false;
+    const node = offset(u[0]) ^ b;
+    return node < u.length && (u[node] & ((1 << 31) | 0xff)) >>> 0 === b;
+  }
+
   /** Longest rule matching `key[pos..]`: [consumed bytes, replacement] or null. */
   longest(key: Uint8Array, pos: number): [number, Uint8Array] | null {
     const u = this.#units;
@@ -126,6 +134,15 @@ export class SentencePieceTokenizer {
   readonly #unkScore: number;
   readonly #maxScore: number;
   readonly #enc = new TextEncoder();
+  readonly #dec = new TextDecoder();
+  #out = new Uint8Array(1024);
+  /** ASCII bytes that start no charsmap rule and no user-defined symbol (copied as they are). */
+  readonly #plainAscii = new Uint8Array(128);
+  #score = new Float64Array(0);
+  #from = new Int32Array(0);
+  #best = new Int32Array(0);
+  readonly #pieceScore: Float64Array;
+  readonly #pieceType: Uint8Array;
 
   constructor(
     pieces: Piece[],
@@ -167,6 +184,11 @@ export class SentencePieceTokenizer {
     this.bosId = opts.bosId ?? find(PieceType.CONTROL, ["<s>"]);
     this.eosId = opts.eosId ?? find(PieceType.CONTROL, ["</s>"]);
     this.padId = opts.padId ?? find(PieceType.CONTROL, ["<pad>"]);
+    this.#pieceScore = Float64Array.from(pieces, (p) => p.score);
+    this.#pieceType = Uint8Array.from(pieces, (p) => p.type);
+    for (let b = 0; b < 128; b++) {
+      this.#plainAscii[b] = !this.#charsmap?.startsWith(b) && !this.#userTrie.next.has(b) ? 1 : 0;
+    }
     if (this.byteFallback && this.#byteIds.some((v) => v < 0)) {
       throw new Error(`${what}: byte_fallback is on but the model lacks some of the 256 <0xXX> pieces`);
     }
@@ -286,16 +308,15 @@ export class SentencePieceTokenizer {
   normalize(text: string): string {
     const n = this.normalizer;
     const input = this.#enc.encode(text);
-    const out = new Uint8Array(input.length * 3 + 8);
+    let out = this.#out.length >= input.length * 3 + 8 ? this.#out : (this.#out = new Uint8Array(input.length * 3 + 64));
     let o = 0, pos = 0;
-    let big: number[] | null = null; // fallback when replacements expand a lot
     const push = (b: number) => {
-      if (big) big.push(b);
-      else if (o < out.length) out[o++] = b;
-      else {
-        big = Array.from(out.subarray(0, o));
-        big.push(b);
+      if (o === out.length) {
+        const bigger = new Uint8Array(out.length * 2);
+        bigger.set(out);
+        out = this.#out = bigger;
       }
+      out[o++] = b;
     };
     const ws = () => {
       if (n.escapeWhitespaces) for (const b of SPACE_BYTES) push(b);
@@ -311,7 +332,25 @@ export class SentencePieceTokenizer {
     if (pos >= input.length) return "";
     let prevSpace = n.removeExtraWhitespaces;
     if (!n.treatWhitespaceAsSuffix && n.addDummyPrefix) ws();
+    const plain = this.#plainAscii;
     while (pos < input.length) {
+      const c = input[pos];
+      if (c < 0x80 && plain[c]) {
+        // fast path: an ASCII byte no rule or user symbol starts with maps to itself
+        if (c === 0x20) {
+          if (!prevSpace) {
+            if (n.escapeWhitespaces) ws();
+            else push(0x20);
+            prevSpace = true;
+          }
+        } else {
+          push(c);
+          prevSpace = false;
+        }
+        pos++;
+        if (!n.removeExtraWhitespaces) prevSpace = false;
+        continue;
+      }
       const [norm, len] = this.#prefix(input, pos);
       let s = 0;
       if (prevSpace) while (s < norm.length && norm[s] === 0x20) s++;
@@ -325,16 +364,14 @@ export class SentencePieceTokenizer {
       pos += len;
       if (!n.removeExtraWhitespaces) prevSpace = false;
     }
-    let bytes: Uint8Array = big ? Uint8Array.from(big) : out.subarray(0, o);
+    let end = o;
     if (n.removeExtraWhitespaces) {
       const sp = n.escapeWhitespaces ? SPACE_BYTES : [0x20];
-      let end = bytes.length;
-      while (end >= sp.length && sp.every((b, i) => bytes[end - sp.length + i] === b)) end -= sp.length;
-      bytes = bytes.subarray(0, end);
+      while (end >= sp.length && sp.every((b, i) => out[end - sp.length + i] === b)) end -= sp.length;
     }
-    let s = new TextDecoder().decode(bytes);
-    if (n.treatWhitespaceAsSuffix && n.addDummyPrefix) s += n.escapeWhitespaces ? SPACE : " ";
-    return s;
+    let str = this.#dec.decode(out.subarray(0, end));
+    if (n.treatWhitespaceAsSuffix && n.addDummyPrefix) str += n.escapeWhitespaces ? SPACE : " ";
+    return str;
   }
 
   /** Normalization of the prefix at `pos`: [replacement bytes, consumed bytes]. */
@@ -377,10 +414,15 @@ export class SentencePieceTokenizer {
   segment(norm: string): [string, number][] {
     const n = norm.length;
     if (!n) return [];
-    const score = new Float64Array(n + 1);
-    const from = new Int32Array(n + 1).fill(-1);
-    const ids = new Int32Array(n + 1);
-    const pieces = this.pieces;
+    if (this.#score.length < n + 1) {
+      this.#score = new Float64Array(2 * n + 16);
+      this.#from = new Int32Array(2 * n + 16);
+      this.#best = new Int32Array(2 * n + 16);
+    }
+    const score = this.#score, from = this.#from, ids = this.#best;
+    from.fill(-1, 0, n + 1);
+    score[0] = 0;
+    const pScore = this.#pieceScore, pType = this.#pieceType;
     const UD = PieceType.USER_DEFINED, UNUSED = PieceType.UNUSED;
     let start = 0;
     while (start < n) {
@@ -394,18 +436,18 @@ export class SentencePieceTokenizer {
         if (!node) break;
         const id = node.id;
         if (id < 0) continue;
-        const p = pieces[id];
-        if (p.type === UNUSED) continue;
-        const end = k + 1, len = end - start;
+        const type = pType[id];
+        if (type === UNUSED) continue;
+        const end = k + 1;
         // float32 path scores; user-defined symbols get length(bytes) × max score − 0.1 (a double)
-        const s = p.type === UD ? Math.fround(utf8Bytes(norm, start, end) * this.#maxScore) - 0.1 : p.score;
+        const s = type === UD ? Math.fround(utf8Bytes(norm, start, end) * this.#maxScore) - 0.1 : pScore[id];
         const cand = s + base;
         if (from[end] === -1 || cand > score[end]) {
           score[end] = Math.fround(cand);
           from[end] = start;
           ids[end] = id;
         }
-        if (len === mblen) single = true;
+        if (end - start === mblen) single = true;
       }
       if (!single) {
         const end = start + mblen;

@@ -82,5 +82,61 @@ for t in texts:
     a, b = plain.encode(t), byts.encode(t)
     cases.append({"text": t, "plain": a, "bytes": b, "plain_dec": plain.decode(a), "bytes_dec": byts.decode(b),
                   "pieces": plain.encode(t, out_type=str)})
+
+
+def proto_fields(b):
+    """(field, wire, value) of a protobuf message: a decoder independent of the TypeScript one."""
+    i = 0
+
+    def varint():
+        nonlocal i
+        v = shift = 0
+        while True:
+            c = b[i]
+            i += 1
+            v |= (c & 0x7F) << shift
+            shift += 7
+            if not c & 0x80:
+                return v
+
+    while i < len(b):
+        key = varint()
+        f, w = key >> 3, key & 7
+        if w == 0:
+            yield f, w, varint()
+        elif w == 2:
+            n = varint()
+            yield f, w, b[i:i + n]
+            i += n
+        elif w == 5:
+            yield f, w, b[i:i + 4]
+            i += 4
+        elif w == 1:
+            yield f, w, b[i:i + 8]
+            i += 8
+
+
+# an HF tokenizer.json the way transformers' T5 converter writes one (Unigram + Precompiled + Metaspace)
+proto = open(os.path.join(out, "plain.model"), "rb").read()
+charsmap = b""
+for f, w, v in proto_fields(proto):
+    if f == 3:
+        for g, _, x in proto_fields(v):
+            if g == 2:
+                charsmap = x
+import base64  # noqa: E402
+vocab = [[plain.id_to_piece(i), plain.get_score(i)] for i in range(plain.get_piece_size())]
+added = [{"id": i, "content": plain.id_to_piece(i), "special": True} for i in range(plain.get_piece_size())
+         if plain.is_control(i) or plain.is_unknown(i)]
+# user-defined symbols: non-special added tokens that skip normalization (newer converters do this)
+added += [{"id": plain.piece_to_id(p), "content": p, "special": False, "normalized": False} for p in ["[R]", "<sep>"]]
+tj = {"version": "1.0", "added_tokens": added,
+      "normalizer": {"type": "Sequence", "normalizers": [
+          {"type": "Precompiled", "precompiled_charsmap": base64.b64encode(charsmap).decode()},
+          {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "}]},
+      "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+          {"type": "WhitespaceSplit"}, {"type": "Metaspace", "replacement": "\u2581", "add_prefix_space": True}]},
+      "model": {"type": "Unigram", "unk_id": plain.unk_id(), "vocab": vocab, "byte_fallback": False}}
+json.dump(tj, open(os.path.join(out, "tokenizer.json"), "w"))
 json.dump(cases, open(os.path.join(out, "cases.json"), "w", encoding="utf-8"), ensure_ascii=True)
 print("ok", len(cases))
