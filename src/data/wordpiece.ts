@@ -45,6 +45,7 @@ export class WordPieceTokenizer {
   readonly vocab: string[];
   readonly #ids: Map<string, number>;
   readonly #special: string[];
+  readonly #cache = new Map<string, number[]>();
   #specialRe: RegExp;
   /** Whether to lower-case and strip accents (bert-base-uncased: true). */
   readonly lowercase: boolean;
@@ -105,6 +106,7 @@ export class WordPieceTokenizer {
     }
     if (!this.#special.includes(token)) this.#special.push(token);
     this.#specialRe = this.#makeSpecialRe();
+    this.#cache.clear(); // a new piece can change how cached words split
     return id;
   }
 
@@ -183,11 +185,27 @@ export class WordPieceTokenizer {
 
   /** Text → pieces (no [CLS]/[SEP]). */
   tokenize(text: string): string[] {
-    const out: string[] = [];
-    const chunks = text.split(this.#specialRe);
+    return this.tokenizeIds(text).map((id) => this.vocab[id]);
+  }
+
+  /** Text → piece ids (no [CLS]/[SEP]); words seen before come from a bounded cache. */
+  tokenizeIds(text: string): number[] {
+    const out: number[] = [];
+    const chunks = text.includes("[") ? text.split(this.#specialRe) : [text];
     for (let i = 0; i < chunks.length; i++) {
-      if (i % 2 === 1) out.push(chunks[i]);
-      else for (const w of this.basicTokenize(chunks[i])) this.wordPieces(w, out);
+      if (i % 2 === 1) {
+        out.push(this.#ids.get(chunks[i])!);
+        continue;
+      }
+      for (const w of this.basicTokenize(chunks[i])) {
+        let ids = this.#cache.get(w);
+        if (!ids) {
+          ids = this.wordPieces(w).map((p) => this.#ids.get(p)!);
+          if (this.#cache.size >= 100_000) this.#cache.clear(); // bound memory on endless new words
+          this.#cache.set(w, ids);
+        }
+        for (const id of ids) out.push(id);
+      }
     }
     return out;
   }
@@ -195,7 +213,7 @@ export class WordPieceTokenizer {
   /** Text → ids with [CLS] … [SEP], truncation and optional padding. */
   encode(text: string, opts: WordPieceEncodeOptions = {}): WordPieceEncoding {
     const { addSpecialTokens = true, maxLength, truncationSide = "left", padToMaxLength = false } = opts;
-    let ids = this.tokenize(text).map((p) => this.#ids.get(p)!);
+    let ids = this.tokenizeIds(text);
     const extra = addSpecialTokens ? 2 : 0;
     if (maxLength !== undefined) {
       if (!Number.isInteger(maxLength) || maxLength < extra) {
