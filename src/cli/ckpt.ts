@@ -33,8 +33,10 @@ export function progressBar(label: string): (done: number, total: number) => voi
     const mbs = done / 1e6 / Math.max(1e-3, (performance.now() - t0) / 1000);
     const bar = "#".repeat(Math.floor(pct / 4)).padEnd(25, ".");
     Deno.stderr.writeSync(
-      enc.encode(`\r${label} [${bar}] ${pct}% ${fmtBytes(done)}/${fmtBytes(total)} ${mbs.toFixed(0)} MB/s` +
-        (done === total ? "\n" : "")),
+      enc.encode(
+        `\r${label} [${bar}] ${pct}% ${fmtBytes(done)}/${fmtBytes(total)} ${mbs.toFixed(0)} MB/s` +
+          (done === total ? "\n" : ""),
+      ),
     );
   };
 }

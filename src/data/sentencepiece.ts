@@ -47,6 +47,22 @@ export interface SpmEncodeOptions {
 const SPACE = "\u2581";
 const SPACE_BYTES = [0xe2, 0x96, 0x81];
 
+/** The parts of an HF tokenizer.json we read. */
+interface HfNode {
+  type?: string;
+  normalizers?: HfNode[];
+  pretokenizers?: HfNode[];
+  precompiled_charsmap?: string;
+  prepend_scheme?: string;
+  add_prefix_space?: boolean;
+}
+interface HfTokenizerJson {
+  model?: { type?: string; vocab?: [string, number][]; unk_id?: number; byte_fallback?: boolean };
+  normalizer?: HfNode | null;
+  pre_tokenizer?: HfNode | null;
+  added_tokens?: { id: number; content: string; special?: boolean }[];
+}
+
 interface TrieNode {
   next: Map<number, TrieNode>;
   id: number;
@@ -61,7 +77,9 @@ class CharsMap {
     const dv = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
     const trieBytes = dv.getUint32(0, true);
     if (trieBytes % 4 || 4 + trieBytes > blob.length) {
-      throw new Error(`${what}: precompiled charsmap trie size ${trieBytes} does not fit ${blob.length} bytes`);
+      throw new Error(
+        `${what}: precompiled charsmap trie size ${trieBytes} does not fit ${blob.length} bytes`,
+      );
     }
     this.#units = new Uint32Array(trieBytes / 4);
     for (let i = 0; i < this.#units.length; i++) this.#units[i] = dv.getUint32(4 + 4 * i, true);
@@ -147,8 +165,14 @@ export class SentencePieceTokenizer {
   constructor(
     pieces: Piece[],
     normalizer: NormalizerSpec,
-    opts: { byteFallback?: boolean; unkId?: number; bosId?: number; eosId?: number; padId?: number; extraIds?: number } =
-      {},
+    opts: {
+      byteFallback?: boolean;
+      unkId?: number;
+      bosId?: number;
+      eosId?: number;
+      padId?: number;
+      extraIds?: number;
+    } = {},
     what = "sentencepiece",
   ) {
     this.pieces = pieces;
@@ -195,7 +219,10 @@ export class SentencePieceTokenizer {
   }
 
   /** Parses a serialized `ModelProto` (`spiece.model`). `extraIds`: 100 for T5. */
-  static fromModelProto(bytes: Uint8Array, { extraIds = 0, what = "spiece.model" } = {}): SentencePieceTokenizer {
+  static fromModelProto(
+    bytes: Uint8Array,
+    { extraIds = 0, what = "spiece.model" } = {},
+  ): SentencePieceTokenizer {
     const pieces: Piece[] = [];
     const norm: NormalizerSpec = {
       charsmap: null,
@@ -230,7 +257,9 @@ export class SentencePieceTokenizer {
       }
     }
     if (modelType !== 1) {
-      throw new Error(`${what}: model_type ${modelType} is not unigram (1); BPE/word/char models are not supported`);
+      throw new Error(
+        `${what}: model_type ${modelType} is not unigram (1); BPE/word/char models are not supported`,
+      );
     }
     if (!pieces.length) throw new Error(`${what}: no pieces (not a SentencePiece model?)`);
     return new SentencePieceTokenizer(pieces, norm, { byteFallback, extraIds }, what);
@@ -245,28 +274,35 @@ export class SentencePieceTokenizer {
    * Reads an HF `tokenizer.json` with a Unigram model, a Precompiled normalizer (alone or in a
    * Sequence) and a Metaspace pre-tokenizer; `added_tokens` become control / user symbols.
    */
-  static fromTokenizerJson(json: string | Record<string, unknown>, what = "tokenizer.json"): SentencePieceTokenizer {
-    // deno-lint-ignore no-explicit-any
-    const j = (typeof json === "string" ? JSON.parse(json) : json) as any;
+  static fromTokenizerJson(
+    json: string | Record<string, unknown>,
+    what = "tokenizer.json",
+  ): SentencePieceTokenizer {
+    const j = (typeof json === "string" ? JSON.parse(json) : json) as HfTokenizerJson;
     if (j?.model?.type !== "Unigram" || !Array.isArray(j.model.vocab)) {
       throw new Error(`${what}: model.type is '${j?.model?.type}', expected Unigram with a vocab list`);
     }
-    // deno-lint-ignore no-explicit-any
-    const flat = (n: any): any[] => (!n ? [] : n.type === "Sequence" ? (n.normalizers ?? n.pretokenizers).flatMap(flat) : [n]);
+    const model = j.model as Required<HfTokenizerJson>["model"] & { vocab: [string, number][] };
+    const flat = (n: HfNode | null | undefined): HfNode[] =>
+      !n ? [] : n.type === "Sequence" ? (n.normalizers ?? n.pretokenizers ?? []).flatMap(flat) : [n];
     const norms = flat(j.normalizer), pres = flat(j.pre_tokenizer);
     const pre = norms.find((n) => n.type === "Precompiled");
     const meta = pres.find((n) => n.type === "Metaspace");
-    const charsmap = pre?.precompiled_charsmap ? Uint8Array.from(atob(pre.precompiled_charsmap), (c) => c.charCodeAt(0)) : null;
-    const addPrefix = meta ? (meta.prepend_scheme ? meta.prepend_scheme !== "never" : meta.add_prefix_space !== false) : false;
-    const unkId: number = j.model.unk_id ?? 0;
+    const charsmap = pre?.precompiled_charsmap
+      ? Uint8Array.from(atob(pre.precompiled_charsmap), (c) => c.charCodeAt(0))
+      : null;
+    const addPrefix = meta
+      ? (meta.prepend_scheme ? meta.prepend_scheme !== "never" : meta.add_prefix_space !== false)
+      : false;
+    const unkId: number = model.unk_id ?? 0;
     const special = new Map<number, boolean>();
     for (const t of j.added_tokens ?? []) special.set(t.id, t.special !== false);
-    const pieces: Piece[] = j.model.vocab.map(([piece, score]: [string, number], id: number) => ({
+    const pieces: Piece[] = model.vocab.map(([piece, score], id) => ({
       piece,
       score: Math.fround(score),
       type: id === unkId
         ? PieceType.UNKNOWN
-        : /^<0x[0-9A-F]{2}>$/.test(piece) && j.model.byte_fallback
+        : /^<0x[0-9A-F]{2}>$/.test(piece) && model.byte_fallback
         ? PieceType.BYTE
         : special.get(id) === true
         ? PieceType.CONTROL
@@ -274,13 +310,18 @@ export class SentencePieceTokenizer {
         ? PieceType.USER_DEFINED
         : PieceType.NORMAL,
     }));
-    return new SentencePieceTokenizer(pieces, {
-      charsmap,
-      addDummyPrefix: addPrefix,
-      removeExtraWhitespaces: true,
-      escapeWhitespaces: true,
-      treatWhitespaceAsSuffix: false,
-    }, { byteFallback: j.model.byte_fallback === true, unkId }, what);
+    return new SentencePieceTokenizer(
+      pieces,
+      {
+        charsmap,
+        addDummyPrefix: addPrefix,
+        removeExtraWhitespaces: true,
+        escapeWhitespaces: true,
+        treatWhitespaceAsSuffix: false,
+      },
+      { byteFallback: model.byte_fallback === true, unkId },
+      what,
+    );
   }
 
   /** Pieces plus extra ids. */
@@ -308,7 +349,9 @@ export class SentencePieceTokenizer {
   normalize(text: string): string {
     const n = this.normalizer;
     const input = this.#enc.encode(text);
-    let out = this.#out.length >= input.length * 3 + 8 ? this.#out : (this.#out = new Uint8Array(input.length * 3 + 64));
+    let out = this.#out.length >= input.length * 3 + 8
+      ? this.#out
+      : (this.#out = new Uint8Array(input.length * 3 + 64));
     let o = 0, pos = 0;
     const push = (b: number) => {
       if (o === out.length) {
@@ -319,7 +362,7 @@ export class SentencePieceTokenizer {
       out[o++] = b;
     };
     const ws = () => {
-      if (n.escapeWhitespaces) for (const b of SPACE_BYTES) push(b);
+      if (n.escapeWhitespaces) { for (const b of SPACE_BYTES) push(b); }
       else push(0x20);
     };
     if (n.removeExtraWhitespaces) {
@@ -353,7 +396,7 @@ export class SentencePieceTokenizer {
       }
       const [norm, len] = this.#prefix(input, pos);
       let s = 0;
-      if (prevSpace) while (s < norm.length && norm[s] === 0x20) s++;
+      if (prevSpace) { while (s < norm.length && norm[s] === 0x20) s++; }
       if (s < norm.length) {
         for (let i = s; i < norm.length; i++) {
           if (n.escapeWhitespaces && norm[i] === 0x20) ws();
@@ -465,7 +508,7 @@ export class SentencePieceTokenizer {
     let e = n;
     while (e > 0) {
       let b = from[e];
-      if (ids[e] === this.unkId) while (b > 0 && ids[b] === this.unkId) b = from[b];
+      if (ids[e] === this.unkId) { while (b > 0 && ids[b] === this.unkId) b = from[b]; }
       out.push([norm.slice(b, e), ids[e]]);
       e = b;
     }
@@ -542,7 +585,10 @@ export class SentencePieceTokenizer {
       }
       flush();
       let s = p.type === PieceType.UNKNOWN ? this.unkSurface : p.piece;
-      if (first && this.normalizer.addDummyPrefix && !this.normalizer.treatWhitespaceAsSuffix && s.startsWith(SPACE)) {
+      if (
+        first && this.normalizer.addDummyPrefix && !this.normalizer.treatWhitespaceAsSuffix &&
+        s.startsWith(SPACE)
+      ) {
         s = s.slice(1);
       }
       out += s.replaceAll(SPACE, " ");

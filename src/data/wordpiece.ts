@@ -37,7 +37,7 @@ const CONTROL = /[\0\uFFFD]|(?![\t\n\r])\p{C}/gu;
 const SPACES = /[\t\n\r\p{Zs}]/gu;
 const PUNCT_SPLIT = /[!-/:-@[-`{-~\p{P}]|[^!-/:-@[-`{-~\p{P}]+/gu;
 const MARKS = /\p{Mn}/gu;
-const NON_ASCII = /[^\x00-\x7f]/;
+const NON_ASCII = /\P{ASCII}/u;
 
 /** The BERT WordPiece tokenizer over a vocabulary (`vocab.txt` order = ids). */
 export class WordPieceTokenizer {
@@ -111,7 +111,9 @@ export class WordPieceTokenizer {
   }
 
   #makeSpecialRe(): RegExp {
-    const alts = [...this.#special].sort((a, b) => b.length - a.length).map((s) => s.replace(/[[\]]/g, "\\$&"));
+    const alts = [...this.#special].sort((a, b) => b.length - a.length).map((s) =>
+      s.replace(/[[\]]/g, "\\$&")
+    );
     return new RegExp(`(${alts.join("|")})`);
   }
 
@@ -220,7 +222,9 @@ export class WordPieceTokenizer {
         throw new Error(`wordpiece: maxLength ${maxLength} must be an integer ≥ ${extra}`);
       }
       const keep = maxLength - extra;
-      if (ids.length > keep) ids = truncationSide === "left" ? ids.slice(ids.length - keep) : ids.slice(0, keep);
+      if (ids.length > keep) {
+        ids = truncationSide === "left" ? ids.slice(ids.length - keep) : ids.slice(0, keep);
+      }
     }
     if (addSpecialTokens) ids = [this.tokenId("[CLS]"), ...ids, this.tokenId("[SEP]")];
     const attentionMask = ids.map(() => 1);
@@ -253,7 +257,9 @@ export class WordPieceTokenizer {
     const words: string[] = [];
     for (const id of ids) {
       const p = this.vocab[id];
-      if (p === undefined) throw new Error(`wordpiece: id ${id} is outside the ${this.vocab.length}-piece vocabulary`);
+      if (p === undefined) {
+        throw new Error(`wordpiece: id ${id} is outside the ${this.vocab.length}-piece vocabulary`);
+      }
       if (skipSpecialTokens && this.#special.includes(p)) continue;
       if (p.startsWith("##") && words.length) words[words.length - 1] += p.slice(2);
       else words.push(p);

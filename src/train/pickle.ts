@@ -452,7 +452,10 @@ function longLE(b: Uint8Array): number | bigint {
 }
 
 function rawUnicodeEscape(s: string): string {
-  return s.replace(/\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})/g, (_, a, b) => String.fromCodePoint(parseInt(a ?? b, 16)));
+  return s.replace(
+    /\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})/g,
+    (_, a, b) => String.fromCodePoint(parseInt(a ?? b, 16)),
+  );
 }
 
 /** A protocol-0 STRING argument: a quoted Python literal with backslash escapes. */
@@ -460,7 +463,15 @@ function pyStringLiteral(s: string, fail: (m: string) => never): string {
   const q = s[0];
   if ((q !== "'" && q !== '"') || s.length < 2 || s[s.length - 1] !== q) fail("STRING is not quoted");
   const body = s.slice(1, -1);
-  const simple: Record<string, string> = { n: "\n", r: "\r", t: "\t", "\\": "\\", "'": "'", '"': '"', a: "\x07" };
+  const simple: Record<string, string> = {
+    n: "\n",
+    r: "\r",
+    t: "\t",
+    "\\": "\\",
+    "'": "'",
+    '"': '"',
+    a: "\x07",
+  };
   return body.replace(/\\(x[0-9a-fA-F]{2}|[0-7]{1,3}|.)/g, (_, e: string) => {
     if (e[0] === "x") return String.fromCharCode(parseInt(e.slice(1), 16));
     if (/^[0-7]/.test(e)) return String.fromCharCode(parseInt(e, 8));

@@ -13,11 +13,11 @@
  * are the same view of the same storage (tied weights) come back sharing one engine Storage.
  * @module
  */
-import { type PyValue, unpickle, PickleTruncated } from "./pickle.ts";
+import { PickleTruncated, type PyValue, unpickle } from "./pickle.ts";
 import {
   buildAllowList,
-  StorageRef,
   storageDtype,
+  StorageRef,
   TensorRef,
   TORCH_ITEMSIZE,
   type TorchDType,
@@ -113,7 +113,9 @@ function openZip(path: string): TorchCheckpointIndex {
   const zip = new ZipReader(path);
   try {
     const pkl = [...zip.entries.keys()].find((n) => n === "data.pkl" || /^[^/]+\/data\.pkl$/.test(n));
-    if (!pkl) throw new Error(`checkpoint '${path}': zip has no '<dir>/data.pkl' (not written by torch.save)`);
+    if (!pkl) {
+      throw new Error(`checkpoint '${path}': zip has no '<dir>/data.pkl' (not written by torch.save)`);
+    }
     const prefix = pkl.slice(0, pkl.length - "data.pkl".length);
     let bigEndian = false;
     if (zip.entries.has(prefix + "byteorder")) {
@@ -165,7 +167,9 @@ function openLegacy(path: string): TorchCheckpointIndex {
           throw new Error(`checkpoint '${path}': legacy magic number mismatch`);
         }
         const proto = unpickle(head, opts, magic.end);
-        if (proto.value !== 1001) throw new Error(`checkpoint '${path}': legacy protocol ${proto.value} != 1001`);
+        if (proto.value !== 1001) {
+          throw new Error(`checkpoint '${path}': legacy protocol ${proto.value} != 1001`);
+        }
         const info = unpickle(head, opts, proto.end);
         const le = info.value instanceof Map ? info.value.get("little_endian") : true;
         const main = unpickle(head, {
@@ -189,7 +193,9 @@ function openLegacy(path: string): TorchCheckpointIndex {
           const numel = Number(new DataView(n8.buffer).getBigInt64(0, le !== false));
           const bytes = numel * TORCH_ITEMSIZE[s.dtype];
           if (pos + 8 + bytes > fileSize) {
-            throw new Error(`checkpoint '${path}': storage '${key}' (${bytes} bytes) runs past the end (truncated?)`);
+            throw new Error(
+              `checkpoint '${path}': storage '${key}' (${bytes} bytes) runs past the end (truncated?)`,
+            );
           }
           where.set(key, { pos: pos + 8, bytes });
           pos += 8 + bytes;
@@ -347,7 +353,9 @@ export function listSafetensors(path: string): CheckpointEntry[] {
     const n8 = new Uint8Array(8);
     readFully(f, 0, n8, `safetensors '${path}'`);
     const n = Number(new DataView(n8.buffer).getBigUint64(0, true));
-    if (n > 100_000_000 || 8 + n > size) throw new Error(`safetensors '${path}': header length ${n} is invalid`);
+    if (n > 100_000_000 || 8 + n > size) {
+      throw new Error(`safetensors '${path}': header length ${n} is invalid`);
+    }
     const hb = new Uint8Array(n);
     readFully(f, 8, hb, `safetensors '${path}'`);
     const header = JSON.parse(new TextDecoder().decode(hb)) as Record<string, unknown>;
@@ -578,7 +586,9 @@ class TensorReader {
         crc = crc32(b, crc);
       }
       if (crc !== want) {
-        throw new Error(`checkpoint '${path}': storage '${key}' CRC-32 ${hex(crc)} != ${hex(want)} (corrupt)`);
+        throw new Error(
+          `checkpoint '${path}': storage '${key}' CRC-32 ${hex(crc)} != ${hex(want)} (corrupt)`,
+        );
       }
       this.#checked.add(key);
     }
@@ -665,7 +675,11 @@ const HALF = (() => {
   const t = new Float32Array(65536);
   for (let h = 0; h < 65536; h++) {
     const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, f = h & 0x3ff;
-    t[h] = e === 0 ? s * f * 2 ** -24 : e === 31 ? (f ? NaN : s * Infinity) : s * (1 + f / 1024) * 2 ** (e - 15);
+    t[h] = e === 0
+      ? s * f * 2 ** -24
+      : e === 31
+      ? (f ? NaN : s * Infinity)
+      : s * (1 + f / 1024) * 2 ** (e - 15);
   }
   return t;
 })();
@@ -710,7 +724,9 @@ function convert(
         const lo = w[2 * i], hi = w[2 * i + 1];
         if (hi !== lo >> 31) {
           const v = (BigInt(hi) << 32n) | BigInt(lo >>> 0);
-          throw new Error(`tensor '${name}': int64 value ${v} at [${at + i}] does not fit the engine's int32`);
+          throw new Error(
+            `tensor '${name}': int64 value ${v} at [${at + i}] does not fit the engine's int32`,
+          );
         }
         dst[at + i] = lo;
       }

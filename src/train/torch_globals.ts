@@ -77,7 +77,14 @@ export class StorageRef {
   readonly viewOffset: number;
   /** Elements of a legacy view (= numel otherwise). */
   readonly viewSize: number;
-  constructor(key: string, dtype: TorchDType, location: string, numel: number, viewOffset = 0, viewSize = -1) {
+  constructor(
+    key: string,
+    dtype: TorchDType,
+    location: string,
+    numel: number,
+    viewOffset = 0,
+    viewSize = -1,
+  ) {
     this.key = key;
     this.dtype = dtype;
     this.location = location;
@@ -163,12 +170,18 @@ export function buildAllowList(): Map<string, AllowedGlobal> {
   g.set("torch._utils._rebuild_tensor_v2", { call: (a) => rebuildTensor(a, a[4] === true), ...tensorBuild });
   g.set("torch._utils._rebuild_tensor", { call: (a) => rebuildTensor(a, false), ...tensorBuild });
   g.set("torch._utils._rebuild_parameter", { call: (a) => asParameter(a[0], a[1]), ...tensorBuild });
-  g.set("torch._utils._rebuild_parameter_with_state", { call: (a) => asParameter(a[0], a[1]), ...tensorBuild });
+  g.set("torch._utils._rebuild_parameter_with_state", {
+    call: (a) => asParameter(a[0], a[1]),
+    ...tensorBuild,
+  });
   g.set("torch.Tensor", {});
   g.set("torch.nn.parameter.Parameter", {});
   g.set("torch._tensor._rebuild_from_type_v2", {
     call: ([fn, type, args]) => {
-      if (!(type instanceof PyGlobal) || !["torch.Tensor", "torch.nn.parameter.Parameter"].includes(type.qualname)) {
+      if (
+        !(type instanceof PyGlobal) ||
+        !["torch.Tensor", "torch.nn.parameter.Parameter"].includes(type.qualname)
+      ) {
         throw new Error("_rebuild_from_type_v2: only torch.Tensor / Parameter types are allowed");
       }
       if (!(fn instanceof PyGlobal) || !fn.def.call || !Array.isArray(args)) {
@@ -192,7 +205,20 @@ export function buildAllowList(): Map<string, AllowedGlobal> {
   });
   g.set("torch.Size", { call: (a) => (Array.isArray(a[0]) ? [...a[0]] : []) });
   g.set("torch.device", { call: (a) => a.map(String).join(":") });
-  for (const dt of ["float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool"]) {
+  for (
+    const dt of [
+      "float32",
+      "float64",
+      "float16",
+      "bfloat16",
+      "int64",
+      "int32",
+      "int16",
+      "int8",
+      "uint8",
+      "bool",
+    ]
+  ) {
     g.set(`torch.${dt}`, {});
   }
   g.set("_codecs.encode", {
@@ -204,7 +230,9 @@ export function buildAllowList(): Map<string, AllowedGlobal> {
     },
   });
   for (const m of ["builtins", "__builtin__"]) {
-    for (const n of ["set", "frozenset"]) g.set(`${m}.${n}`, { call: (a) => (Array.isArray(a[0]) ? [...a[0]] : []) });
+    for (const n of ["set", "frozenset"]) {
+      g.set(`${m}.${n}`, { call: (a) => (Array.isArray(a[0]) ? [...a[0]] : []) });
+    }
   }
   return g;
 }

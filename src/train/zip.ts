@@ -42,7 +42,9 @@ export function readFully(file: Deno.FsFile, pos: number, dst: Uint8Array, what:
   while (off < dst.length) {
     const n = file.readSync(dst.subarray(off));
     if (n === null || n === 0) {
-      throw new Error(`${what}: unexpected end of file at byte ${pos + off} (wanted ${dst.length - off} more)`);
+      throw new Error(
+        `${what}: unexpected end of file at byte ${pos + off} (wanted ${dst.length - off} more)`,
+      );
     }
     off += n;
   }
@@ -135,7 +137,9 @@ export class ZipReader {
       const nameLen = v.getUint16(p + 28, true), extraLen = v.getUint16(p + 30, true);
       const commentLen = v.getUint16(p + 32, true);
       let local = v.getUint32(p + 42, true);
-      if (p + 46 + nameLen + extraLen + commentLen > cdSize) this.#fail(`central directory entry ${k} overruns`);
+      if (p + 46 + nameLen + extraLen + commentLen > cdSize) {
+        this.#fail(`central directory entry ${k} overruns`);
+      }
       const name = dec.decode(cd.subarray(p + 46, p + 46 + nameLen));
       // ZIP64 extra field (id 1): 8-byte values for exactly the fields that overflowed
       let x = p + 46 + nameLen;

@@ -24,7 +24,8 @@ interface Case {
 async function fixtures(): Promise<{ dir: string; cases: Case[] } | null> {
   try {
     if (Deno.permissions.querySync({ name: "run", command: PY }).state !== "granted") return null;
-    const probe = await new Deno.Command(PY, { args: ["-c", "import sentencepiece"], stderr: "null" }).output();
+    const probe = await new Deno.Command(PY, { args: ["-c", "import sentencepiece"], stderr: "null" })
+      .output();
     if (!probe.success) return null;
   } catch {
     return null;
@@ -32,7 +33,9 @@ async function fixtures(): Promise<{ dir: string; cases: Case[] } | null> {
   const dir = Deno.makeTempDirSync({ prefix: "ft_spm_" });
   const script = new URL("./sentencepiece_fixtures.py", import.meta.url).pathname;
   const res = await new Deno.Command(PY, { args: [script, dir], stdout: "piped", stderr: "piped" }).output();
-  if (!res.success) throw new Error(`sentencepiece_fixtures.py failed: ${new TextDecoder().decode(res.stderr)}`);
+  if (!res.success) {
+    throw new Error(`sentencepiece_fixtures.py failed: ${new TextDecoder().decode(res.stderr)}`);
+  }
   return { dir, cases: JSON.parse(Deno.readTextFileSync(`${dir}/cases.json`)) };
 }
 
@@ -45,11 +48,17 @@ function compare(sp: SentencePieceTokenizer, cases: Case[], key: "plain" | "byte
     const ids = sp.encode(c.text);
     if (ids.length !== c[key].length || ids.some((v, i) => v !== c[key][i])) {
       if (bad++ < 3) {
-        first.push(`${JSON.stringify(c.text)}: ours ${JSON.stringify(ids)} library ${JSON.stringify(c[key])}`);
+        first.push(
+          `${JSON.stringify(c.text)}: ours ${JSON.stringify(ids)} library ${JSON.stringify(c[key])}`,
+        );
       }
     }
   }
-  assertEquals(bad, 0, `${what}: ${bad} of ${cases.length} strings differ from the library, e.g.\n${first.join("\n")}`);
+  assertEquals(
+    bad,
+    0,
+    `${what}: ${bad} of ${cases.length} strings differ from the library, e.g.\n${first.join("\n")}`,
+  );
 }
 
 if (!fx) {
@@ -104,7 +113,10 @@ if (!fx) {
       "cut.model",
     );
     assertThrows(
-      () => SentencePieceTokenizer.fromModelProto(new Uint8Array([0x12, 0x02, 0x18, 0x02]), { what: "bpe.model" }),
+      () =>
+        SentencePieceTokenizer.fromModelProto(new Uint8Array([0x12, 0x02, 0x18, 0x02]), {
+          what: "bpe.model",
+        }),
       Error,
       "bpe.model: model_type 2 is not unigram",
     );

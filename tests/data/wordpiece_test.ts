@@ -9,7 +9,20 @@ import { assertEquals, assertThrows } from "../assert.ts";
 import { WordPieceTokenizer } from "../../src/data/wordpiece.ts";
 
 // the vocabulary of BERT's tokenization_test.py (test_wordpiece_tokenizer)
-const SMALL = ["[UNK]", "[CLS]", "[SEP]", "[PAD]", "want", "##want", "##ed", "wa", "un", "runn", "##ing", ","];
+const SMALL = [
+  "[UNK]",
+  "[CLS]",
+  "[SEP]",
+  "[PAD]",
+  "want",
+  "##want",
+  "##ed",
+  "wa",
+  "un",
+  "runn",
+  "##ing",
+  ",",
+];
 
 Deno.test("basic tokenizer: BERT's published cases", () => {
   const t = new WordPieceTokenizer(SMALL);
@@ -85,7 +98,12 @@ if (!vocab) {
   Deno.test("wordpiece: bert-base-uncased ids of BERT's published examples", () => {
     assertEquals(vocab.length, 30522);
     const t = new WordPieceTokenizer(vocab);
-    assertEquals([t.tokenId("[PAD]"), t.tokenId("[UNK]"), t.tokenId("[CLS]"), t.tokenId("[SEP]")], [0, 100, 101, 102]);
+    assertEquals([t.tokenId("[PAD]"), t.tokenId("[UNK]"), t.tokenId("[CLS]"), t.tokenId("[SEP]")], [
+      0,
+      100,
+      101,
+      102,
+    ]);
     assertEquals(t.tokenId("[MASK]"), 103);
     assertEquals(t.encode("Hello world!").ids, [101, 7592, 2088, 999, 102]);
     // HF's tokenizer summary shows this one for bert-base-uncased

@@ -30,11 +30,15 @@ async function fixtures(): Promise<{ dir: string; marker: string; exp: Expected 
   const dir = Deno.makeTempDirSync({ prefix: "ft_torch_" });
   const marker = `${dir}/PWNED`;
   const script = new URL("./torch_fixtures.py", import.meta.url).pathname;
-  const res = await new Deno.Command(PY, { args: [script, dir, marker], stdout: "piped", stderr: "piped" }).output();
+  const res = await new Deno.Command(PY, { args: [script, dir, marker], stdout: "piped", stderr: "piped" })
+    .output();
   if (!res.success) throw new Error(`torch_fixtures.py failed: ${new TextDecoder().decode(res.stderr)}`);
   // Python's json writes Infinity / NaN bare; quote them, then turn them back into numbers
   const text = Deno.readTextFileSync(`${dir}/expected.json`).replace(/-?Infinity|NaN/g, (m) => `"${m}"`);
-  const exp = JSON.parse(text, (_k, v) => (typeof v === "string" && /^-?Infinity$|^NaN$/.test(v) ? Number(v) : v));
+  const exp = JSON.parse(
+    text,
+    (_k, v) => (typeof v === "string" && /^-?Infinity$|^NaN$/.test(v) ? Number(v) : v),
+  );
   return { dir, marker, exp };
 }
 
@@ -141,7 +145,8 @@ if (!fx) {
   });
 
   Deno.test("ZIP64: a record past 4 GiB in a sparse 4.5 GB file, listed and loaded", () => {
-    const disk = (exp["zip64.pth"] as unknown as Record<string, { apparent: number; allocated: number }>)._disk;
+    const disk =
+      (exp["zip64.pth"] as unknown as Record<string, { apparent: number; allocated: number }>)._disk;
     assert(disk.apparent > 4.5e9, "apparent size past 4 GiB");
     const l = listCheckpoint(p("zip64.pth"));
     assertEquals(l.map((e) => [e.name, e.dtype, e.bytes]), [["big", "uint8", 4_500_000_000], [
