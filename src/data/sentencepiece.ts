@@ -152,6 +152,8 @@ export class SentencePieceTokenizer {
   readonly #unkScore: number;
   readonly #maxScore: number;
   readonly #enc = new TextEncoder();
+  #added = new Map<string, number>();
+  #addedRe: RegExp | null = null;
   readonly #dec = new TextDecoder();
   #out = new Uint8Array(1024);
   /** ASCII bytes that start no charsmap rule and no user-defined symbol (copied as they are). */
@@ -272,7 +274,8 @@ export class SentencePieceTokenizer {
 
   /**
    * Reads an HF `tokenizer.json` with a Unigram model, a Precompiled normalizer (alone or in a
-   * Sequence) and a Metaspace pre-tokenizer; `added_tokens` become control / user symbols.
+   * Sequence) and a Metaspace pre-tokenizer. `added_tokens` are split out of the text first, as
+   * HF does (special ones are also control pieces, so decode drops them).
    */
   static fromTokenizerJson(
     json: string | Record<string, unknown>,
@@ -310,7 +313,7 @@ export class SentencePieceTokenizer {
         ? PieceType.USER_DEFINED
         : PieceType.NORMAL,
     }));
-    return new SentencePieceTokenizer(
+    const tok = new SentencePieceTokenizer(
       pieces,
       {
         charsmap,
@@ -322,6 +325,8 @@ export class SentencePieceTokenizer {
       { byteFallback: model.byte_fallback === true, unkId },
       what,
     );
+    tok.setAddedTokens(new Map((j.added_tokens ?? []).map((t) => [t.content, t.id])));
+    return tok;
   }
 
   /** Pieces plus extra ids. */
@@ -544,11 +549,12 @@ export class SentencePieceTokenizer {
 
   /** T5's sentinels in the text (`<extra_id_N>`) are split out whole, like HF's added tokens. */
   #splitExtra(text: string): (string | number)[] {
-    if (!this.extraIds || !text.includes("<extra_id_")) return [text];
+    const re = this.#addedRe;
+    if (!re && (!this.extraIds || !text.includes("<extra_id_"))) return [text];
     const out: (string | number)[] = [];
     let last = 0;
-    for (const m of text.matchAll(/<extra_id_(\d+)>/g)) {
-      const id = this.pieceToId(m[0]);
+    for (const m of text.matchAll(re ?? /<extra_id_(\d+)>/g)) {
+      const id = this.#added.get(m[0]) ?? this.pieceToId(m[0]);
       if (id < 0) continue;
       if (m.index! > last) out.push(text.slice(last, m.index));
       out.push(id);
@@ -556,6 +562,18 @@ export class SentencePieceTokenizer {
     }
     if (last < text.length) out.push(text.slice(last));
     return out;
+  }
+
+  /**
+   * Makes `tokens` split out of the text before normalization, each one id (HF's added-token
+   * rule: the text between them is encoded piece by piece, each with its own "▁" prefix).
+   */
+  setAddedTokens(tokens: Map<string, number>): void {
+    this.#added = new Map(tokens);
+    const alts = [...tokens.keys()].filter(Boolean).sort((a, b) => b.length - a.length)
+      .map((t) => t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+    if (this.extraIds) alts.push("<extra_id_\\d+>");
+    this.#addedRe = alts.length ? new RegExp(alts.join("|"), "g") : null;
   }
 
   /** Ids → text: control ids vanish, <unk> becomes " ⁇ ", byte pieces are reassembled. */

@@ -77,11 +77,25 @@ for _ in range(300):  # random code points, including rare planes and unassigned
     texts.append("".join(chr(rng.choice([rng.randint(0x20, 0x7e), rng.randint(0xa0, 0x2fff), rng.randint(0x3000, 0xd7ff),
                                          rng.randint(0xe000, 0xfffd), rng.randint(0x10000, 0x2ffff)]))
                          for _ in range(rng.randint(1, 20))))
+import re  # noqa: E402
+
+
+def hf_style(t):
+    """HF tokenizers' added-token rule: split on the user symbols first, encode each piece between."""
+    ids = []
+    for part in re.split(r"(\[R\]|<sep>)", t):
+        if part in ("[R]", "<sep>"):
+            ids.append(plain.piece_to_id(part))
+        elif part:
+            ids += plain.encode(part)
+    return ids
+
+
 cases = []
 for t in texts:
     a, b = plain.encode(t), byts.encode(t)
     cases.append({"text": t, "plain": a, "bytes": b, "plain_dec": plain.decode(a), "bytes_dec": byts.decode(b),
-                  "pieces": plain.encode(t, out_type=str)})
+                  "pieces": plain.encode(t, out_type=str), "hf": hf_style(t)})
 
 
 def proto_fields(b):
