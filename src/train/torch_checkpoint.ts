@@ -267,6 +267,7 @@ function finishIndex(
   records: Records,
   bigEndian: boolean,
 ): TorchCheckpointIndex {
+  checkTree(root, path);
   const refs = new Map<string, TensorRef>();
   const entries: CheckpointEntry[] = [];
   const firstOnStorage = new Map<string, string>();
@@ -302,6 +303,34 @@ function finishIndex(
   });
   void storages;
   return { path, format, root, entries, refs, bigEndian, records };
+}
+
+const MAX_NODES = 5_000_000, MAX_DEPTH = 1000;
+
+/**
+ * Guards the recursive walks below against hostile trees: a container inside itself (a cycle),
+ * nesting deeper than MAX_DEPTH, or shared containers that expand past MAX_NODES visits
+ * (a "billion laughs" of lists holding the same list twice). Iterative, so it cannot overflow.
+ */
+function checkTree(root: PyValue, what: string): void {
+  const onPath = new Set<object>();
+  const stack: { v: PyValue; depth: number; exit?: boolean }[] = [{ v: root, depth: 0 }];
+  let visits = 0;
+  while (stack.length) {
+    const { v, depth, exit } = stack.pop()!;
+    if (exit) {
+      onPath.delete(v as object);
+      continue;
+    }
+    if (!(v instanceof Map) && !Array.isArray(v)) continue;
+    if (++visits > MAX_NODES) throw new Error(`checkpoint '${what}': object tree expands past ${MAX_NODES} nodes`);
+    if (depth > MAX_DEPTH) throw new Error(`checkpoint '${what}': containers nested deeper than ${MAX_DEPTH}`);
+    if (onPath.has(v)) throw new Error(`checkpoint '${what}': a container contains itself (cycle)`);
+    onPath.add(v);
+    stack.push({ v, depth, exit: true });
+    const kids = v instanceof Map ? [...v.values()] : v;
+    for (const x of kids) stack.push({ v: x, depth: depth + 1 });
+  }
 }
 
 /** Visits every TensorRef in a value tree with its dotted name. */

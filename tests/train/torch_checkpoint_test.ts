@@ -15,6 +15,11 @@ import {
 import { loadSafetensors } from "../../src/train/checkpoint.ts";
 import { memoryStats } from "../../src/tensor/storage.ts";
 import { Tensor } from "../../src/tensor/tensor.ts";
+import { Rng } from "../../src/tensor/rng.ts";
+import { ZipReader } from "../../src/train/zip.ts";
+import { unpickle } from "../../src/train/pickle.ts";
+import { buildAllowList, StorageRef } from "../../src/train/torch_globals.ts";
+import { main as ckptMain } from "../../src/cli/ckpt.ts";
 
 const PY = "/usr/bin/python3";
 type Expected = Record<string, Record<string, { shape: number[]; dtype: string; values: number[] }>>;
@@ -212,6 +217,78 @@ if (!fx) {
       exists = false;
     }
     assert(!exists, "a payload ran: marker file exists");
+  });
+
+  Deno.test("hostile object trees (cycle, shared-list explosion, deep nesting) fail fast", () => {
+    const cases: [string, string][] = [
+      ["hostile_cycle.pth", "contains itself"],
+      ["hostile_laughs.pth", "expands past"],
+      ["hostile_deep.pth", "nested deeper"],
+    ];
+    for (const [f, msg] of cases) {
+      const t0 = performance.now();
+      assertThrows(() => listCheckpoint(p(f)), Error, msg);
+      assert(performance.now() - t0 < 10_000, `${f} took too long`);
+    }
+  });
+
+  Deno.test("pickle interpreter: 2,000 random corruptions of a real data.pkl only ever throw Errors", () => {
+    using zip = new ZipReader(p("lavis.pth"));
+    const name = [...zip.entries.keys()].find((n) => n.endsWith("data.pkl"))!;
+    const good = zip.readEntry(name);
+    const rng = new Rng(7);
+    let ok = 0, failed = 0;
+    for (let i = 0; i < 2000; i++) {
+      const b = good.slice();
+      const flips = 1 + Math.floor(rng.uniform() * 4);
+      for (let k = 0; k < flips; k++) {
+        b[Math.floor(rng.uniform() * b.length)] = Math.floor(rng.uniform() * 256);
+      }
+      const cut = rng.uniform() < 0.2 ? Math.floor(rng.uniform() * b.length) : b.length;
+      try {
+        unpickle(b.subarray(0, cut), {
+          what: "fuzz",
+          globals: buildAllowList(),
+          persistentLoad: () => new StorageRef("0", "float32", "cpu", 1 << 20),
+        });
+        ok++;
+      } catch (e) {
+        assert(e instanceof Error, `non-Error thrown: ${String(e)}`);
+        failed++;
+      }
+    }
+    assertEquals(ok + failed, 2000);
+    assert(failed > 1000, "corruptions are detected");
+  });
+
+  Deno.test("ckpt CLI: inspect and convert exit 0; a malicious file exits 1 naming the global", () => {
+    const log = console.log, err = console.error;
+    const out: string[] = [], errs: string[] = [];
+    console.log = (...a: unknown[]) => out.push(a.join(" "));
+    console.error = (...a: unknown[]) => errs.push(a.join(" "));
+    try {
+      assertEquals(ckptMain(["inspect", p("strided.pth")]), 0);
+      assert(out.some((l) => l.includes("shares storage with base")), out.join("\n"));
+      assertEquals(ckptMain(["inspect", p("lavis.pth")]), 0);
+      assert(out.some((l) => l.includes("epoch: 3")), "non-tensor values listed");
+      assertEquals(ckptMain(["convert", p("lavis.pth"), p("cli.safetensors"), "--key", "model"]), 0);
+      assertEquals(listCheckpoint(p("cli.safetensors")).length, 6);
+      assertEquals(ckptMain(["inspect", p("evil_popen_p4.pth")]), 1);
+      assert(errs.some((l) => l.includes("refusing global 'subprocess.Popen'")), errs.join("\n"));
+      assertEquals(ckptMain(["convert", p("lavis.pth")]), 2);
+    } finally {
+      console.log = log;
+      console.error = err;
+    }
+  });
+
+  Deno.test("progress reaches the total; verify: false still loads", () => {
+    let last = [0, -1];
+    const ck = loadTorchCheckpoint(p("big_f16.pth"), { onProgress: (d, t) => (last = [d, t]) });
+    assertEquals(last[0], last[1]);
+    assertEquals(last[1], 300 * 1000 * 2);
+    ck.dispose();
+    loadTorchCheckpoint(p("dtypes.pth"), { verify: false }).dispose();
   });
 
   Deno.test("convert to safetensors: keep dtypes or engine dtypes, atomic, readable", () => {

@@ -163,6 +163,20 @@ torch.save({"w": torch.ones(2), "evil": Reduce()}, os.path.join(out, "evil_legac
            _use_new_zipfile_serialization=False)
 assert not os.path.exists(marker)
 
+# ---- hostile structures (no code, but they would hang or overflow a naive walker)
+cyc = {"w": torch.ones(1), "l": []}
+cyc["l"].append(cyc["l"])
+torch.save(cyc, os.path.join(out, "hostile_cycle.pth"))
+laughs = [torch.ones(1)]
+for _ in range(40):
+    laughs = [laughs, laughs]  # 2^40 paths through 41 lists
+torch.save(laughs, os.path.join(out, "hostile_laughs.pth"))
+sys.setrecursionlimit(20000)
+deep = torch.ones(1)
+for _ in range(1200):
+    deep = [deep]
+torch.save(deep, os.path.join(out, "hostile_deep.pth"))
+
 # ---- truncated / corrupted copies of dtypes.pth
 src = open(os.path.join(out, "dtypes.pth"), "rb").read()
 open(os.path.join(out, "trunc_half.pth"), "wb").write(src[: len(src) // 2])
