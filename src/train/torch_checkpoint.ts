@@ -13,7 +13,7 @@
  * are the same view of the same storage (tied weights) come back sharing one engine Storage.
  * @module
  */
-import { PickleTruncated, type PyValue, unpickle } from "./pickle.ts";
+import { describe, PickleTruncated, PyGlobal, type PyValue, unpickle } from "./pickle.ts";
 import {
   buildAllowList,
   storageDtype,
@@ -239,7 +239,13 @@ function storageFromPid(pid: PyValue, storages: Map<string, StorageRef>, what: s
   }
   const [, type, key, location, numel] = pid;
   const dtype = storageDtype(type);
-  if (!dtype) throw new Error(`pickle '${what}': storage '${String(key)}' has an unsupported storage type`);
+  if (!dtype) {
+    const name = type instanceof PyGlobal ? type.qualname : describe(type);
+    throw new Error(
+      `pickle '${what}': storage '${String(key)}' has unsupported storage type '${name}' ` +
+        `(readable: float32/64, float16, bfloat16, int64/32/16/8, uint8, bool)`,
+    );
+  }
   if (typeof key !== "string" || typeof numel !== "number" || numel < 0) {
     throw new Error(`pickle '${what}': malformed storage reference for '${String(key)}'`);
   }
@@ -323,8 +329,12 @@ function checkTree(root: PyValue, what: string): void {
       continue;
     }
     if (!(v instanceof Map) && !Array.isArray(v)) continue;
-    if (++visits > MAX_NODES) throw new Error(`checkpoint '${what}': object tree expands past ${MAX_NODES} nodes`);
-    if (depth > MAX_DEPTH) throw new Error(`checkpoint '${what}': containers nested deeper than ${MAX_DEPTH}`);
+    if (++visits > MAX_NODES) {
+      throw new Error(`checkpoint '${what}': object tree expands past ${MAX_NODES} nodes`);
+    }
+    if (depth > MAX_DEPTH) {
+      throw new Error(`checkpoint '${what}': containers nested deeper than ${MAX_DEPTH}`);
+    }
     if (onPath.has(v)) throw new Error(`checkpoint '${what}': a container contains itself (cycle)`);
     onPath.add(v);
     stack.push({ v, depth, exit: true });

@@ -58,9 +58,23 @@ const STORAGE_TYPES: Record<string, TorchDType> = {
   UntypedStorage: "uint8",
 };
 
+const UNSUPPORTED_STORAGES = [
+  "ComplexFloatStorage",
+  "ComplexDoubleStorage",
+  "QInt8Storage",
+  "QUInt8Storage",
+  "QInt32Storage",
+  "QUInt4x2Storage",
+  "QUInt2x4Storage",
+  "Float8_e4m3fnStorage",
+  "Float8_e5m2Storage",
+];
+
 /** The dtype of a storage-type global (`torch.FloatStorage` ...) in a persistent id, or null. */
 export function storageDtype(v: PyValue): TorchDType | null {
-  if (!(v instanceof PyGlobal) || !v.qualname.startsWith("torch.")) return null;
+  if (!(v instanceof PyGlobal)) return null;
+  if (v.qualname === "torch.storage.UntypedStorage") return "uint8";
+  if (!v.qualname.startsWith("torch.")) return null;
   return STORAGE_TYPES[v.qualname.slice(6)] ?? null;
 }
 
@@ -193,6 +207,10 @@ export function buildAllowList(): Map<string, AllowedGlobal> {
   });
   // referenced (never called) inside persistent ids; storageDtype() reads the dtype off the name
   for (const name of Object.keys(STORAGE_TYPES)) g.set(`torch.${name}`, {});
+  g.set("torch.storage.UntypedStorage", {}); // torch 2.x spells the untyped storage's module in full
+  // real storage types we cannot hold: allowed as names so the error says "unsupported storage
+  // type" rather than treating an honest complex / quantized / float8 checkpoint as malicious
+  for (const name of UNSUPPORTED_STORAGES) g.set(`torch.${name}`, {});
   g.set("collections.OrderedDict", {
     call: (a) => {
       const m = new Map<PyValue, PyValue>();

@@ -173,6 +173,7 @@ if (!fx) {
       ["corrupt_pickle.pth", /corrupt_pickle\.pth.*data\.pkl.*CRC-32.*corrupt/],
       ["corrupt_data.pth", /corrupt_data\.pth.*storage '0'.*CRC-32.*corrupt/],
       ["corrupt_directory.pth", /corrupt_directory\.pth.*central directory entry \d+ is corrupt/],
+      ["complex.pth", /complex\.pth.*unsupported storage type 'torch\.ComplexFloatStorage'/],
     ];
     const live = memoryStats().liveBytes;
     for (const [f, re] of cases) {

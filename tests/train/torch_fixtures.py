@@ -163,6 +163,9 @@ torch.save({"w": torch.ones(2), "evil": Reduce()}, os.path.join(out, "evil_legac
            _use_new_zipfile_serialization=False)
 assert not os.path.exists(marker)
 
+# an honest checkpoint with a dtype the engine cannot hold
+torch.save({"z": torch.zeros(2, dtype=torch.complex64)}, os.path.join(out, "complex.pth"))
+
 # ---- hostile structures (no code, but they would hang or overflow a naive walker)
 cyc = {"w": torch.ones(1), "l": []}
 cyc["l"].append(cyc["l"])
