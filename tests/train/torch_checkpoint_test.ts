@@ -238,6 +238,7 @@ if (!fx) {
     const name = [...zip.entries.keys()].find((n) => n.endsWith("data.pkl"))!;
     const good = zip.readEntry(name);
     const rng = new Rng(7);
+    const globals = buildAllowList();
     let ok = 0, failed = 0;
     for (let i = 0; i < 2000; i++) {
       const b = good.slice();
@@ -249,7 +250,7 @@ if (!fx) {
       try {
         unpickle(b.subarray(0, cut), {
           what: "fuzz",
-          globals: buildAllowList(),
+          globals,
           persistentLoad: () => new StorageRef("0", "float32", "cpu", 1 << 20),
         });
         ok++;
@@ -317,6 +318,46 @@ if (!fx) {
     const bad = p("evil.safetensors");
     assertThrows(() => convertToSafetensors(p("evil_in_state_dict.pth"), bad), Error, "refusing global");
     assertEquals([...Deno.readDirSync(dir)].filter((e) => e.name.startsWith("evil.safetensors")).length, 0);
+  });
+
+  Deno.test("convert --dtype keep: torch itself finds every tensor equal in our safetensors file", async () => {
+    for (const f of ["dtypes.pth", "strided.pth", "nested.pth"]) {
+      convertToSafetensors(p(f), p(f + ".safetensors"));
+    }
+    // an independent reader: struct + json + torch.frombuffer, compared with torch.load of the source
+    const script = `
+import json, struct, sys, torch
+DT = {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
+      "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
+      "BOOL": torch.bool}
+def flat(v, name, out):
+    if isinstance(v, torch.Tensor): out[name] = v
+    elif isinstance(v, dict): [flat(x, f"{name}.{k}" if name else str(k), out) for k, x in v.items()]
+    elif isinstance(v, (list, tuple)): [flat(x, f"{name}.{i}" if name else str(i), out) for i, x in enumerate(v)]
+    return out
+n_ok = 0
+for src in sys.argv[1:]:
+    want = flat(torch.load(src), "", {})
+    b = open(src + ".safetensors", "rb").read()
+    n = struct.unpack("<Q", b[:8])[0]
+    h = json.loads(b[8:8 + n]); h.pop("__metadata__", None)
+    assert sorted(h) == sorted(want), (src, sorted(h), sorted(want))
+    for k, e in h.items():
+        s, t = e["data_offsets"]
+        raw = bytearray(b[8 + n + s:8 + n + t])
+        got = torch.frombuffer(raw, dtype=DT[e["dtype"]]) if raw else torch.empty(0, dtype=DT[e["dtype"]])
+        got = got.reshape(e["shape"])
+        assert got.dtype == want[k].dtype and torch.equal(got, want[k]), (src, k)
+        n_ok += 1
+print(n_ok)
+`;
+    const res = await new Deno.Command(PY, {
+      args: ["-c", script, p("dtypes.pth"), p("strided.pth"), p("nested.pth")],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert(res.success, new TextDecoder().decode(res.stderr));
+    assertEquals(Number(new TextDecoder().decode(res.stdout).trim()), 13 + 8 + 5);
   });
 
   Deno.test({
