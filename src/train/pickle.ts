@@ -208,12 +208,12 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions, start = 0): U
         stack.push(parseIntText(line().replace(/L$/, ""), fail));
         break;
       case 0x8a: // LONG1
-        stack.push(longLE(take(u8())));
+        stack.push(longLE(take(u8()), fail));
         break;
       case 0x8b: { // LONG4
         const n = i32();
         if (n < 0) fail("negative LONG4 length");
-        stack.push(longLE(take(n)));
+        stack.push(longLE(take(n), fail));
         break;
       }
       case 0x46: { // FLOAT (text)
@@ -437,16 +437,22 @@ function toNum(v: bigint): number | bigint {
   return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
 }
 
+/** Integers beyond this size are refused (a huge one would only serve to stall the parser). */
+const MAX_INT_BYTES = 4096;
+
 function parseIntText(s: string, fail: (m: string) => never): number | bigint {
-  if (!/^[+-]?\d+$/.test(s.trim())) fail(`bad integer '${s}'`);
+  if (s.length > MAX_INT_BYTES * 3) fail(`integer of ${s.length} digits is too large`);
+  if (!/^[+-]?\d+$/.test(s.trim())) fail(`bad integer '${s.slice(0, 40)}'`);
   return toNum(BigInt(s.trim()));
 }
 
-/** Little-endian two's-complement integer (LONG1/LONG4). */
-function longLE(b: Uint8Array): number | bigint {
+/** Little-endian two's-complement integer (LONG1/LONG4); built from hex, so linear in its size. */
+function longLE(b: Uint8Array, fail: (m: string) => never): number | bigint {
   if (!b.length) return 0;
-  let v = 0n;
-  for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]);
+  if (b.length > MAX_INT_BYTES) fail(`integer of ${b.length} bytes is too large`);
+  let hex = "0x";
+  for (let i = b.length - 1; i >= 0; i--) hex += b[i].toString(16).padStart(2, "0");
+  let v = BigInt(hex);
   if (b[b.length - 1] & 0x80) v -= 1n << BigInt(8 * b.length);
   return toNum(v);
 }
