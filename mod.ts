@@ -131,12 +131,30 @@ export {
   saveModule,
   saveSafetensors,
 } from "./src/train/checkpoint.ts";
+export {
+  type CheckpointEntry,
+  checkpointFormat,
+  convertToSafetensors,
+  listCheckpoint,
+  loadTorchCheckpoint,
+  loadTorchStateDict,
+  openTorchCheckpoint,
+  type TorchCheckpoint,
+  type TorchDType,
+  type TorchLoadOptions,
+} from "./src/train/torch_checkpoint.ts";
 
 // data
 export { type MMTTRecord, readMMTT, SPLIT_FILES } from "./src/data/mmtt.ts";
 export { regionLabels, REGIONS } from "./src/data/regions.ts";
 export { decodeImage, encodePng, type Image, readImage, writePng } from "./src/data/image_io.ts";
 export { Tokenizer } from "./src/data/tokenizer.ts";
+export { SentencePieceTokenizer, type SpmEncodeOptions } from "./src/data/sentencepiece.ts";
+export {
+  type WordPieceEncodeOptions,
+  type WordPieceEncoding,
+  WordPieceTokenizer,
+} from "./src/data/wordpiece.ts";
 export { MMTTLoader } from "./src/data/loader.ts";
 export { augment, degrade, preprocessImage, ROBUSTNESS } from "./src/data/transforms.ts";
 
