@@ -309,8 +309,9 @@ export const EDITS: EditKind[] = [
     weight: 4,
     ok: () => true,
     apply(f, rng, strong) {
-      f.skinTex *= strong ? 0.15 : 0.45;
-      f.skin = tint(f.skin, rng, strong ? 0.05 : 0.02);
+      // mostly a tone change (a visible, low-frequency edit), with some smoothing
+      f.skinTex *= strong ? 0.5 : 0.75;
+      f.skin = tint(f.skin, rng, strong ? 0.07 : 0.045);
       return { region: "skin", parts: FACE, side: null, change: "smoothed" };
     },
   },

@@ -24,6 +24,8 @@ export interface GenerateOptions {
   n: number;
   seed: number;
   size?: number;
+  /** Share of untouched images (empty mask, a caption saying so), 0..1; default 0. */
+  realShare?: number;
   /** 0 = generate on the calling thread. */
   workers?: number;
   quiet?: boolean;
@@ -42,6 +44,8 @@ export function splitOf(n: number, seed: number): ("train" | "eval" | "test")[] 
 /** Generate the set; returns the records in index order. */
 export async function generateDataset(o: GenerateOptions): Promise<SynthRecord[]> {
   const size = o.size ?? 512;
+  const realShare = o.realShare ?? 0;
+  if (!(realShare >= 0 && realShare <= 1)) throw new Error(`realShare: expected a number in 0..1, got ${realShare}`);
   const log = o.log ?? ((s: string) => console.log(s));
   await Deno.mkdir(join(o.out, "images"), { recursive: true });
   await Deno.mkdir(join(o.out, "masks"), { recursive: true });
@@ -61,7 +65,7 @@ export async function generateDataset(o: GenerateOptions): Promise<SynthRecord[]
   if (nw <= 0) {
     const { writeSample } = await import("./write_sample.ts");
     for (let i = 0; i < o.n; i++) {
-      records[i] = await writeSample(o.out, o.seed, i, size);
+      records[i] = await writeSample(o.out, o.seed, i, size, realShare);
       progress();
     }
   } else {
@@ -75,7 +79,7 @@ export async function generateDataset(o: GenerateOptions): Promise<SynthRecord[]
             resolve();
             return;
           }
-          w.postMessage({ out: o.out, seed: o.seed, index: next++, size });
+          w.postMessage({ out: o.out, seed: o.seed, index: next++, size, realShare });
         };
         w.onmessage = (e: MessageEvent<{ ready?: boolean; record?: SynthRecord; error?: string }>) => {
           if (e.data.ready) {
@@ -112,7 +116,7 @@ export async function generateDataset(o: GenerateOptions): Promise<SynthRecord[]
     }));
     await writeFileAtomic(join(o.out, file), new TextEncoder().encode(JSON.stringify(rows, null, 1)));
   }
-  const stats = computeStats(records, splits, (performance.now() - t0) / 1000, { seed: o.seed, size });
+  const stats = computeStats(records, splits, (performance.now() - t0) / 1000, { seed: o.seed, size, realShare });
   await writeFileAtomic(join(o.out, "stats.json"), new TextEncoder().encode(JSON.stringify(stats, null, 2)));
   if (!o.quiet) log(formatStats(stats));
   return records;
