@@ -103,9 +103,9 @@ export function renderFace(f: FaceParams, size = 512, clip?: Box): Canvas {
   const bgKey = `${f.texSeed}/${size}/${f.bgKind}/${f.bg}`;
   const bgHit = win ? undefined : bgCache.get(bgKey);
   if (bgHit) c.rgb.set(bgHit);
-  else if (win) background(c, f, k, tex(4), fine);
+  else if (win) drawBackground(c, f, k, tex, fine);
   else {
-    background(c, f, k, tex(4), fine);
+    drawBackground(c, f, k, tex, fine);
     let reuse: Float32Array | undefined;
     if (bgCache.size >= 2) {
       const oldKey = bgCache.keys().next().value!;
@@ -192,6 +192,25 @@ export function partBounds(f: FaceParams, size = 512): (Box | null)[] {
   return c.partBoxes.slice();
 }
 const EMPTY_TEX = new Float32Array(0);
+
+// The backdrop: a graded, grained wall plus clutter (soft-edged objects and lines, as in real
+// photos, whose backgrounds have edges too; a noise-residual probe must not find the face by
+// its edges alone).
+function drawBackground(c: Canvas, f: FaceParams, k: number, tex: (l: number) => Rng, fine: Float32Array): void {
+  background(c, f, k, tex(4), fine);
+  const rng = tex(9), n = rng.int(12);
+  for (let j = 0; j < n; j++) {
+    const col: RGB = [rng.next(), rng.next(), rng.next()];
+    const x = rng.range(0, 512) * k, y = rng.range(0, 512) * k;
+    if (rng.chance(0.5)) {
+      c.ellipse(x, y, rng.range(8, 90) * k, rng.range(8, 90) * k, rng.range(0, 3), rng.range(0.6, 2) * k);
+    } else {
+      const a = rng.range(0, Math.PI), L = rng.range(40, 300) * k;
+      c.stroke([x, y, x + Math.cos(a) * L, y + Math.sin(a) * L], rng.range(1, 6) * k, undefined, rng.range(0.6, 1.5) * k);
+    }
+    c.paint(col, -1, rng.range(0.25, 0.8));
+  }
+}
 
 function background(c: Canvas, f: FaceParams, k: number, rng: Rng, fine: Float32Array): void {
   const [a, b] = f.bg;
