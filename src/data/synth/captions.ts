@@ -194,6 +194,10 @@ const OPENERS = [
   "",
   "",
   "",
+  "",
+  "",
+  "",
+  "",
   "This image has been manipulated. ",
   "The face shows signs of editing. ",
   "Several areas look altered. ",
@@ -202,6 +206,10 @@ const OPENERS = [
   "The photo has clear traces of forgery. ",
 ];
 const CLOSERS = [
+  "",
+  "",
+  "",
+  "",
   "",
   "",
   "",
@@ -283,7 +291,7 @@ function list(items: string[]): string {
 function artifactPhrase(f: Fact, rng: Rng): string {
   // asymmetry only makes sense for a one-sided change
   const kind = f.artifact === "asymmetry" && f.side !== "left" && f.side !== "right" ? "texture" : f.artifact;
-  return rng.chance(0.7) ? " " + rng.pick(ARTIFACT[kind]) : "";
+  return rng.chance(0.45) ? " " + rng.pick(ARTIFACT[kind]) : "";
 }
 
 /**
@@ -304,9 +312,12 @@ function compose(facts: Fact[], sex: "man" | "woman", rng: Rng, terse: number): 
   const { subj, poss } = person(sex, rng);
   const sentences: string[] = [];
   const swapped = facts.filter((f) => f.change === "swapped");
-  const rest = rng.shuffle(facts.filter((f) => f.change !== "swapped" && !f.spill));
+  // a spilled fact joins its step's planned fact, or stands alone when that one is not stated
+  const joins = (f: Fact) => f.spill && facts.some((x) => !x.spill && x.step === f.step && x.change !== "swapped");
+  const rest = rng.shuffle(facts.filter((f) => f.change !== "swapped" && !joins(f)));
   // classes an edit changed besides its own (e.g. the pupil of an erased eye) join its sentence
   const spill = (f: Fact) => {
+    if (f.spill) return "";
     const more = facts.filter((x) => x.spill && x.step === f.step).map((x) => bareNoun(x, rng).noun);
     if (!more.length) return "";
     return rng.pick([", which also changed the ", ", affecting the ", ", along with the "]) + list(more);

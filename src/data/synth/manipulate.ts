@@ -17,7 +17,7 @@ import type { Canvas } from "./canvas.ts";
 import { type EditKind, EDITS, type Side } from "./edits.ts";
 import { type FaceParams, sampleFace } from "./face_params.ts";
 import { partBounds, releaseCanvas, renderFace } from "./face_render.ts";
-import { regrain, residualStd, smoothFill } from "./fill.ts";
+import { regrain, residualStd, smoothFill, visibleChange } from "./fill.ts";
 import { blurRgb, type Box, boxOf, composite, dilate, featherInside, growBox, partMask } from "./masks.ts";
 import { P, PART_REGION, partsOfRegion } from "./parts.ts";
 
@@ -56,8 +56,8 @@ export interface Forgery {
 /** Minimum visible change of a named region, in grey levels (mean of the low-passed |Δ|). */
 export const MIN_DELTA = 6;
 /**
- * Minimum change for a skin area (skin, forehead, cheek, chin, jaw) that an edit of another
- * part spilled into: the thin ring around an edited feature always moves a few levels
+ * Minimum change for a skin area (skin, forehead, cheek, chin, jaw) that was not the planned
+ * target: around an edited or swapped feature the skin always moves a few levels
  * (antialiasing, the feature's own shading), which is not a visible change of the skin area.
  */
 export const MIN_SPILL_SKIN = 10;
@@ -130,7 +130,7 @@ class Editor {
     extra: { change: string; artifact: Artifact } | null,
   ): Fact[] {
     const { w, h, rgb } = this.c;
-    copyBox(this.prev, rgb, b, w);
+    copyBox(this.prev, rgb, growBox(b, 2, w, h), w);
     composite(rgb, src, alpha, w, b);
     const before = this.partAfter;
     const d = lowpassDelta(this.prev, rgb, w, h, b, before, newPart);
@@ -139,16 +139,16 @@ class Editor {
     for (const pl of plans) {
       const ok = new Uint8Array(256);
       for (const p of pl.parts) ok[p] = 1;
-      let s = 0, n = 0;
+      // a planned fact is judged on the plain low-pass (a one-pixel shift of an outline, or a
+      // texture that differs only in grain, is not a visible change)
+      const sel = new Uint8Array(w * h);
+      let n = 0;
       for (let y = b.y0; y < b.y1; y++) {
         for (let i = y * w + b.x0, e = y * w + b.x1; i < e; i++) {
-          if (grown[i] && (ok[before[i]] || ok[newPart[i]])) {
-            s += d[i];
-            n++;
-          }
+          if (grown[i] && (ok[before[i]] || ok[newPart[i]])) (sel[i] = 1), n++;
         }
       }
-      const delta = n ? s / n : 0;
+      const delta = n ? visibleChange(this.prev, rgb, w, h, sel, b) : 0;
       if (n >= Math.max(3, 12 * k2) && delta >= MIN_DELTA) {
         kept.push({
           region: pl.region,
@@ -189,13 +189,19 @@ class Editor {
       cc[j] += cnt[p];
     }
     const stated = new Set<Region>([...this.facts, ...kept].map((f) => f.region));
+    // a planned fact covers the classes of all its parts (an enlarged eye includes its pupil)
+    for (const pl of plans) for (const p of pl.parts) if (PART_REGION[p]) stated.add(PART_REGION[p]!);
+    let stepPixels = 0;
+    for (let y = b.y0; y < b.y1; y++) for (let i = y * w + b.x0, e = y * w + b.x1; i < e; i++) stepPixels += grown[i];
     // a stated skin change covers the skin areas (forehead, cheeks, chin, jaw) it recoloured
     if (stated.has("skin")) for (const r of SKINLIKE) stated.add(r!);
     const planned = new Set<Region>(plans.map((p) => p.region));
     classes.forEach((r, j) => {
       const delta = cs[j] / cc[j];
-      const min = SKINLIKE.has(r) && !extra ? MIN_SPILL_SKIN : MIN_DELTA;
-      if (stated.has(r) || delta < min || cc[j] < Math.max(6, 40 * k2)) return;
+      const min = SKINLIKE.has(r) ? MIN_SPILL_SKIN : MIN_DELTA;
+      // a sliver of another class at the edge of a local edit is not a visible change of it
+      const minPix = Math.max(6, 40 * k2, extra ? 0 : 0.08 * stepPixels);
+      if (stated.has(r) || delta < min || cc[j] < minPix) return;
       if (SKINLIKE.has(r) && kept.some((f) => f.region === "skin")) return;
       // a planned fact that failed its own (sided) test is not re-added under another name
       if (planned.has(r) && !extra) return;
@@ -573,7 +579,10 @@ function faceSwap(ed: Editor, f: FaceParams, rng: Rng, strong: boolean): void {
       src[i * 3 + 2] = drgb[i * 3 + 2] + shift[2];
     }
   }
-  const gen = degrade(src, w, h, artifact === "color" || artifact === "lighting" ? "texture" : artifact, rng, strong, b, region);
+  // (colour and lighting artifacts are already in the donor: the partial match, the other light)
+  const gen = artifact === "color" || artifact === "lighting"
+    ? src
+    : degrade(src, w, h, artifact, rng, strong, b, region);
   const alpha = featherInside(grown, w, h, artifact === "edge" ? 1 : strong ? 5 : 8, b);
   const newPart = c.part.slice();
   for (let y = b.y0; y < b.y1; y++) {
@@ -670,8 +679,11 @@ function patchInpaint(ed: Editor, f: FaceParams, rng: Rng, strong: boolean, nPar
     if (!b) continue;
     const newPart = ed.partAfter.slice();
     let artifact: Artifact;
+    let fillHole = grown;
     if (mirror) {
       artifact = rng.pick<Artifact>(["repeat", "repeat", "edge", "blur"]);
+      const own = new Uint8Array(256), core = hole.slice();
+      for (const p of parts) own[p] = 1;
       for (let y = b.y0; y < b.y1; y++) {
         for (let x = b.x0; x < b.x1; x++) {
           const i = y * w + x;
@@ -681,20 +693,37 @@ function patchInpaint(ed: Editor, f: FaceParams, rng: Rng, strong: boolean, nPar
           src[i * 3 + 1] = c.rgb[j * 3 + 1];
           src[i * 3 + 2] = c.rgb[j * 3 + 2];
           newPart[i] = MIRROR_PART[ed.partAfter[j]];
+          if (own[newPart[i]]) core[i] = 1;
         }
       }
+      fillHole = dilate(core, w, h, 1);
     } else {
       artifact = rng.weighted<Artifact>(["texture", "blur", "color", "edge"], [0.35, 0.3, 0.2, strong ? 0.2 : 0.05]);
+      // the hole is the part and its antialiased edge; the blend's ring beyond it keeps the
+      // original pixels (known to the fill), so the fill meets them without a seam
+      fillHole = dilate(hole, w, h, 1);
       const fb = growBox(b, Math.round(8 * w / 512) + 2, w, h);
-      smoothFill(c.rgb, w, grown, fb, src);
-      regrain(src, w, grown, b, residualStd(c.rgb, w, h, grown, fb), Rng.derive(rng.u32(), 0x9a1));
+      smoothFill(c.rgb, w, fillHole, fb, src);
+      regrain(src, w, fillHole, b, residualStd(c.rgb, w, h, grown, fb), Rng.derive(rng.u32(), 0x9a1));
       for (let y = b.y0; y < b.y1; y++) {
-        for (let i = y * w + b.x0, e = y * w + b.x1; i < e; i++) if (grown[i]) newPart[i] = P.skin;
+        for (let i = y * w + b.x0, e = y * w + b.x1; i < e; i++) if (fillHole[i]) newPart[i] = P.skin;
       }
     }
     const gen = artifact === "blur" || artifact === "color"
-      ? degrade(src, w, h, artifact, rng, strong, b, grown)
+      ? degrade(src, w, h, artifact, rng, strong, b, fillHole)
       : src;
+    // the ring between the core (the part, or its mirror image, plus 1 px) and the blend mask
+    // keeps its own pixels: only the feather inside the core mixes old and new
+    for (let y = b.y0; y < b.y1; y++) {
+      for (let i = y * w + b.x0, e = y * w + b.x1; i < e; i++) {
+        if (grown[i] && !fillHole[i]) {
+          gen[i * 3] = c.rgb[i * 3];
+          gen[i * 3 + 1] = c.rgb[i * 3 + 1];
+          gen[i * 3 + 2] = c.rgb[i * 3 + 2];
+          newPart[i] = ed.partAfter[i];
+        }
+      }
+    }
     const alpha = featherInside(grown, w, h, artifact === "edge" ? 0 : strong ? 2 : 3, b);
     const change = mirror ? "mirrored" : MARKS.has(r) ? "removed" : "erased";
     ed.step(grown, b, gen, alpha, newPart, [{ region: r, side, change, artifact, parts }], null);

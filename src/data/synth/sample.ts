@@ -9,7 +9,7 @@ import type { Image } from "../image_io.ts";
 import type { ForgeryType } from "../mmtt.ts";
 import { type Region, regionLabels, REGIONS } from "../regions.ts";
 import { Rng } from "../rng.ts";
-import { applyCamera, sampleCamera, warpLabels } from "./camera.ts";
+import { applyCamera, type CameraParams, sampleCamera, warpLabels } from "./camera.ts";
 import { writeCaption, writeRealCaption } from "./captions.ts";
 import { sampleFace } from "./face_params.ts";
 import { releaseCanvas, renderFace } from "./face_render.ts";
@@ -33,6 +33,8 @@ export interface SynthSample {
   /** With `debug`: part maps before and after, in output coordinates. */
   partBefore?: Uint8Array;
   partAfter?: Uint8Array;
+  /** With `debug`: the camera that made the image (and the source). */
+  camera?: CameraParams;
 }
 
 /** Options of `generateSample`. */
@@ -74,6 +76,7 @@ export function generateSample(seed: number, index: number, size = 512, o: Sampl
         stepMasks: o.debug ? [] : undefined,
         partBefore: part,
         partAfter: part,
+        camera: o.debug ? cam : undefined,
       };
     }
     const pristine = o.debug ? c.rgb.slice() : null;
@@ -113,6 +116,7 @@ export function generateSample(seed: number, index: number, size = 512, o: Sampl
       out.stepMasks = forged.stepMasks.map((m) => warpLabels(m, size, size, cam));
       out.partBefore = warpLabels(partBefore!, size, size, cam);
       out.partAfter = warpLabels(forged.partAfter, size, size, cam);
+      out.camera = cam;
     }
     releaseCanvas(c);
     return out;
