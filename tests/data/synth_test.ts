@@ -189,7 +189,7 @@ Deno.test("no shortcut: the noise-residual probe's pixel AUC stays in 0.4–0.6"
 
 Deno.test("MMTT's shape: type mix, region ranking, regions per image, caption length, wording", () => {
   const recs: SynthRecord[] = [];
-  for (let i = 0; i < 240; i++) {
+  for (let i = 0; i < 600; i++) {
     const s = generateSample(14, i, 128, { realShare: 0.1 });
     recs.push({
       index: i,

@@ -113,7 +113,7 @@ export const EDITS: EditKind[] = [
   },
   {
     region: "lip",
-    weight: 14,
+    weight: 18,
     ok: () => true,
     apply(f, rng, strong) {
       if (rng.chance(0.6)) {
@@ -196,7 +196,7 @@ export const EDITS: EditKind[] = [
   },
   {
     region: "hair",
-    weight: 5,
+    weight: 3,
     ok: (f) => f.hairStyle !== "bald",
     apply(f, rng, strong) {
       f.hairColor = strong
@@ -306,7 +306,7 @@ export const EDITS: EditKind[] = [
   },
   {
     region: "skin",
-    weight: 4,
+    weight: 2,
     ok: () => true,
     apply(f, rng, strong) {
       // mostly a tone change (a visible, low-frequency edit), with some smoothing

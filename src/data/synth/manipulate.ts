@@ -164,8 +164,9 @@ class Editor {
     // every class that visibly changed inside the step and is not yet stated
     const sum = new Float64Array(PART_REGION.length), cnt = new Int32Array(PART_REGION.length);
     const clsIdx = new Map<Region, number>();
-    for (let y = b.y0; y < b.y1; y++) {
-      for (let i = y * w + b.x0, e = y * w + b.x1; i < e; i++) {
+    // (on the 2×2-subsampled grid that lowpassDelta fills: counts are a quarter of the pixels)
+    for (let y = b.y0; y < b.y1; y += 2) {
+      for (let i = y * w + b.x0, e = y * w + b.x1; i < e; i += 2) {
         if (!grown[i]) continue;
         const pb = before[i], pa = newPart[i], cb = PART_REGION[pb], ca = PART_REGION[pa];
         if (cb === ca) {
@@ -201,7 +202,7 @@ class Editor {
       const min = SKINLIKE.has(r) ? MIN_SPILL_SKIN : MIN_DELTA;
       // a sliver of another class at the edge of a local edit is not a visible change of it
       const minPix = Math.max(6, 40 * k2, extra ? 0 : 0.08 * stepPixels);
-      if (stated.has(r) || delta < min || cc[j] < minPix) return;
+      if (stated.has(r) || delta < min || 4 * cc[j] < minPix) return;
       if (SKINLIKE.has(r) && kept.some((f) => f.region === "skin")) return;
       // a planned fact that failed its own (sided) test is not re-added under another name
       if (planned.has(r) && !extra) return;
@@ -242,7 +243,8 @@ class Editor {
 // Per pixel of `b` (full-size plane, valid inside b): max-channel |mean of (cur − prev)| over
 // the 5×5 neighbours that have the same (before, after) part pair as the pixel, in grey levels.
 // Averaging removes grain; keeping to the same parts stops a big change of one part from
-// leaking into its neighbour's score. `prev` and `cur` must agree outside `b`.
+// leaking into its neighbour's score. Only every second row and column of `b` (from its
+// corner) is computed: class means need no more, and this is 4× cheaper.
 const lpScratch = new Map<number, Float32Array>();
 function lowpassDelta(
   prev: Float32Array,
@@ -266,8 +268,8 @@ function lowpassDelta(
       key[l] = before[i] * 256 + after[i];
     }
   }
-  for (let y = 0; y < bh; y++) {
-    for (let x = 0; x < bw; x++) {
+  for (let y = 0; y < bh; y += 2) {
+    for (let x = 0; x < bw; x += 2) {
       const l = y * bw + x, kk = key[l];
       let r = 0, g = 0, bl = 0, n = 0;
       for (let j = Math.max(0, y - 2); j <= Math.min(bh - 1, y + 2); j++) {
