@@ -5,7 +5,8 @@
 import { parseArgs } from "node:util";
 import { generateDataset } from "../data/synth/generate.ts";
 
-const USAGE = "usage: deno task synth --out DIR --n N --seed S [--size 512] [--workers W] [--real-share F] [--quiet]";
+const USAGE =
+  "usage: deno task synth --out DIR --n N --seed S [--size 512] [--workers W] [--real-share F] [--quiet]";
 
 function int(name: string, v: string | undefined, def: number | undefined, min: number): number {
   if (v === undefined) {

@@ -31,14 +31,19 @@ function reach(s: SynthSample): Uint8Array {
         for (let x = bx; x < Math.min(w, bx + 16); x++) if (m[y * w + x]) hit = true;
       }
       if (!hit) continue;
-      for (let y = by; y < Math.min(h, by + 16); y++) for (let x = bx; x < Math.min(w, bx + 16); x++) out[y * w + x] = 1;
+      for (let y = by; y < Math.min(h, by + 16); y++) {
+        for (let x = bx; x < Math.min(w, bx + 16); x++) out[y * w + x] = 1;
+      }
     }
   }
   return dilate(out, w, h, 2);
 }
 
 Deno.test("truthful labels: every named region changed visibly, nothing changed outside the mask", () => {
-  const samples = Array.from({ length: 30 }, (_, i) => generateSample(11, i, 128, { debug: true, realShare: 0.1 }));
+  const samples = Array.from(
+    { length: 30 },
+    (_, i) => generateSample(11, i, 128, { debug: true, realShare: 0.1 }),
+  );
   samples.push(generateSample(11, 99, 512, { debug: true }));
   let forged = 0;
   for (const s of samples) {
@@ -56,8 +61,13 @@ Deno.test("truthful labels: every named region changed visibly, nothing changed 
         if (!r[i]) {
           // MozJPEG's trellis quantisation depends on whole-image statistics, so after a JPEG
           // round trip far pixels may move by a quantisation step, never by more
-          const d = Math.max(...[0, 1, 2].map((ch) => Math.abs(s.image.data[i * 3 + ch] - s.source![i * 3 + ch])));
-          assert.ok(s.camera!.jpeg > 0 && d <= 16, `sample ${s.index}: pixel ${i} changed by ${d} outside the mask`);
+          const d = Math.max(
+            ...[0, 1, 2].map((ch) => Math.abs(s.image.data[i * 3 + ch] - s.source![i * 3 + ch])),
+          );
+          assert.ok(
+            s.camera!.jpeg > 0 && d <= 16,
+            `sample ${s.index}: pixel ${i} changed by ${d} outside the mask`,
+          );
           farJpeg++;
         }
         if (s.mask.data[i]) changed++;
@@ -75,7 +85,10 @@ Deno.test("truthful labels: every named region changed visibly, nothing changed 
       continue;
     }
     forged++;
-    assert.ok(inMask > 0 && changed > 0.2 * inMask, `sample ${s.index}: ${changed} of ${inMask} mask pixels changed`);
+    assert.ok(
+      inMask > 0 && changed > 0.2 * inMask,
+      `sample ${s.index}: ${changed} of ${inMask} mask pixels changed`,
+    );
     const before = toF(s.source!), after = toF(s.image.data);
     const box = { x0: 0, y0: 0, x1: w, y1: s.mask.height };
     for (const f of s.facts) {
@@ -92,7 +105,10 @@ Deno.test("truthful labels: every named region changed visibly, nothing changed 
       // (parts of a few pixels, e.g. a pupil at 128², are judged by the generator's own measure)
       if (cnt < 40) continue;
       const d = visibleChange(before, after, w, s.mask.height, sel, box);
-      assert.ok(d >= 3, `sample ${s.index}: named ${f.region} changed only ${d.toFixed(1)} grey levels: ${s.caption}`);
+      assert.ok(
+        d >= 3,
+        `sample ${s.index}: named ${f.region} changed only ${d.toFixed(1)} grey levels: ${s.caption}`,
+      );
     }
     REGIONS.forEach((reg, i) => {
       if (s.multilabel[i]) {
@@ -104,17 +120,24 @@ Deno.test("truthful labels: every named region changed visibly, nothing changed 
     const named = new Set(s.facts.map((f) => f.region));
     const covered = new Set(named);
     if (named.has("eye")) covered.add("pupil");
-    if (named.has("lip") || named.has("mouth")) ["lip", "mouth", "tooth", "tongue"].forEach((x) => covered.add(x as never));
+    if (named.has("lip") || named.has("mouth")) {
+      ["lip", "mouth", "tooth", "tongue"].forEach((x) => covered.add(x as never));
+    }
     for (const reg of ["eye", "eyebrow", "nose", "lip", "pupil"] as const) {
       if (covered.has(reg)) continue;
       const sel = new Uint8Array(n);
       let cnt = 0;
       for (let i = 0; i < n; i++) {
-        if (union[i] && PART_REGION[s.partBefore![i]] === reg && PART_REGION[s.partAfter![i]] === reg) (sel[i] = 1), cnt++;
+        if (union[i] && PART_REGION[s.partBefore![i]] === reg && PART_REGION[s.partAfter![i]] === reg) {
+          (sel[i] = 1), cnt++;
+        }
       }
       if (cnt < 30 * (w / 512) ** 2 + 6) continue;
       const d = visibleChange(before, after, w, s.mask.height, sel, box);
-      assert.ok(d < 3 * MIN_DELTA, `sample ${s.index}: ${reg} changed ${d.toFixed(1)} but is not named: ${s.caption}`);
+      assert.ok(
+        d < 3 * MIN_DELTA,
+        `sample ${s.index}: ${reg} changed ${d.toFixed(1)} but is not named: ${s.caption}`,
+      );
     }
     for (const f of s.facts) if (f.change === "mirrored") assert.ok(f.side === "left" || f.side === "right");
   }
@@ -131,7 +154,17 @@ Deno.test("face swaps cover the whole face outline; skin areas are smooth segmen
     const s = generateSample(12, i, 128, { debug: true });
     if (s.forgery_type !== "face_swap") continue;
     swaps++;
-    const face = new Set<number>([P.skin, P.forehead, P.cheekL, P.cheekR, P.chin, P.jaw, P.nose, P.eyeL, P.eyeR]);
+    const face = new Set<number>([
+      P.skin,
+      P.forehead,
+      P.cheekL,
+      P.cheekR,
+      P.chin,
+      P.jaw,
+      P.nose,
+      P.eyeL,
+      P.eyeR,
+    ]);
     let inFace = 0, covered = 0;
     for (let j = 0; j < s.partBefore!.length; j++) {
       if (!face.has(s.partBefore![j])) continue;
@@ -142,7 +175,9 @@ Deno.test("face swaps cover the whole face outline; skin areas are smooth segmen
     // forehead and jaw included
     for (const p of [P.forehead, P.jaw]) {
       let any = false;
-      for (let j = 0; j < s.partBefore!.length && !any; j++) any = s.partBefore![j] === p && s.mask.data[j] > 0;
+      for (let j = 0; j < s.partBefore!.length && !any; j++) {
+        any = s.partBefore![j] === p && s.mask.data[j] > 0;
+      }
       assert.ok(any, `swap ${i}: part ${p} not in the mask`);
     }
   }
@@ -183,7 +218,10 @@ Deno.test("no shortcut: the noise-residual probe's pixel AUC stays in 0.4–0.6"
   // scores the forged image no better than the untouched image under the same mask
   for (const [t, [a, b]] of Object.entries(by)) {
     const fa = aucFromHistograms(a.pos, a.neg), sa = aucFromHistograms(b.pos, b.neg);
-    assert.ok(fa - sa <= 0.03, `${t}: probe AUC ${fa.toFixed(3)} on forged vs ${sa.toFixed(3)} on the source`);
+    assert.ok(
+      fa - sa <= 0.03,
+      `${t}: probe AUC ${fa.toFixed(3)} on forged vs ${sa.toFixed(3)} on the source`,
+    );
   }
 });
 
@@ -210,7 +248,11 @@ Deno.test("MMTT's shape: type mix, region ranking, regions per image, caption le
   assert.deepEqual(top2.map(([k]) => k).sort(), ["face_swap", "inpaint_diffusion"], JSON.stringify(t));
   for (const fam of ["attribute_edit", "inpaint_patch", "inpaint_diffusion"]) {
     const top3 = st.regionRankingByType[fam].slice(0, 3).map(([r]) => r).sort();
-    assert.deepEqual(top3, ["eye", "eyebrow", "lip"], `${fam}: ${JSON.stringify(st.regionRankingByType[fam])}`);
+    assert.deepEqual(
+      top3,
+      ["eye", "eyebrow", "lip"],
+      `${fam}: ${JSON.stringify(st.regionRankingByType[fam])}`,
+    );
   }
   assert.ok(st.twoToFiveRegions >= 0.5, `2–5 regions in ${st.twoToFiveRegions}`);
   assert.ok(st.captionWords.mean >= 20 && st.captionWords.mean <= 34, `mean words ${st.captionWords.mean}`);

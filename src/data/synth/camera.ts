@@ -47,7 +47,7 @@ export function sampleCamera(rng: Rng): CameraParams {
     readSigma: rng.range(0.008, 0.022),
     shot: rng.range(0, 0.02),
     noiseSeed: rng.u32(),
-    jpeg: rng.chance(0.4) ? Math.round(rng.range(60, 95)) : 0,
+    jpeg: rng.chance(0.3) ? Math.round(rng.range(60, 95)) : 0,
   };
 }
 
@@ -66,7 +66,6 @@ function inverse(p: CameraParams, w: number, h: number): [number, number, number
   // dx = x − ox, dy = y − oy; sx = w/2 − 0.5 + c·dx + s·dy; sy = h/2 − 0.5 − s·dx + c·dy
   return [c, s, w / 2 - 0.5 - c * ox - s * oy, -s, c, h / 2 - 0.5 + s * ox - c * oy];
 }
-
 
 /** Warp a label plane (mask or part map) like the image, nearest neighbour. */
 export function warpLabels(m: Uint8Array, w: number, h: number, p: CameraParams): Uint8Array {
@@ -130,35 +129,19 @@ export function applyCamera(rgb: Float32Array, w: number, h: number, p: CameraPa
       const wa = (1 - u) * (1 - v), wb = u * (1 - v), wc = (1 - u) * v, wd = u * v;
       const vig = 1 - vg * ((x - hx) * (x - hx) + (y - hy) * (y - hy)) * r2;
       const o = (y * w + x) * 3;
-      out[o] = sensor((img[a] * wa + img[b] * wb + img[c] * wc + img[d] * wd) * g0, gt, sdt, vig, bytes[o]);
-      out[o + 1] = sensor(
-        (img[a + 1] * wa + img[b + 1] * wb + img[c + 1] * wc + img[d + 1] * wd) * g1,
-        gt,
-        sdt,
-        vig,
-        bytes[o + 1],
-      );
-      out[o + 2] = sensor(
-        (img[a + 2] * wa + img[b + 2] * wb + img[c + 2] * wc + img[d + 2] * wd) * g2,
-        gt,
-        sdt,
-        vig,
-        bytes[o + 2],
-      );
+      for (let ch = 0; ch < 3; ch++) {
+        let t = (img[a + ch] * wa + img[b + ch] * wb + img[c + ch] * wc + img[d + ch] * wd) *
+          (ch === 0 ? g0 : ch === 1 ? g1 : g2);
+        t = t < 0 ? 0 : t > GAMMA_N ? GAMMA_N : t;
+        const ti = t | 0;
+        const val = (gt[ti] + (gt[ti + 1] - gt[ti]) * (t - ti)) * vig;
+        const q = (val + SYM_UNIFORM[bytes[o + ch]] * sdt[ti]) * 255 + 0.5;
+        out[o + ch] = q <= 0 ? 0 : q >= 255 ? 255 : q;
+      }
     }
   }
   if (p.jpeg > 0) {
     return decodeJpeg(encodeJpeg({ width: w, height: h, channels: 3, data: out }, p.jpeg)).data;
   }
   return out;
-}
-
-// One value through the sensor: tone curve (t is the scene value × GAMMA_N/2), vignetting,
-// read + shot noise (uniform with the tabled std), 8-bit quantisation.
-function sensor(t: number, gt: Float32Array, sdt: Float32Array, vig: number, noise: number): number {
-  t = t < 0 ? 0 : t > GAMMA_N ? GAMMA_N : t;
-  const ti = t | 0, f = t - ti;
-  const val = (gt[ti] + (gt[ti + 1] - gt[ti]) * f) * vig;
-  const q = (val + SYM_UNIFORM[noise] * sdt[ti]) * 255 + 0.5;
-  return q <= 0 ? 0 : q >= 255 ? 255 : q;
 }

@@ -220,7 +220,17 @@ const CLOSERS = [
   " The rest of the face looks natural.",
   " Other areas appear untouched.",
 ];
-const LINKS = ["", "", "", "Also, ", "In addition, ", "Moreover, ", "Besides, ", "Meanwhile, ", "Furthermore, "];
+const LINKS = [
+  "",
+  "",
+  "",
+  "Also, ",
+  "In addition, ",
+  "Moreover, ",
+  "Besides, ",
+  "Meanwhile, ",
+  "Furthermore, ",
+];
 const LEADS = [
   "{s}",
   "{s}",
@@ -235,8 +245,24 @@ const LEADS = [
 
 function person(sex: "man" | "woman", rng: Rng): { subj: string; poss: string } {
   const subj = sex === "man"
-    ? rng.pick(["the man", "this man", "the person", "the subject", "the gentleman", "this individual", "the guy"])
-    : rng.pick(["the woman", "this woman", "the person", "the subject", "the lady", "this individual", "the girl"]);
+    ? rng.pick([
+      "the man",
+      "this man",
+      "the person",
+      "the subject",
+      "the gentleman",
+      "this individual",
+      "the guy",
+    ])
+    : rng.pick([
+      "the woman",
+      "this woman",
+      "the person",
+      "the subject",
+      "the lady",
+      "this individual",
+      "the girl",
+    ]);
   const poss = rng.chance(0.5) ? (sex === "man" ? "his" : "her") : `${subj}'s`;
   return { subj, poss };
 }
@@ -313,7 +339,8 @@ function compose(facts: Fact[], sex: "man" | "woman", rng: Rng, terse: number): 
   const sentences: string[] = [];
   const swapped = facts.filter((f) => f.change === "swapped");
   // a spilled fact joins its step's planned fact, or stands alone when that one is not stated
-  const joins = (f: Fact) => f.spill && facts.some((x) => !x.spill && x.step === f.step && x.change !== "swapped");
+  const joins = (f: Fact) =>
+    f.spill && facts.some((x) => !x.spill && x.step === f.step && x.change !== "swapped");
   const rest = rng.shuffle(facts.filter((f) => f.change !== "swapped" && !joins(f)));
   // classes an edit changed besides its own (e.g. the pupil of an erased eye) join its sentence
   const spill = (f: Fact) => {

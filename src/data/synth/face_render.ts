@@ -196,7 +196,13 @@ const EMPTY_TEX = new Float32Array(0);
 // The backdrop: a graded, grained wall plus clutter (soft-edged objects and lines, as in real
 // photos, whose backgrounds have edges too; a noise-residual probe must not find the face by
 // its edges alone).
-function drawBackground(c: Canvas, f: FaceParams, k: number, tex: (l: number) => Rng, fine: Float32Array): void {
+function drawBackground(
+  c: Canvas,
+  f: FaceParams,
+  k: number,
+  tex: (l: number) => Rng,
+  fine: Float32Array,
+): void {
   background(c, f, k, tex(4), fine);
   const rng = tex(9), n = rng.int(12);
   for (let j = 0; j < n; j++) {
@@ -206,7 +212,12 @@ function drawBackground(c: Canvas, f: FaceParams, k: number, tex: (l: number) =>
       c.ellipse(x, y, rng.range(8, 90) * k, rng.range(8, 90) * k, rng.range(0, 3), rng.range(0.6, 2) * k);
     } else {
       const a = rng.range(0, Math.PI), L = rng.range(40, 300) * k;
-      c.stroke([x, y, x + Math.cos(a) * L, y + Math.sin(a) * L], rng.range(1, 6) * k, undefined, rng.range(0.6, 1.5) * k);
+      c.stroke(
+        [x, y, x + Math.cos(a) * L, y + Math.sin(a) * L],
+        rng.range(1, 6) * k,
+        undefined,
+        rng.range(0.6, 1.5) * k,
+      );
     }
     c.paint(col, -1, rng.range(0.25, 0.8));
   }

@@ -187,7 +187,14 @@ export function residualStd(rgb: Float32Array, w: number, h: number, hole: Uint8
  * Add white grain to `out` at the pixels of `sel` in `box` whose 4-neighbour residual has std
  * `sigma` (white noise of std σ_n has residual std σ_n·√1.25, hence the scale).
  */
-export function regrain(out: Float32Array, w: number, sel: Uint8Array, box: Box, sigma: number, rng: Rng): void {
+export function regrain(
+  out: Float32Array,
+  w: number,
+  sel: Uint8Array,
+  box: Box,
+  sigma: number,
+  rng: Rng,
+): void {
   const amp = (sigma / Math.sqrt(1.25)) * Math.sqrt(3); // uniform of std σ_n
   const bw = box.x1 - box.x0, bytes = new Uint8Array(bw * 3);
   for (let y = box.y0; y < box.y1; y++) {

@@ -45,7 +45,9 @@ export function splitOf(n: number, seed: number): ("train" | "eval" | "test")[] 
 export async function generateDataset(o: GenerateOptions): Promise<SynthRecord[]> {
   const size = o.size ?? 512;
   const realShare = o.realShare ?? 0;
-  if (!(realShare >= 0 && realShare <= 1)) throw new Error(`realShare: expected a number in 0..1, got ${realShare}`);
+  if (!(realShare >= 0 && realShare <= 1)) {
+    throw new Error(`realShare: expected a number in 0..1, got ${realShare}`);
+  }
   const log = o.log ?? ((s: string) => console.log(s));
   await Deno.mkdir(join(o.out, "images"), { recursive: true });
   await Deno.mkdir(join(o.out, "masks"), { recursive: true });
@@ -116,7 +118,11 @@ export async function generateDataset(o: GenerateOptions): Promise<SynthRecord[]
     }));
     await writeFileAtomic(join(o.out, file), new TextEncoder().encode(JSON.stringify(rows, null, 1)));
   }
-  const stats = computeStats(records, splits, (performance.now() - t0) / 1000, { seed: o.seed, size, realShare });
+  const stats = computeStats(records, splits, (performance.now() - t0) / 1000, {
+    seed: o.seed,
+    size,
+    realShare,
+  });
   await writeFileAtomic(join(o.out, "stats.json"), new TextEncoder().encode(JSON.stringify(stats, null, 2)));
   if (!o.quiet) log(formatStats(stats));
   return records;

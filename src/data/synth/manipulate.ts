@@ -79,12 +79,19 @@ function scratchRgb(name: string, n: number): Float32Array {
 
 function unionBox(a: Box | null, b: Box): Box {
   return a
-    ? { x0: Math.min(a.x0, b.x0), y0: Math.min(a.y0, b.y0), x1: Math.max(a.x1, b.x1), y1: Math.max(a.y1, b.y1) }
+    ? {
+      x0: Math.min(a.x0, b.x0),
+      y0: Math.min(a.y0, b.y0),
+      x1: Math.max(a.x1, b.x1),
+      y1: Math.max(a.y1, b.y1),
+    }
     : b;
 }
 
 function copyBox(dst: Float32Array, src: Float32Array, b: Box, w: number): void {
-  for (let y = b.y0; y < b.y1; y++) dst.set(src.subarray((y * w + b.x0) * 3, (y * w + b.x1) * 3), (y * w + b.x0) * 3);
+  for (let y = b.y0; y < b.y1; y++) {
+    dst.set(src.subarray((y * w + b.x0) * 3, (y * w + b.x1) * 3), (y * w + b.x0) * 3);
+  }
 }
 
 /** A planned statement: the fact and the part ids (one side only for sided facts) it is about. */
@@ -193,9 +200,11 @@ class Editor {
     // a planned fact covers the classes of all its parts (an enlarged eye includes its pupil)
     for (const pl of plans) for (const p of pl.parts) if (PART_REGION[p]) stated.add(PART_REGION[p]!);
     let stepPixels = 0;
-    for (let y = b.y0; y < b.y1; y++) for (let i = y * w + b.x0, e = y * w + b.x1; i < e; i++) stepPixels += grown[i];
+    for (let y = b.y0; y < b.y1; y++) {
+      for (let i = y * w + b.x0, e = y * w + b.x1; i < e; i++) stepPixels += grown[i];
+    }
     // a stated skin change covers the skin areas (forehead, cheeks, chin, jaw) it recoloured
-    if (stated.has("skin")) for (const r of SKINLIKE) stated.add(r!);
+    if (stated.has("skin")) { for (const r of SKINLIKE) stated.add(r!); }
     const planned = new Set<Region>(plans.map((p) => p.region));
     classes.forEach((r, j) => {
       const delta = cs[j] / cc[j];
@@ -380,7 +389,14 @@ function featherFor(a: Artifact, strong: boolean): number {
 }
 
 /** Attribute edit (also used, with a diffusion-like re-render over a blob, by diffusion inpainting). */
-function attributeEdit(ed: Editor, f: FaceParams, rng: Rng, strong: boolean, nParts: number, diffusion: boolean): void {
+function attributeEdit(
+  ed: Editor,
+  f: FaceParams,
+  rng: Rng,
+  strong: boolean,
+  nParts: number,
+  diffusion: boolean,
+): void {
   const c = ed.c, { w, h } = c;
   const g = structuredClone(f);
   const results = pickEdits(f, rng, nParts).map((e) => e.apply(g, rng, strong));
@@ -642,7 +658,12 @@ const PAIRED: Partial<Record<Region, [number[], number[]]>> = {
 };
 // Mirror image of a part id (left ↔ right).
 const MIRROR_PART = Array.from({ length: 256 }, (_, p) => p);
-for (const [a, b] of [[P.cheekL, P.cheekR], [P.earL, P.earR], [P.eyeL, P.eyeR], [P.pupilL, P.pupilR], [P.browL, P.browR]]) {
+for (
+  const [a, b] of [[P.cheekL, P.cheekR], [P.earL, P.earR], [P.eyeL, P.eyeR], [P.pupilL, P.pupilR], [
+    P.browL,
+    P.browR,
+  ]]
+) {
   MIRROR_PART[a] = b;
   MIRROR_PART[b] = a;
 }
@@ -700,7 +721,12 @@ function patchInpaint(ed: Editor, f: FaceParams, rng: Rng, strong: boolean, nPar
       }
       fillHole = dilate(core, w, h, 1);
     } else {
-      artifact = rng.weighted<Artifact>(["texture", "blur", "color", "edge"], [0.35, 0.3, 0.2, strong ? 0.2 : 0.05]);
+      artifact = rng.weighted<Artifact>(["texture", "blur", "color", "edge"], [
+        0.35,
+        0.3,
+        0.2,
+        strong ? 0.2 : 0.05,
+      ]);
       // the hole is the part and its antialiased edge; the blend's ring beyond it keeps the
       // original pixels (known to the fill), so the fill meets them without a seam
       fillHole = dilate(hole, w, h, 1);

@@ -176,17 +176,31 @@ export function formatStats(s: SynthStats): string {
       (s.maskFraction.min * 100).toFixed(2)
     }%, max ${(s.maskFraction.max * 100).toFixed(2)}%)`,
   );
-  L.push(`untouched images: ${(s.realShare.realised * 100).toFixed(1)}% (requested ${s.realShare.requested * 100}%)`);
+  L.push(
+    `untouched images: ${(s.realShare.realised * 100).toFixed(1)}% (requested ${
+      s.realShare.requested * 100
+    }%)`,
+  );
   L.push("side by side with MMTT (paper, Figure 3):");
-  const ranked = Object.entries(s.typeProportions).filter(([t]) => t !== "untouched").sort((a, b) => b[1] - a[1]);
+  const ranked = Object.entries(s.typeProportions).filter(([t]) => t !== "untouched").sort((a, b) =>
+    b[1] - a[1]
+  );
   L.push(`  type order      ours: ${ranked.map(([t]) => t).join(" > ")}`);
   L.push(`                  MMTT: ${s.mmtt.typeOrder}`);
   for (const [t, r] of Object.entries(s.regionRankingByType)) {
     L.push(`  top regions     ${t}: ${r.slice(0, 3).map(([x]) => x).join(", ")}`);
   }
-  L.push(`                  MMTT: ${s.mmtt.topRegionsInEveryLocalisedFamily.join(", ")} in every localised family`);
-  L.push(`  2-5 regions     ours: ${(s.twoToFiveRegions * 100).toFixed(1)}% of forged images; MMTT: ${s.mmtt.regionsPerImage}`);
-  L.push(`  caption words   ours: mean ${s.captionWords.mean}, max ${s.captionWords.max}; MMTT: mean ≈ 27, max ≤ 120`);
+  L.push(
+    `                  MMTT: ${s.mmtt.topRegionsInEveryLocalisedFamily.join(", ")} in every localised family`,
+  );
+  L.push(
+    `  2-5 regions     ours: ${
+      (s.twoToFiveRegions * 100).toFixed(1)
+    }% of forged images; MMTT: ${s.mmtt.regionsPerImage}`,
+  );
+  L.push(
+    `  caption words   ours: mean ${s.captionWords.mean}, max ${s.captionWords.max}; MMTT: mean ≈ 27, max ≤ 120`,
+  );
   L.push(`  4-gram div.     ours: ${s.fourGramDiversity}; MMTT: ${s.mmtt.fourGramDiversity}`);
   return L.join("\n");
 }
