@@ -2,8 +2,8 @@
  * Camera model, applied AFTER compositing to the whole image, so forged and untouched pixels
  * go through the same pipeline and no residual statistic tells them apart: exposure/white
  * balance/vignetting, an in-plane similarity warp (pose roll, scale, crop offset; bilinear
- * resampling), an optional defocus, sensor noise (read + shot), 8-bit quantisation and a JPEG
- * round trip at a random quality. Masks and part maps follow the same warp (nearest).
+ * resampling), an optional defocus, sensor noise (read + shot), 8-bit quantisation and, in
+ * 30 % of images, a JPEG round trip at a random quality 60–95. Masks and part maps follow the same warp (nearest).
  * Deterministic in the parameters (the noise has its own seed).
  */
 import { decodeJpeg, encodeJpeg } from "../image_io.ts";

@@ -317,7 +317,7 @@ function list(items: string[]): string {
 function artifactPhrase(f: Fact, rng: Rng): string {
   // asymmetry only makes sense for a one-sided change
   const kind = f.artifact === "asymmetry" && f.side !== "left" && f.side !== "right" ? "texture" : f.artifact;
-  return rng.chance(0.45) ? " " + rng.pick(ARTIFACT[kind]) : "";
+  return rng.chance(0.35) ? " " + rng.pick(ARTIFACT[kind]) : "";
 }
 
 /**
