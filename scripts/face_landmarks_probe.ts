@@ -17,7 +17,9 @@ type Any = any;
 
 const [pkgArg, imageArg] = Deno.args;
 if (!pkgArg || !imageArg) {
-  console.error("usage: deno run --allow-read --allow-env scripts/face_landmarks_probe.ts FACE_API_PACKAGE_DIR IMAGE");
+  console.error(
+    "usage: deno run --allow-read --allow-env scripts/face_landmarks_probe.ts FACE_API_PACKAGE_DIR IMAGE",
+  );
   Deno.exit(1);
 }
 const pkg = resolve(pkgArg);
@@ -72,7 +74,10 @@ await faceapi.nets.faceLandmark68Net.loadFromWeightMap(await weights("face_landm
 const img = toRgb(await readImage(imageArg));
 const x = tf.tensor3d(img.data, [img.height, img.width, 3], "int32");
 const t0 = performance.now();
-const r = await faceapi.detectSingleFace(x, new faceapi.TinyFaceDetectorOptions({ inputSize: 416, scoreThreshold: 0.2 }))
+const r = await faceapi.detectSingleFace(
+  x,
+  new faceapi.TinyFaceDetectorOptions({ inputSize: 416, scoreThreshold: 0.2 }),
+)
   .withFaceLandmarks();
 const ms = performance.now() - t0;
 if (!r) {
@@ -81,7 +86,9 @@ if (!r) {
   const pts: { x: number; y: number }[] = r.landmarks.positions;
   const xs = pts.map((p) => p.x), ys = pts.map((p) => p.y);
   const b = r.detection.box;
-  console.log(`face box x ${b.x.toFixed(0)} y ${b.y.toFixed(0)} w ${b.width.toFixed(0)} h ${b.height.toFixed(0)}`);
+  console.log(
+    `face box x ${b.x.toFixed(0)} y ${b.y.toFixed(0)} w ${b.width.toFixed(0)} h ${b.height.toFixed(0)}`,
+  );
   console.log(
     `${pts.length} landmarks in x ${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}, y ${
       Math.min(...ys).toFixed(0)

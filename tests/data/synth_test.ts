@@ -68,13 +68,18 @@ Deno.test("truthful labels: every named region changed visibly, nothing changed 
             s.camera!.jpeg > 0 && d <= 16,
             `sample ${s.index}: pixel ${i} changed by ${d} outside the mask`,
           );
-          farJpeg++;
+          farJpeg += d;
         }
         if (s.mask.data[i]) changed++;
       }
       if (s.mask.data[i]) inMask++;
     }
-    assert.ok(farJpeg < 0.15 * n, `sample ${s.index}: ${farJpeg} far pixels changed`);
+    let far = 0;
+    for (let i = 0; i < n; i++) far += r[i] ? 0 : 1;
+    assert.ok(
+      farJpeg < 1.0 * far,
+      `sample ${s.index}: far pixels moved by ${(farJpeg / far).toFixed(2)} on average`,
+    );
     assert.deepEqual(s.multilabel, regionLabels(s.caption));
     const words = s.caption.split(/\s+/).length;
     assert.ok(words >= 5 && words <= 120, `caption has ${words} words`);
@@ -123,14 +128,20 @@ Deno.test("truthful labels: every named region changed visibly, nothing changed 
     if (named.has("lip") || named.has("mouth")) {
       ["lip", "mouth", "tooth", "tongue"].forEach((x) => covered.add(x as never));
     }
+    // (pixels within 2 px of a named part hold its antialiased outline: they belong to it)
+    const own = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      const a = PART_REGION[s.partBefore![i]], b = PART_REGION[s.partAfter![i]];
+      if ((a && named.has(a)) || (b && named.has(b))) own[i] = 1;
+    }
+    const near = dilate(own, w, s.mask.height, 2);
     for (const reg of ["eye", "eyebrow", "nose", "lip", "pupil"] as const) {
       if (covered.has(reg)) continue;
       const sel = new Uint8Array(n);
       let cnt = 0;
       for (let i = 0; i < n; i++) {
-        if (union[i] && PART_REGION[s.partBefore![i]] === reg && PART_REGION[s.partAfter![i]] === reg) {
-          (sel[i] = 1), cnt++;
-        }
+        const same = PART_REGION[s.partBefore![i]] === reg && PART_REGION[s.partAfter![i]] === reg;
+        if (union[i] && !near[i] && same) (sel[i] = 1), cnt++;
       }
       if (cnt < 30 * (w / 512) ** 2 + 6) continue;
       const d = visibleChange(before, after, w, s.mask.height, sel, box);

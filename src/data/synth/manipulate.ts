@@ -171,10 +171,24 @@ class Editor {
     // every class that visibly changed inside the step and is not yet stated
     const sum = new Float64Array(PART_REGION.length), cnt = new Int32Array(PART_REGION.length);
     const clsIdx = new Map<Region, number>();
+    // Pixels within 2 px of a planned part (before or after) hold its antialiased outline and
+    // shading; they belong to the planned change, not to a neighbouring class.
+    let near: Uint8Array | null = null;
+    if (plans.length) {
+      const own = new Uint8Array(256);
+      for (const pl of plans) for (const p of pl.parts) own[p] = 1;
+      const m = new Uint8Array(w * h);
+      for (let y = b.y0; y < b.y1; y++) {
+        for (let i = y * w + b.x0, e = y * w + b.x1; i < e; i++) {
+          if (own[before[i]] || own[newPart[i]]) m[i] = 1;
+        }
+      }
+      near = dilate(m, w, h, 2);
+    }
     // (on the 2×2-subsampled grid that lowpassDelta fills: counts are a quarter of the pixels)
     for (let y = b.y0; y < b.y1; y += 2) {
       for (let i = y * w + b.x0, e = y * w + b.x1; i < e; i += 2) {
-        if (!grown[i]) continue;
+        if (!grown[i] || (near && near[i])) continue;
         const pb = before[i], pa = newPart[i], cb = PART_REGION[pb], ca = PART_REGION[pa];
         if (cb === ca) {
           if (cb) (sum[pb] += d[i]), cnt[pb]++;
