@@ -124,7 +124,8 @@ class Editor {
   /**
    * Blend `src` into the canvas with `alpha` over `grown` (its box `b`), where the new part
    * ids are `newPart` (read where `grown` is set). Keeps planned facts that changed visibly,
-   * adds every other visibly changed class as a fact (`extraChange`, the step's `artifact`),
+   * adds every other visibly changed class as a fact (with `extra`'s change and artifact, or
+   * "changed" and the first plan's artifact),
    * and undoes the step when nothing is left. Returns the kept facts.
    */
   step(
