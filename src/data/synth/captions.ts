@@ -235,6 +235,8 @@ const LEADS = [
   "{s}",
   "{s}",
   "{s}",
+  "{s}",
+  "{s}",
   "in this photo of {subj}, {s}",
   "looking at {subj}, {s}",
   "it appears that {s}",
@@ -357,7 +359,7 @@ function compose(facts: Fact[], sex: "man" | "woman", rng: Rng, terse: number): 
     const det = rng.chance(0.5) ? "the" : poss;
     const change = verbs(rng.pick(CHANGE.swapped), true, swapped[0]);
     const nps = `${det} ${list(nouns)}`;
-    const head = rng.chance(0.4) ? `the whole face was swapped: ${nps} ${change}` : `${nps} ${change}`;
+    const head = rng.chance(0.25) ? `the whole face was swapped: ${nps} ${change}` : `${nps} ${change}`;
     sentences.push(`${cap(lead(head))}${art(swapped[0])}.`);
   }
   rest.forEach((f) => {
