@@ -1,5 +1,5 @@
 /**
- * `deno task synth --out DIR --n N --seed S [--size 512] [--workers W] [--force] [--quiet]`
+ * `deno task synth --out DIR --n N --seed S [--size 512] [--workers W] [--real-share F] [--force] [--quiet]`
  * Generates a synthetic MMTT-format benchmark (see src/data/synth/generate.ts). The set is
  * built in a staging folder and moved to DIR only when complete; a non-empty DIR is refused
  * unless --force. Flag errors are one sentence; exit codes: 0 ok, 1 failed, 2 usage.
@@ -8,8 +8,17 @@ import { generateDataset } from "../data/synth/generate.ts";
 import { resolve } from "node:path";
 import { FlagError, intFlag, parseFlags, permissionSentence, writeScopeProblem } from "./flags.ts";
 
+/** `--real-share`: a fraction in [0, 1] (default 0). */
+function shareFlag(v: unknown): number {
+  if (v === undefined) return 0;
+  const x = Number(v);
+  if (typeof v !== "string" || !(x >= 0 && x <= 1)) throw new FlagError(`--real-share must be a number from 0 to 1, got ${v}`);
+  return x;
+}
+
 const USAGE =
-  "usage: deno task synth --out DIR --n N --seed S [--size 512] [--workers W] [--force] [--quiet]\n" +
+  "usage: deno task synth --out DIR --n N --seed S [--size 512] [--workers W] [--real-share F] [--force] [--quiet]\n" +
+  "  --real-share F   fraction of untouched images (empty mask, a caption saying so; default 0)\n" +
   "  --force   replace a non-empty DIR (the old set stays until the new one is complete)";
 
 /** Parse arguments and run the generator; returns the exit code (0 ok, 1 failed, 2 usage). */
@@ -23,6 +32,7 @@ export async function main(args: string[], log: (line: string) => void = console
       size: { type: "string" },
       workers: { type: "string" },
       force: { type: "boolean", default: false },
+      "real-share": { type: "string" },
       quiet: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     });
@@ -41,6 +51,7 @@ export async function main(args: string[], log: (line: string) => void = console
       workers: intFlag("workers", v.workers, Math.max(1, navigator.hardwareConcurrency ?? 2), 0),
       quiet: v.quiet === true,
       force: v.force === true,
+      realShare: shareFlag(v["real-share"]),
     };
   } catch (e) {
     if (!(e instanceof FlagError)) throw e;

@@ -36,6 +36,8 @@ export interface GenerateOptions {
   n: number;
   seed: number;
   size?: number;
+  /** Share of untouched images (empty mask, a caption saying so), 0..1; default 0. */
+  realShare?: number;
   /** 0 = generate on the calling thread. */
   workers?: number;
   quiet?: boolean;
@@ -151,6 +153,10 @@ export function splitOf(n: number, seed: number): ("train" | "eval" | "test")[] 
 // The generation proper, into `o.out` (the staging folder).
 async function generateInto(o: GenerateOptions): Promise<SynthRecord[]> {
   const size = o.size ?? 512;
+  const realShare = o.realShare ?? 0;
+  if (!(realShare >= 0 && realShare <= 1)) {
+    throw new Error(`realShare: expected a number in 0..1, got ${realShare}`);
+  }
   const log = o.log!;
   await Deno.mkdir(join(o.out, "images"), { recursive: true });
   await Deno.mkdir(join(o.out, "masks"), { recursive: true });
@@ -170,7 +176,7 @@ async function generateInto(o: GenerateOptions): Promise<SynthRecord[]> {
   if (nw <= 0) {
     const { writeSample } = await import("./write_sample.ts");
     for (let i = 0; i < o.n; i++) {
-      records[i] = await writeSample(o.out, o.seed, i, size);
+      records[i] = await writeSample(o.out, o.seed, i, size, realShare);
       progress();
     }
   } else {
@@ -184,7 +190,7 @@ async function generateInto(o: GenerateOptions): Promise<SynthRecord[]> {
             resolve();
             return;
           }
-          w.postMessage({ out: o.out, seed: o.seed, index: next++, size });
+          w.postMessage({ out: o.out, seed: o.seed, index: next++, size, realShare });
         };
         w.onmessage = (e: MessageEvent<{ ready?: boolean; record?: SynthRecord; error?: string }>) => {
           if (e.data.ready) {
@@ -221,7 +227,11 @@ async function generateInto(o: GenerateOptions): Promise<SynthRecord[]> {
     }));
     await writeFileAtomic(join(o.out, file), new TextEncoder().encode(JSON.stringify(rows, null, 1)));
   }
-  const stats = computeStats(records, splits, (performance.now() - t0) / 1000, { seed: o.seed, size });
+  const stats = computeStats(records, splits, (performance.now() - t0) / 1000, {
+    seed: o.seed,
+    size,
+    realShare,
+  });
   await writeFileAtomic(join(o.out, "stats.json"), new TextEncoder().encode(JSON.stringify(stats, null, 2)));
   if (!o.quiet) log(formatStats(stats));
   return records;
