@@ -46,7 +46,7 @@ const dir = Deno.makeTempDirSync({ prefix: "ft_bench_" });
 Deno.writeTextFileSync(`${dir}/config.json`, JSON.stringify(model.cfg));
 saveModule(`${dir}/model.safetensors`, model);
 saveSafetensors(`${dir}/batch.safetensors`, batch as unknown as Record<string, Tensor>);
-const opt = new AdamW(model.parameters(), { lr: 1e-4, weightDecay: 0.05 });
+const opt = new AdamW(model.uniqueNamedParameters(), { lr: 1e-4, weightDecay: 0.05 });
 
 function oursSteps(n: number): number[] {
   const times: number[] = [];

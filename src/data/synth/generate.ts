@@ -28,7 +28,7 @@ import { computeStats, formatStats, type SynthRecord } from "./stats.ts";
  * Version of the generator's output, written into manifest.json. Bump it whenever the files
  * produced for a given (seed, index, size) change, so a reader can tell sets apart.
  */
-export const GENERATOR_VERSION = "synth-1";
+export const GENERATOR_VERSION = "synth-2";
 
 /** Options of `generateDataset`. */
 export interface GenerateOptions {
