@@ -8,9 +8,10 @@
 export { type DType, getDefaultDevice, setDefaultDevice, Tensor, toDevice } from "./src/tensor/tensor.ts";
 export { type Device, emptyCache, type MemoryStats, memoryStats } from "./src/tensor/storage.ts";
 export { keep, tidy } from "./src/tensor/scope.ts";
-export { defaultRng, manualSeed, Rng } from "./src/tensor/rng.ts";
+export { defaultRng, manualSeed, Rng, type RngState } from "./src/tensor/rng.ts";
 export {
   arange,
+  type CreateOptions,
   filled,
   intTensor,
   ones,
@@ -18,10 +19,21 @@ export {
   randn,
   tensor,
   truncNormal,
+  type TruncNormalOptions,
   zeros,
 } from "./src/tensor/create.ts";
 export { broadcastShapes, numel, type Shape } from "./src/tensor/shape.ts";
-export { backward, detach, isGradEnabled, noGrad } from "./src/autograd/tape.ts";
+// autograd, including what custom ops need (`record`, `needsGrad`; see docs/nn_train.md)
+export {
+  backward,
+  type BackwardOptions,
+  detach,
+  isGradEnabled,
+  needsGrad,
+  noGrad,
+  record,
+} from "./src/autograd/tape.ts";
+export type { GradNode } from "./src/tensor/tensor.ts";
 export { cudaAvailable, type DeviceChoice, resolveDevice, useDevice } from "./src/backend/device.ts";
 
 // ops
@@ -73,7 +85,7 @@ export { linear } from "./src/ops/linear.ts";
 export { logSoftmax, softmax } from "./src/ops/softmax.ts";
 export { layerNorm, rmsNorm } from "./src/ops/norm.ts";
 export { attention, type AttentionOptions } from "./src/ops/attention.ts";
-export { embedding } from "./src/ops/embedding.ts";
+export { embedding, type EmbeddingOpOptions } from "./src/ops/embedding.ts";
 export { crossEntropy, type CrossEntropyOptions } from "./src/ops/cross_entropy.ts";
 export { dropout } from "./src/ops/dropout.ts";
 export { infoNCE, l2Normalize } from "./src/ops/infonce.ts";
@@ -85,10 +97,10 @@ export { interpolate } from "./src/ops/resize.ts";
 export { bceWithLogits, softDice } from "./src/ops/bce_dice.ts";
 
 // nn
-export { Module, ModuleList, type StateDict } from "./src/nn/module.ts";
+export { type LoadOptions, type LoadResult, Module, ModuleList, type StateDict } from "./src/nn/module.ts";
 export { Linear } from "./src/nn/linear.ts";
 export { LayerNorm, RMSNorm } from "./src/nn/norm.ts";
-export { Embedding } from "./src/nn/embedding.ts";
+export { Embedding, type EmbeddingOptions } from "./src/nn/embedding.ts";
 export { MLP } from "./src/nn/mlp.ts";
 export { MultiHeadAttention } from "./src/nn/attention.ts";
 export { Conv2d, CoordConv } from "./src/nn/conv.ts";
@@ -98,12 +110,19 @@ export { Dropout } from "./src/nn/dropout.ts";
 export * as init from "./src/nn/init.ts";
 
 // training
-export { AdamW } from "./src/train/adamw.ts";
-export { SGD } from "./src/train/sgd.ts";
+export {
+  Optimizer,
+  type OptimizerDefaults,
+  type ParamGroup,
+  type ParamGroupSpec,
+  type ParamList,
+} from "./src/train/optimizer.ts";
+export { AdamW, type AdamWOptions } from "./src/train/adamw.ts";
+export { SGD, type SGDOptions } from "./src/train/sgd.ts";
 export { clipGradNorm, gradNorm } from "./src/train/clip.ts";
 export { constant, warmupConstant, warmupCosine } from "./src/train/schedule.ts";
-export { freezePrefixes, setTrainable, trainableParameters } from "./src/train/freeze.ts";
-export { LossScaler } from "./src/train/loss_scale.ts";
+export { decayGroups, freezePrefixes, setTrainable, trainableParameters } from "./src/train/freeze.ts";
+export { LossScaler, type LossScalerOptions, type LossScalerState } from "./src/train/loss_scale.ts";
 export {
   decodeSafetensors,
   encodeSafetensors,
@@ -112,12 +131,30 @@ export {
   saveModule,
   saveSafetensors,
 } from "./src/train/checkpoint.ts";
+export {
+  type CheckpointEntry,
+  checkpointFormat,
+  convertToSafetensors,
+  listCheckpoint,
+  loadTorchCheckpoint,
+  loadTorchStateDict,
+  openTorchCheckpoint,
+  type TorchCheckpoint,
+  type TorchDType,
+  type TorchLoadOptions,
+} from "./src/train/torch_checkpoint.ts";
 
 // data
 export { type MMTTRecord, readMMTT, SPLIT_FILES } from "./src/data/mmtt.ts";
 export { regionLabels, REGIONS } from "./src/data/regions.ts";
 export { decodeImage, encodePng, type Image, readImage, writePng } from "./src/data/image_io.ts";
 export { Tokenizer } from "./src/data/tokenizer.ts";
+export { SentencePieceTokenizer, type SpmEncodeOptions } from "./src/data/sentencepiece.ts";
+export {
+  type WordPieceEncodeOptions,
+  type WordPieceEncoding,
+  WordPieceTokenizer,
+} from "./src/data/wordpiece.ts";
 export { MMTTLoader } from "./src/data/loader.ts";
 export { augment, degrade, preprocessImage, ROBUSTNESS } from "./src/data/transforms.ts";
 

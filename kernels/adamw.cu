@@ -1,7 +1,8 @@
 // Fused AdamW update over many parameter tensors in one launch (native/adamw.cpp's ABI,
 // PyTorch's AdamW with decoupled decay): p <- p(1 - lr wd); m <- b1 m + (1-b1) g gs;
-// v <- b2 v + (1-b2)(g gs)²; p <- p - (lr/bc1) m / (sqrt(v)/sqrt(bc2) + eps).
-// p, g, m, v and sizes/lr/wd are host arrays (ntensors) of device pointers / values; they are
+// v <- b2 v + (1-b2)(g gs)²; p <- p - (lr/bc1) m / (sqrt(v)/sqrt(bc2) + eps), where bc1, bc2
+// come from each tensor's own step (per-tensor arrays, like lr and wd).
+// p, g, m, v and sizes/lr/wd/bc1/bc2 are host arrays (ntensors) of device pointers / values; they are
 // copied into a device table (stream-ordered) and one grid walks all tensors (multi-tensor apply).
 // Check: tests/cuda/adamw_test.ts.
 #include <vector>
@@ -16,10 +17,11 @@ struct Entry {
   float* v;
   int64_t n, off;  // size and start in the flat element range
   float lr, wd;
+  float bc1, isb2;  // per-tensor bias corrections: 1 - b1^t and 1/sqrt(1 - b2^t)
 };
 
-__global__ void adamw_k(int nt, const Entry* __restrict__ tab, int64_t total, float b1, float b2, float eps, float bc1,
-                        float isb2, float gs) {
+__global__ void adamw_k(int nt, const Entry* __restrict__ tab, int64_t total, float b1, float b2, float eps,
+                        float gs) {
   for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < total; e += (int64_t)gridDim.x * blockDim.x) {
     // binary search for the tensor holding flat element e
     int lo = 0, hi = nt - 1;
@@ -36,24 +38,24 @@ __global__ void adamw_k(int nt, const Entry* __restrict__ tab, int64_t total, fl
     t.m[i] = m;
     t.v[i] = v;
     float p = t.p[i] * (1.f - t.lr * t.wd);
-    t.p[i] = p - (t.lr / bc1) * m / (sqrtf(v) * isb2 + eps);
+    t.p[i] = p - (t.lr / t.bc1) * m / (sqrtf(v) * t.isb2 + eps);
   }
 }
 }  // namespace
 
 // p, g, m, v: (ntensors) device pointers to tensors of sizes(ntensors) floats; lr, wd (ntensors);
-// bc1 = 1 - b1^t, bc2 = 1 - b2^t; gs scales the gradient on the fly
+// bc1, bc2 (ntensors): 1 - b1^t, 1 - b2^t of each tensor's own step t; gs scales the gradient
 FT_API int ft_adamw_step(int ntensors, const int64_t* sizes, float* const* p, const float* const* g, float* const* m,
-                         float* const* v, const float* lr, const float* wd, float b1, float b2, float eps, float bc1,
-                         float bc2, float gs) {
-  if (ntensors < 0 || !(bc1 > 0.f) || !(bc2 > 0.f) || !(eps >= 0.f)) return FT_EINVAL;
+                         float* const* v, const float* lr, const float* wd, float b1, float b2, float eps,
+                         const float* bc1, const float* bc2, float gs) {
+  if (ntensors < 0 || !(eps >= 0.f)) return FT_EINVAL;
   std::vector<Entry> tab;
   tab.reserve((size_t)ntensors);
   int64_t total = 0;
   for (int i = 0; i < ntensors; i++) {
-    if (sizes[i] < 0) return FT_EINVAL;
+    if (sizes[i] < 0 || !(bc1[i] > 0.f) || !(bc2[i] > 0.f)) return FT_EINVAL;
     if (sizes[i] == 0) continue;
-    tab.push_back({p[i], g[i], m[i], v[i], sizes[i], total, lr[i], wd[i]});
+    tab.push_back({p[i], g[i], m[i], v[i], sizes[i], total, lr[i], wd[i], bc1[i], 1.f / sqrtf(bc2[i])});
     total += sizes[i];
   }
   if (total == 0) return FT_OK;
@@ -63,7 +65,6 @@ FT_API int ft_adamw_step(int ntensors, const int64_t* sizes, float* const* p, co
   // pageable source: the copy is staged before cudaMemcpyAsync returns, so `tab` may go away
   int st = ftc::fail(cudaMemcpyAsync(dt, tab.data(), tab.size() * sizeof(Entry), cudaMemcpyHostToDevice, s), "adamw");
   if (st) return st;
-  adamw_k<<<ftc::grid_for(adamw_k, 256, total), 256, 0, s>>>(
-      (int)tab.size(), dt, total, b1, b2, eps, bc1, 1.f / sqrtf(bc2), gs);
+  adamw_k<<<ftc::grid_for(adamw_k, 256, total), 256, 0, s>>>((int)tab.size(), dt, total, b1, b2, eps, gs);
   return ftc::launched("ft_adamw_step");
 }

@@ -37,7 +37,7 @@ __global__ void bce_fwd_k(int64_t n, float wp, float wn, const float* __restrict
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
     float xv = x[i], yv = y[i];
     SP s = sp(xv);
-    float l = wp * yv * (fmaxf(-xv, 0.f) + s.lp) + wn * (1.f - yv) * (fmaxf(xv, 0.f) + s.lp);
+    float l = wp * yv * (ftc::nan_max(-xv, 0.f) + s.lp) + wn * (1.f - yv) * (ftc::nan_max(xv, 0.f) + s.lp);
     if (out) out[i] = l;
     acc += l;
   }
@@ -63,7 +63,7 @@ __global__ void bce_bwd_k(int64_t n, float wp, float wn, float scale, int gScala
     SP s = sp(xv);
     float gv = gScalar ? g0 : g[i] * scale;
     if (gx) gx[i] = gv * (wp * yv * (s.sig - 1.f) + wn * (1.f - yv) * s.sig);
-    if (gy) gy[i] = gv * (wp * (fmaxf(-xv, 0.f) + s.lp) - wn * (fmaxf(xv, 0.f) + s.lp));
+    if (gy) gy[i] = gv * (wp * (ftc::nan_max(-xv, 0.f) + s.lp) - wn * (ftc::nan_max(xv, 0.f) + s.lp));
   }
 }
 

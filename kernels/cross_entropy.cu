@@ -26,7 +26,7 @@ __global__ void ce_fwd_rows(int64_t C, const float* __restrict__ x, const int32_
   int64_t i = blockIdx.x;
   const float* xr = x + i * C;
   float m = -INFINITY;
-  for (int64_t j = threadIdx.x; j < C; j += blockDim.x) m = fmaxf(m, xr[j]);
+  for (int64_t j = threadIdx.x; j < C; j += blockDim.x) m = ftc::nan_max(m, xr[j]);
   m = ftc::block_max(m, sh);
   float s = 0.f, sx = 0.f;
   for (int64_t j = threadIdx.x; j < C; j += blockDim.x) {

@@ -1,7 +1,8 @@
 // Embedding lookup (native/embedding.cpp's ABI): out(N, D) = weight(V, D)[ids(N)]; backward
 // scatter-adds g(N, D) into gw(V, D). ids are checked on the device; an id outside [0, V)
 // returns FT_EINVAL with bad (2, host) = {position, id} (one small device->host copy per call).
-// Backward uses fp32 atomicAdd (repeated ids sum in any order: last bits may vary).
+// Backward uses fp32 atomicAdd (repeated ids sum in any order: last bits may vary); positions
+// whose id equals pad (padding_idx, -1: none) add nothing.
 // Check: tests/cuda/embedding_test.ts.
 #include "common.cuh"
 
@@ -19,10 +20,11 @@ __global__ void emb_fwd_k(int64_t N, int64_t D, const float* __restrict__ w, con
   }
 }
 __global__ void emb_bwd_k(int64_t N, int64_t D, const int32_t* __restrict__ ids, const float* __restrict__ g,
-                          float* __restrict__ gw) {
+                          float* __restrict__ gw, int64_t pad) {
   int64_t n = N * D;
   for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < n; e += (int64_t)gridDim.x * blockDim.x) {
     int64_t i = e / D, d = e - i * D;
+    if (ids[i] == pad) continue;
     atomicAdd(gw + (int64_t)ids[i] * D + d, g[e]);
   }
 }
@@ -65,15 +67,15 @@ FT_API int ft_embedding_fwd(int64_t N, int64_t V, int64_t D, const float* weight
   return ftc::launched("ft_embedding_fwd");
 }
 
-// gw(V, D) (=|+=) scatter of g(N, D) at ids(N)
+// gw(V, D) (=|+=) scatter of g(N, D) at ids(N); ids equal to pad (-1: none) add nothing
 FT_API int ft_embedding_bwd(int64_t N, int64_t V, int64_t D, const int32_t* ids, const float* g, float* gw,
-                            int accumulate, int32_t* bad) {
-  if (N < 0 || V < 0 || D < 0) return FT_EINVAL;
+                            int accumulate, int64_t pad, int32_t* bad) {
+  if (N < 0 || V < 0 || D < 0 || pad < -1 || pad >= V) return FT_EINVAL;
   int st = check_ids(N, V, ids, bad);
   if (st) return st;
   if (D == 0 || V == 0) return FT_OK;
   cudaStream_t s = ftc::stream();
   if (!accumulate) cudaMemsetAsync(gw, 0, (size_t)(V * D) * 4, s);
-  if (N > 0) emb_bwd_k<<<ftc::blocks_for(N * D, 256), 256, 0, s>>>(N, D, ids, g, gw);
+  if (N > 0) emb_bwd_k<<<ftc::blocks_for(N * D, 256), 256, 0, s>>>(N, D, ids, g, gw, pad);
   return ftc::launched("ft_embedding_bwd");
 }

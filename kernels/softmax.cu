@@ -35,7 +35,7 @@ __global__ void softmax_warp(int64_t rows, int T, const float* __restrict__ x, c
   for (int i = 0; i < V; i++) {
     int j = lane + 32 * i;
     v[i] = j < T ? xr[j] + (mr ? mr[j] : 0.f) : -INFINITY;
-    mx = fmaxf(mx, v[i]);
+    mx = ftc::nan_max(mx, v[i]);
   }
   mx = ftc::warp_max(mx);
   float* yr = y + row * T;

@@ -1,6 +1,8 @@
 // Fused AdamW update over many parameter tensors in one call (multi-tensor apply): for each
 // element, p <- p*(1 - lr*wd); m <- b1*m + (1-b1)*g*gs; v <- b2*v + (1-b2)*(g*gs)^2;
 // p <- p - (lr/bc1) * m / (sqrt(v)/sqrt(bc2) + eps)   (PyTorch's AdamW, decoupled decay).
+// bc1 = 1 - b1^t, bc2 = 1 - b2^t use each tensor's own step t (a parameter unfrozen late starts
+// at t = 1, as in PyTorch), so they are per-tensor arrays like lr and wd.
 // gs scales the gradient on the fly (grad clipping / loss-scale undo without an extra pass).
 // Shapes: ntensors parameter tensors, tensor i has sizes[i] elements; p, g, m, v are arrays of
 // ntensors pointers. Test: tests/train/adamw_test.ts (float64 reference).
@@ -92,18 +94,20 @@ void adamw_range(int64_t n, float* p, const float* g, float* m, float* v, const 
 
 // p, g, m, v: (ntensors) pointers to tensors of sizes(ntensors) floats each;
 // lr, wd: (ntensors) per-tensor learning rate and weight decay (parameter groups);
-// bc1 = 1 - b1^t, bc2 = 1 - b2^t (bias corrections, computed by the caller in float64).
+// bc1, bc2: (ntensors) per-tensor bias corrections 1 - b1^t, 1 - b2^t of each tensor's own
+// step t (computed by the caller in float64).
 FT_API int ft_adamw_step(int ntensors, const int64_t* sizes, float* const* p, const float* const* g,
                          float* const* m, float* const* v, const float* lr, const float* wd,
-                         float b1, float b2, float eps, float bc1, float bc2, float gs) {
-  if (ntensors < 0 || !(bc1 > 0.f) || !(bc2 > 0.f) || !(eps >= 0.f)) return FT_EINVAL;
+                         float b1, float b2, float eps, const float* bc1, const float* bc2, float gs) {
+  if (ntensors < 0 || !(eps >= 0.f)) return FT_EINVAL;
   // prefix offsets so the flat element range splits evenly across threads
   std::vector<int64_t> off((size_t)ntensors + 1, 0);
+  std::vector<float> isb2((size_t)ntensors);
   for (int i = 0; i < ntensors; i++) {
-    if (sizes[i] < 0) return FT_EINVAL;
+    if (sizes[i] < 0 || !(bc1[i] > 0.f) || !(bc2[i] > 0.f)) return FT_EINVAL;
     off[i + 1] = off[i] + sizes[i];
+    isb2[i] = 1.f / std::sqrt(bc2[i]);
   }
-  const float isb2 = 1.f / std::sqrt(bc2);
   ft::parallel_for(
       off[ntensors],
       [&](int64_t b, int64_t e, int) {
@@ -113,7 +117,7 @@ FT_API int ft_adamw_step(int ntensors, const int64_t* sizes, float* const* p, co
           int64_t lo = b > off[t] ? b - off[t] : 0;
           int64_t hi = std::min(e, off[t + 1]) - off[t];
           if (hi <= lo) continue;
-          Coef c{1.f - lr[t] * wd[t], b1, b2, 1.f - b1, 1.f - b2, gs, lr[t] / bc1, isb2, eps};
+          Coef c{1.f - lr[t] * wd[t], b1, b2, 1.f - b1, 1.f - b2, gs, lr[t] / bc1[t], isb2[t], eps};
           adamw_range(hi - lo, p[t] + lo, g[t] + lo, m[t] + lo, v[t] + lo, c);
         }
       },

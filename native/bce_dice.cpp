@@ -40,7 +40,9 @@ inline SP sp_scalar(float x) {
 
 T512 inline void sp512(__m512 x, __m512& lp, __m512& sig) {
   const __m512 ax = _mm512_abs_ps(x);
-  __m512 z = _mm512_max_ps(_mm512_sub_ps(_mm512_setzero_ps(), ax), _mm512_set1_ps(-103.f));
+  // max/min return their SECOND operand when either is NaN: the data goes second so a NaN
+  // logit stays NaN all the way to the loss and the gradient (never max(x, c))
+  __m512 z = _mm512_max_ps(_mm512_set1_ps(-103.f), _mm512_sub_ps(_mm512_setzero_ps(), ax));
   // exp(z) = 2^n * p(r), z = n ln2 + r
   const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(z, _mm512_set1_ps(1.4426950408889634f)),
                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -96,8 +98,8 @@ T512 double bce_fwd_512(int64_t n, const float* x, const float* y, float wp, flo
     const __m512 xv = _mm512_maskz_loadu_ps(k, x + i), yv = _mm512_maskz_loadu_ps(k, y + i);
     __m512 lp, sig;
     sp512(xv, lp, sig);
-    const __m512 spn = _mm512_add_ps(_mm512_max_ps(_mm512_sub_ps(zero, xv), zero), lp);  // softplus(-x)
-    const __m512 spp = _mm512_add_ps(_mm512_max_ps(xv, zero), lp);                        // softplus(x)
+    const __m512 spn = _mm512_add_ps(_mm512_max_ps(zero, _mm512_sub_ps(zero, xv)), lp);  // softplus(-x)
+    const __m512 spp = _mm512_add_ps(_mm512_max_ps(zero, xv), lp);                        // softplus(x)
     const __m512 l = _mm512_fmadd_ps(_mm512_mul_ps(vwp, yv), spn, _mm512_mul_ps(_mm512_mul_ps(vwn, _mm512_sub_ps(one, yv)), spp));
     if (out) _mm512_mask_storeu_ps(out + i, k, l);
     acc = _mm512_add_ps(acc, _mm512_maskz_mov_ps(k, l));
@@ -137,8 +139,8 @@ T512 void bce_bwd_512(int64_t n, const float* x, const float* y, float wp, float
       _mm512_mask_storeu_ps(gx + i, k, _mm512_mul_ps(gv, d));
     }
     if (gy) {
-      const __m512 spn = _mm512_add_ps(_mm512_max_ps(_mm512_sub_ps(zero, xv), zero), lp);
-      const __m512 spp = _mm512_add_ps(_mm512_max_ps(xv, zero), lp);
+      const __m512 spn = _mm512_add_ps(_mm512_max_ps(zero, _mm512_sub_ps(zero, xv)), lp);
+      const __m512 spp = _mm512_add_ps(_mm512_max_ps(zero, xv), lp);
       const __m512 d = _mm512_fmsub_ps(vwp, spn, _mm512_mul_ps(vwn, spp));
       _mm512_mask_storeu_ps(gy + i, k, _mm512_mul_ps(gv, d));
     }

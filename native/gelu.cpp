@@ -91,7 +91,7 @@ AVX512 inline __m512 exp_neg_half(__m512 sq, __m512 sl) {
 // gelu(+inf) = inf, gives x·Φ(x) = -0 far left (NaN for -inf, like x·0), and min(NaN, 15) = 15
 // leaves NaN inputs to propagate through the final x·Φ. x² is carried as an exact hi+lo pair.
 AVX512 inline __m512 phi_cdf(__m512 x, __m512* pdf) {
-  __m512 ax = _mm512_min_ps(_mm512_abs_ps(x), set(15.f));
+  __m512 ax = _mm512_min_ps(set(15.f), _mm512_abs_ps(x));  // data second: NaN stays NaN
   __m512 t = recip(_mm512_fmadd_ps(ax, set(0.2121320366859436f), set(1.f)));  // 0.3/√2
   __m512 q = set(-6.481420249e-02f);
   q = _mm512_fmadd_ps(q, t, set(2.430642843e-01f));

@@ -9,9 +9,14 @@
 
 #include "ft.h"
 
-// returns a block of at least `bytes` bytes, or null
+// Largest block: 2^47 bytes (src/tensor/shape.ts MAX_TENSOR_BYTES). A negative or larger count
+// is a size computation that wrapped somewhere; it gets null, never a small block.
+constexpr int64_t kMaxBytes = (int64_t)1 << 47;
+
+// returns a block of at least `bytes` bytes (0 <= bytes <= 2^47), or null
 FT_API void* ft_mem_alloc(int64_t bytes) {
-  if (bytes <= 0) bytes = 64;
+  if (bytes < 0 || bytes > kMaxBytes) return nullptr;
+  if (bytes == 0) bytes = 64;
   size_t align = bytes >= (2 << 20) ? (2 << 20) : 64;
   size_t size = ((size_t)bytes + align - 1) / align * align;
   void* p = std::aligned_alloc(align, size);

@@ -1,14 +1,28 @@
 /**
- * Reverse-mode autodiff. Ops call `record(out, op, inputs, backward)`; `backward(loss)` walks
- * the recorded graph in reverse topological order, sums gradients on fan-out, and accumulates
- * into the `.grad` of leaves that require it (owned by the leaf, outside every scope).
- * Intermediate gradients belong to the enclosing `tidy` scope.
+ * Reverse-mode autodiff. Ops call `record(out, op, inputs, backward, saved?)`; `backward(loss)`
+ * walks the recorded graph in reverse topological order, sums gradients on fan-out, and
+ * accumulates into the `.grad` of leaves that require it.
+ *
+ * Memory and ownership rules (tests: tests/autograd/tape_test.ts):
+ * - Every leaf `.grad` is its own storage: it never shares memory with another tensor's
+ *   gradient (a gradient handed to two inputs is copied for the second one).
+ * - Intermediate gradients are freed as soon as the node that consumed them has run, and each
+ *   node's temporaries are freed when its backward returns, so the backward's peak is the
+ *   forward activations plus the gradient frontier, not twice the activations. A backward
+ *   outside any `tidy` scope leaks nothing.
+ * - Without `retainGraph` the graph is released: its nodes' `saved` tensors are freed and a
+ *   second backward through it throws. With `{retainGraph: true}` it may run again (and adds
+ *   into `.grad` again, like PyTorch).
+ * - A tensor on the path that was disposed, a root gradient of the wrong shape, and a
+ *   backward through a released graph are errors naming the tensor and the op.
+ *
+ * Imports only the raw (no-autograd) layer src/ops/raw.ts, never an op file.
  * @module
  */
 import { type GradNode, Tensor } from "../tensor/tensor.ts";
-import { keep } from "../tensor/scope.ts";
+import { keep, tidy } from "../tensor/scope.ts";
 import { fmtShape } from "../tensor/shape.ts";
-import { addInto, copy } from "../ops/elementwise.ts";
+import { addInto, copy, full } from "../ops/raw.ts";
 
 let gradEnabled = true;
 
@@ -37,17 +51,22 @@ export function needsGrad(...inputs: (Tensor | null | undefined)[]): boolean {
 
 /**
  * Attaches a backward function to `out` when any input requires grad. `backward(g)` returns
- * one gradient per input (null where none flows), each shaped like its input.
+ * one gradient per input (null where none flows), each shaped like its input; it may return
+ * `g` itself or a view of it (the tape copies where needed). `saved`: tensors only the
+ * backward needs (masks, statistics); they are freed once the graph is released by a
+ * backward without `retainGraph` (they stay owned by their scope too, so an unused graph
+ * frees them at scope end). Returns `out`.
  */
 export function record(
   out: Tensor,
   op: string,
   inputs: Tensor[],
   backward: GradNode["backward"],
+  saved?: Tensor[],
 ): Tensor {
   if (!needsGrad(...inputs)) return out;
   out.requiresGrad = true;
-  out.node = { op, inputs, backward };
+  out.node = { op, inputs, backward, saved };
   return out;
 }
 
@@ -56,16 +75,136 @@ export function detach(t: Tensor): Tensor {
   return t.viewAs(t.shape);
 }
 
+/** Options of `backward`. */
+export interface BackwardOptions {
+  /** Gradient of the root (default: 1 for a one-element root); same shape as the root. */
+  grad?: Tensor;
+  /**
+   * Keep the graph (nodes and saved tensors) so another backward may run through it
+   * (default false: the graph is released and a second backward throws). Gradients of a
+   * second backward add into `.grad` again.
+   */
+  retainGraph?: boolean;
+}
+
+function describe(t: Tensor): string {
+  const name = t.name ? `'${t.name}' ` : "";
+  const op = t.node ? ` (output of '${t.node.op}')` : " (leaf)";
+  return `tensor ${name}#${t.id} ${fmtShape(t.shape)}${op}`;
+}
+
+function released(op: string): GradNode["backward"] {
+  return () => {
+    throw new Error(`backward: the graph through '${op}' was already released`);
+  };
+}
+
 /**
- * Backpropagates from `root` (a scalar unless `grad` is given). Leaves with requiresGrad get
- * their gradient added to `.grad`.
+ * Backpropagates from `root`: a one-element tensor, or any tensor with `grad` given (as the
+ * second argument or `{grad}`). Leaves with requiresGrad get their gradient added to `.grad`.
+ * See the module docs for what is freed when, and for `retainGraph`.
  */
-export function backward(root: Tensor, grad?: Tensor): void {
+export function backward(root: Tensor, gradOrOpts?: Tensor | BackwardOptions): void {
+  const opts: BackwardOptions = gradOrOpts instanceof Tensor ? { grad: gradOrOpts } : gradOrOpts ?? {};
+  const grad = opts.grad;
+  if (root.disposed) throw new Error(`backward: root ${describe(root)} was disposed`);
   if (!root.requiresGrad) throw new Error("backward: tensor does not require grad");
   if (!grad && root.size !== 1) {
     throw new Error(`backward: root ${fmtShape(root.shape)} is not a scalar; pass its gradient`);
   }
-  // reverse topological order by iterative DFS
+  if (grad) {
+    if (grad.disposed) throw new Error(`backward: the root gradient #${grad.id} was disposed`);
+    if (
+      grad.ndim !== root.ndim || grad.shape.some((d, i) => d !== root.shape[i]) ||
+      grad.dtype !== "float32" || grad.device !== root.device
+    ) {
+      throw new Error(
+        `backward: root gradient ${grad} does not match root ${root} (needs the same shape, float32, same device)`,
+      );
+    }
+  }
+  const order = topoOrder(root);
+  // Tensors made from here on belong to this backward: only those may be handed to a leaf,
+  // updated in place or freed (ids grow monotonically). Others (the caller's root gradient,
+  // forward tensors a backward returns as-is) are never touched.
+  const firstId = Tensor.nextId();
+  const own = (g: Tensor) => g.id >= firstId;
+  // map entries: input id -> its gradient so far; holders counts entries per tensor object
+  const grads = new Map<number, Tensor>();
+  const holders = new Map<Tensor, number>();
+  const put = (id: number, g: Tensor) => {
+    grads.set(id, g);
+    holders.set(g, (holders.get(g) ?? 0) + 1);
+  };
+  const drop = (id: number) => {
+    const g = grads.get(id)!;
+    grads.delete(id);
+    holders.set(g, holders.get(g)! - 1);
+  };
+  // frees a gradient nothing refers to any more
+  const free = (g: Tensor) => {
+    if (own(g) && !holders.get(g) && !g.disposed) g.dispose();
+  };
+  // a gradient that may be modified in place: ours, in one entry, sharing storage with nothing
+  const exclusive = (g: Tensor) => own(g) && holders.get(g) === 1 && g.storage.refs === 1;
+  try {
+    noGrad(() => {
+      put(root.id, grad ?? full(root.shape, 1, root.device));
+      for (let k = order.length - 1; k >= 0; k--) {
+        const t = order[k];
+        const g = grads.get(t.id);
+        if (!g) continue;
+        drop(t.id);
+        const node = t.node;
+        if (!node) {
+          const mine = own(g) && !holders.get(g) && g.storage.refs === 1;
+          if (!accumulateLeaf(t, g, mine)) free(g);
+          continue;
+        }
+        // the node's temporaries die with this scope; its returned gradients survive
+        const gi = tidy(() => node.backward(g));
+        if (gi.length !== node.inputs.length) {
+          throw new Error(
+            `backward of '${node.op}': ${gi.length} gradients for ${node.inputs.length} inputs`,
+          );
+        }
+        // frees are deferred until every input is served: one tensor may go to several inputs
+        const done: Tensor[] = [g];
+        node.inputs.forEach((inp, j) => {
+          const gj = gi[j];
+          if (!gj) return;
+          done.push(gj);
+          if (!inp.requiresGrad) return;
+          if (gj.disposed || gj.size !== inp.size) {
+            throw new Error(
+              `backward of '${node.op}': gradient ${gj} for input ${describe(inp)}`,
+            );
+          }
+          const prev = grads.get(inp.id);
+          if (!prev) put(inp.id, gj);
+          else if (exclusive(prev) && prev !== gj) addInto(prev, gj);
+          else {
+            const s = copy(prev);
+            addInto(s, gj);
+            drop(inp.id);
+            put(inp.id, s);
+            done.push(prev);
+          }
+        });
+        for (const x of done) free(x);
+        if (!opts.retainGraph) release(t);
+      }
+    });
+  } catch (e) {
+    // leave nothing behind: intermediate gradients are ours to free
+    for (const g of grads.values()) if (own(g) && !g.disposed) g.dispose();
+    throw e;
+  }
+  if (!opts.retainGraph) { for (const t of order) if (t.node) release(t); }
+}
+
+/** Reverse topological order of the tensors that need a gradient (iterative DFS). */
+function topoOrder(root: Tensor): Tensor[] {
   const order: Tensor[] = [];
   const seen = new Set<number>();
   const stack: [Tensor, number][] = [[root, 0]];
@@ -78,6 +217,18 @@ export function backward(root: Tensor, grad?: Tensor): void {
         continue;
       }
       seen.add(t.id);
+      if (t.disposed) {
+        throw new Error(
+          `backward: ${describe(t)} was disposed before backward; its gradient cannot flow ` +
+            `(keep graph tensors alive until backward, e.g. inside one tidy)`,
+        );
+      }
+      if (t.node?.released) {
+        throw new Error(
+          `backward: the graph through '${t.node.op}' (tensor #${t.id} ${fmtShape(t.shape)}) ` +
+            `was released by a previous backward; pass {retainGraph: true} to the first backward to run it twice`,
+        );
+      }
     }
     const inputs = t.node?.inputs ?? [];
     if (i < inputs.length) {
@@ -89,63 +240,36 @@ export function backward(root: Tensor, grad?: Tensor): void {
       order.push(t);
     }
   }
-  // Gradients are handed over, not copied: an entry may be updated in place only when no
-  // other entry or view shares its storage (storage refs 1, one map entry); otherwise a sum
-  // is allocated. Leaves take a view of their final gradient.
-  const grads = new Map<number, Tensor>();
-  const holders = new Map<Tensor, number>();
-  const put = (id: number, g: Tensor) => {
-    grads.set(id, g);
-    holders.set(g, (holders.get(g) ?? 0) + 1);
-  };
-  const drop = (id: number) => {
-    const g = grads.get(id);
-    if (!g) return;
-    grads.delete(id);
-    holders.set(g, holders.get(g)! - 1);
-  };
-  noGrad(() => {
-    put(root.id, grad ?? fillLike(root, 1));
-    for (let k = order.length - 1; k >= 0; k--) {
-      const t = order[k];
-      const g = grads.get(t.id);
-      if (!g) continue;
-      drop(t.id);
-      if (!t.node) {
-        accumulateLeaf(t, g);
-        continue;
-      }
-      const gi = t.node.backward(g);
-      t.node.inputs.forEach((inp, j) => {
-        const gj = gi[j];
-        if (!gj || !inp.requiresGrad) return;
-        if (gj.size !== inp.size) {
-          throw new Error(
-            `backward of ${t.node!.op}: gradient ${fmtShape(gj.shape)} for input ${fmtShape(inp.shape)}`,
-          );
-        }
-        const prev = grads.get(inp.id);
-        if (!prev) put(inp.id, gj);
-        else if (prev.storage.refs === 1 && holders.get(prev) === 1 && prev !== gj) addInto(prev, gj);
-        else {
-          const s = copy(prev);
-          addInto(s, gj);
-          drop(inp.id);
-          put(inp.id, s);
-        }
-      });
+  return order;
+}
+
+/** Frees a node's saved tensors and marks it released (a later backward through it throws). */
+function release(t: Tensor): void {
+  const n = t.node;
+  if (!n || n.released) return;
+  for (const s of n.saved ?? []) s.dispose();
+  t.node = { op: n.op, inputs: [], backward: released(n.op), released: true };
+}
+
+/**
+ * Adds g into t.grad. `mine`: g belongs to this backward and nothing else refers to it, so the
+ * leaf may take it as its gradient; otherwise the leaf gets a copy (no shared storage).
+ * Returns whether the leaf took g's storage (the caller must not free it then).
+ */
+function accumulateLeaf(t: Tensor, g: Tensor, mine: boolean): boolean {
+  if (t.grad && !t.grad.disposed) {
+    if (t.grad.size !== t.size) {
+      throw new Error(`backward: ${describe(t)} holds a gradient ${fmtShape(t.grad.shape)} of another size`);
     }
-  });
-}
-
-function accumulateLeaf(t: Tensor, g: Tensor): void {
-  // a view shares g's storage, so no other gradient entry is ever updated in place over it
-  if (!t.grad) t.grad = keep(g.viewAs(t.shape));
-  else addInto(t.grad, g);
-}
-
-function fillLike(t: Tensor, v: number): Tensor {
-  const out = Tensor.empty(t.shape, "float32", t.device);
-  out.set(new Float32Array(t.size).fill(v));
-  return out;
+    addInto(t.grad, g);
+    return false;
+  }
+  let own = mine ? g : copy(g);
+  if (own.ndim !== t.ndim || own.shape.some((d, i) => d !== t.shape[i])) {
+    const v = own.viewAs(t.shape);
+    own.dispose();
+    own = v;
+  }
+  t.grad = keep(own);
+  return mine;
 }

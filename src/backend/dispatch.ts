@@ -84,9 +84,10 @@ export class SharedLibrary {
 
   /**
    * The symbols of one table as an object whose properties resolve on first use (then become
-   * plain values). A missing non-optional symbol is an error naming it and the library.
+   * plain values). A missing non-optional symbol is an error naming it and the library (cpu) or
+   * a function that throws naming the op (cuda); optional ones stay null.
    */
-  bind<S extends Deno.ForeignLibraryInterface>(defs: S, allOptional = false): Syms<S> {
+  bind<S extends Deno.ForeignLibraryInterface>(defs: S, device: Device = "cpu"): Syms<S> {
     this.register(defs);
     const out = {} as Record<string, unknown>;
     for (const [name, d] of Object.entries(defs)) {
@@ -94,9 +95,12 @@ export class SharedLibrary {
         configurable: true,
         enumerable: true,
         get: () => {
-          const fn = this.lookup(name);
-          if (fn === null && !allOptional && !(d as { optional?: boolean }).optional) {
-            throw new Error(`symbol ${name} not found in ${this.name}`);
+          let fn = this.lookup(name);
+          if (fn === null && !(d as { optional?: boolean }).optional) {
+            // CPU: every op has a kernel, so a missing one is a broken build. CUDA: some ops have
+            // none; calling it is an error naming the op (never a bare TypeError on null).
+            if (device === "cpu") throw new Error(`symbol ${name} not found in ${this.name}`);
+            fn = missing(name, device);
           }
           Object.defineProperty(out, name, { value: fn, enumerable: true });
           return fn;
@@ -115,12 +119,27 @@ export const CPU_LIBRARY = new SharedLibrary(
 /** libft_cuda (kernels/); its opener is installed by src/backend/cuda.ts when a device is usable. */
 export const CUDA_LIBRARY = new SharedLibrary("libft_cuda", null);
 
+/**
+ * Installs how libft_cuda is opened and marks it usable (a stand-in opener in tests; the real
+ * backend, src/backend/cuda.ts, sets the opener before its probe and `usable` after it).
+ */
+export function registerCudaOpener(
+  open: <S extends Deno.ForeignLibraryInterface>(defs: S) => Syms<S> | null,
+): void {
+  CUDA_LIBRARY.setOpener((defs) => (open(defs) ?? {}) as unknown as Record<string, unknown>);
+  CUDA_LIBRARY.usable = true;
+}
+
 /** Every table registered with either library (for the ABI test), name -> definition. */
 export function registeredSymbols(): Map<string, Def> {
   return new Map([...CUDA_LIBRARY.registered(), ...CPU_LIBRARY.registered()]);
 }
 
-/** Returns a function giving the op's symbols on a device; libraries open lazily, once. */
+/**
+ * Returns a function giving the op's symbols on a device; libraries open lazily, once. A kernel the
+ * CUDA library lacks is a function that throws an error naming it (never a bare TypeError on
+ * null), except symbols declared `optional: true`, which stay null so the op can fall back.
+ */
 export function kernels<S extends Deno.ForeignLibraryInterface>(defs: S): (d: Device) => Syms<S> {
   CPU_LIBRARY.register(defs);
   CUDA_LIBRARY.register(defs);
@@ -130,15 +149,22 @@ export function kernels<S extends Deno.ForeignLibraryInterface>(defs: S): (d: De
     if (d === "cpu") return cpu ??= CPU_LIBRARY.bind(defs);
     if (!cuda) {
       if (!CUDA_LIBRARY.usable) throw new Error("CUDA backend is not loaded (use --device cpu or auto)");
-      // CUDA kernels may be missing for some ops: null, turned into a clear error by need().
-      cuda = CUDA_LIBRARY.bind(defs, true);
+      cuda = CUDA_LIBRARY.bind(defs, "cuda");
     }
     return cuda;
   };
 }
 
-/** Asserts that a CUDA symbol exists (optional symbols are null when a kernel is missing). */
+function missing(name: string, device: Device): () => never {
+  return () => {
+    throw new Error(
+      `${name}: no kernel on device '${device}' (the ${device} library lacks this op; move the tensors to the cpu or rebuild the library)`,
+    );
+  };
+}
+
+/** Asserts that an optional symbol exists (optional symbols are null when a kernel is missing). */
 export function need<F>(fn: F | null | undefined, name: string, device: Device): F {
-  if (fn == null) throw new Error(`${name}: no kernel on device '${device}'`);
-  return fn;
+  if (fn == null) missing(name, device)();
+  return fn!;
 }

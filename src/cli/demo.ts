@@ -13,7 +13,7 @@
  * built yet; the demo says so rather than pretending.
  */
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
+import { parseFlags } from "./flags.ts";
 import { Rng } from "../tensor/rng.ts";
 import { tensor } from "../tensor/create.ts";
 import { tidy } from "../tensor/scope.ts";
@@ -87,24 +87,32 @@ const intAtLeast = (m: number) => (x: number) => Number.isInteger(x) && x >= m;
 
 /** Parses the flags; null for --help. Throws a one-line Error on bad input. */
 export function parseDemoArgs(args: string[]): DemoOptions | null {
-  const { values } = parseArgs({
-    args,
-    options: {
-      out: { type: "string" },
-      n: { type: "string" },
-      steps: { type: "string" },
-      seed: { type: "string" },
-      device: { type: "string" },
-      size: { type: "string" },
-      input: { type: "string" },
-      batch: { type: "string" },
-      lr: { type: "string" },
-      quiet: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
-    },
-    strict: true,
-    allowPositionals: false,
-  });
+  // parseFlags: parseArgs with its errors as one plain sentence, and `--n -5` read as a value.
+  const values = parseFlags(args, {
+    out: { type: "string" },
+    n: { type: "string" },
+    steps: { type: "string" },
+    seed: { type: "string" },
+    device: { type: "string" },
+    size: { type: "string" },
+    input: { type: "string" },
+    batch: { type: "string" },
+    lr: { type: "string" },
+    quiet: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+  }) as {
+    out?: string;
+    n?: string;
+    steps?: string;
+    seed?: string;
+    device?: string;
+    size?: string;
+    input?: string;
+    batch?: string;
+    lr?: string;
+    quiet: boolean;
+    help: boolean;
+  };
   if (values.help) return null;
   const d = DEMO_DEFAULTS;
   const o: DemoOptions = {

@@ -58,7 +58,15 @@ export interface MozJpegEncoder {
   ): Uint8Array;
 }
 
-type Factory<T> = (opts: { wasmBinary: Uint8Array; noInitialRun: boolean }) => Promise<T>;
+/** Emscripten module options we pass: the .wasm bytes and where the C code's stdout/stderr go. */
+interface FactoryOptions {
+  wasmBinary: Uint8Array;
+  noInitialRun: boolean;
+  print?: (line: string) => void;
+  printErr?: (line: string) => void;
+}
+
+type Factory<T> = (opts: FactoryOptions) => Promise<T>;
 
 /** Emscripten factory for the decoder; pass it the .wasm bytes. */
 export const mozjpegDecFactory = decFactory as Factory<MozJpegDecoder>;

@@ -12,9 +12,22 @@ import {
   type MozJpegEncoder,
   type MozJpegOptions,
 } from "./deps.ts";
-import { decodePngBytes, encodePngBytes, isPng, type PngEncodeOptions } from "./png.ts";
+import {
+  checkImageSize,
+  decodePngBytes,
+  encodePngBytes,
+  type ImageLimits,
+  imageLimits,
+  isPng,
+  type PngEncodeOptions,
+} from "./png.ts";
+import { checkRegularFile, isJpeg, probeImage } from "./image_probe.ts";
+import { writeFileAtomic } from "./atomic.ts";
 
-export type { PngEncodeOptions } from "./png.ts";
+export type { ImageLimits, PngEncodeOptions } from "./png.ts";
+export { DEFAULT_IMAGE_LIMITS, imageLimits, setImageLimits } from "./png.ts";
+export { checkRegularFile, isJpeg } from "./image_probe.ts";
+export { writeFileAtomic } from "./atomic.ts";
 
 /** An 8-bit image: `data` holds height×width×channels bytes, HWC, row-major. */
 export interface Image {
@@ -31,33 +44,55 @@ async function loadWasm(rel: string): Promise<Uint8Array> {
   const path = require.resolve(`${JSQUASH_JPEG}/${rel}`);
   return await Deno.readFile(path);
 }
+// libjpeg reports recoverable damage (a truncated file: "Premature end of JPEG file") as a
+// warning on stderr and still returns an image; fatal errors print, then throw a non-Error.
+// Both are captured here so decodeJpeg can turn every message into an error naming the file.
+let jpegMessages: string[] = [];
 const jpegDec: MozJpegDecoder = await mozjpegDecFactory({
   wasmBinary: await loadWasm("codec/dec/mozjpeg_dec.wasm"),
   noInitialRun: true,
+  print: (s: string) => jpegMessages.push(s),
+  printErr: (s: string) => jpegMessages.push(s),
 });
 const jpegEnc: MozJpegEncoder = await mozjpegEncFactory({
   wasmBinary: await loadWasm("codec/enc/mozjpeg_enc.wasm"),
   noInitialRun: true,
 });
 
-/** True when the bytes start with the JPEG SOI marker. */
-export function isJpeg(bytes: Uint8Array): boolean {
-  return bytes.length > 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
+/**
+ * Decode PNG bytes; `name` (a path) is used in error messages. Chunk CRCs, the IHDR fields,
+ * palette indices and the size caps (`limits`, default `imageLimits()`) are checked.
+ */
+export function decodePng(bytes: Uint8Array, name = "<bytes>", limits?: ImageLimits): Image {
+  return decodePngBytes(bytes, name, limits ?? imageLimits());
 }
 
-/** Decode PNG bytes; `name` (a path) is used in error messages. */
-export function decodePng(bytes: Uint8Array, name = "<bytes>"): Image {
-  return decodePngBytes(bytes, name);
+function describe(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  if (typeof e === "string" || typeof e === "number") return String(e);
+  return "decoder aborted";
 }
 
-/** Decode JPEG bytes to RGB (greyscale JPEGs are expanded to RGB by the codec). */
-export function decodeJpeg(bytes: Uint8Array, name = "<bytes>"): Image {
+/**
+ * Decode JPEG bytes to RGB (greyscale JPEGs are expanded to RGB by the codec). The frame
+ * size is checked against the caps before decoding; any decoder warning (a truncated or
+ * damaged stream) is an error naming the file.
+ */
+export function decodeJpeg(bytes: Uint8Array, name = "<bytes>", limits?: ImageLimits): Image {
   if (!isJpeg(bytes)) throw new Error(`image '${name}': expected a JPEG (SOI marker)`);
+  const head = probeImage(bytes, name);
+  // MozJPEG decodes to RGBA: 4 bytes per pixel is what the decode allocates.
+  checkImageSize(name, head.width, head.height, 4, limits ?? imageLimits());
   let r;
+  jpegMessages = [];
   try {
     r = jpegDec.decode(bytes, false);
   } catch (e) {
-    throw new Error(`image '${name}': corrupt JPEG (${String(e)})`);
+    const why = jpegMessages.length ? jpegMessages.join("; ") : describe(e);
+    throw new Error(`image '${name}': corrupt JPEG (${why})`);
+  }
+  if (jpegMessages.length > 0) {
+    throw new Error(`image '${name}': corrupt JPEG (${jpegMessages.join("; ")})`);
   }
   if (!r || r.width === 0) throw new Error(`image '${name}': corrupt JPEG (decoder returned nothing)`);
   const n = r.width * r.height;
@@ -72,32 +107,36 @@ export function decodeJpeg(bytes: Uint8Array, name = "<bytes>"): Image {
 }
 
 /** Decode PNG or JPEG, chosen by sniffing the first bytes (not the file extension). */
-export function decodeImage(bytes: Uint8Array, name = "<bytes>"): Image {
-  if (isPng(bytes)) return decodePng(bytes, name);
-  if (isJpeg(bytes)) return decodeJpeg(bytes, name);
+export function decodeImage(bytes: Uint8Array, name = "<bytes>", limits?: ImageLimits): Image {
+  if (isPng(bytes)) return decodePng(bytes, name, limits);
+  if (isJpeg(bytes)) return decodeJpeg(bytes, name, limits);
   throw new Error(`image '${name}': expected PNG or JPEG data, got an unknown format`);
 }
 
-/** Read and decode an image file. */
-export async function readImage(path: string): Promise<Image> {
+/** Read and decode an image file (regular files only; caps as in `decodeImage`). */
+export async function readImage(path: string, limits?: ImageLimits): Promise<Image> {
   let bytes: Uint8Array;
   try {
+    checkRegularFile(path, await Deno.stat(path), "image", limits);
     bytes = await Deno.readFile(path);
   } catch (e) {
-    throw new Error(`image '${path}': cannot read file (${(e as Error).message})`);
+    const m = (e as Error).message;
+    throw new Error(m.startsWith(`image '${path}'`) ? m : `image '${path}': cannot read file (${m})`);
   }
-  return decodeImage(bytes, path);
+  return decodeImage(bytes, path, limits);
 }
 
 /** Synchronous twin of `readImage`, for workers that decode in a tight loop. */
-export function readImageSync(path: string): Image {
+export function readImageSync(path: string, limits?: ImageLimits): Image {
   let bytes: Uint8Array;
   try {
+    checkRegularFile(path, Deno.statSync(path), "image", limits);
     bytes = Deno.readFileSync(path);
   } catch (e) {
-    throw new Error(`image '${path}': cannot read file (${(e as Error).message})`);
+    const m = (e as Error).message;
+    throw new Error(m.startsWith(`image '${path}'`) ? m : `image '${path}': cannot read file (${m})`);
   }
-  return decodeImage(bytes, path);
+  return decodeImage(bytes, path, limits);
 }
 
 function checkImage(img: Image, what: string): void {
@@ -162,13 +201,6 @@ export function encodeJpeg(img: Image, quality: number): Uint8Array {
   const q = Math.round(quality);
   return jpegEnc.encode(rgba, img.width, img.height, { ...JPEG_OPTS, quality: q, chroma_quality: q })
     .slice();
-}
-
-/** Write bytes atomically: a temp file beside the target, then rename. */
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  await Deno.writeFile(tmp, bytes);
-  await Deno.rename(tmp, path);
 }
 
 /** Encode as PNG and write atomically. */

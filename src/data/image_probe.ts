@@ -1,10 +1,10 @@
 /**
  * Reads an image's size and channel count from its header without decoding the pixels,
  * so validating 150k dataset records takes seconds rather than many minutes. The channel
- * count is the one `decodeImage` would return (JPEG always decodes to RGB).
+ * count is the one `decodeImage` would return (JPEG always decodes to RGB; a palette PNG
+ * with a tRNS chunk decodes to RGBA). PNG chunks up to the first IDAT are CRC-checked.
  */
-import { isJpeg } from "./image_io.ts";
-import { isPng } from "./png.ts";
+import { type ImageLimits, imageLimits, isPng, readPngChunks } from "./png.ts";
 
 /** Header facts about an encoded image. */
 export interface ImageHeader {
@@ -14,17 +14,16 @@ export interface ImageHeader {
   channels: 1 | 3 | 4;
 }
 
+/** True when the bytes start with the JPEG SOI marker. */
+export function isJpeg(bytes: Uint8Array): boolean {
+  return bytes.length > 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
+}
+
 /** Parse the header; throws naming `name` when the bytes are not a readable PNG/JPEG. */
 export function probeImage(bytes: Uint8Array, name = "<bytes>"): ImageHeader {
   if (isPng(bytes)) {
-    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    if (bytes.length < 33 || String.fromCharCode(...bytes.subarray(12, 16)) !== "IHDR") {
-      throw new Error(`image '${name}': PNG without an IHDR header`);
-    }
-    const colorType = bytes[25];
-    const channels = ({ 0: 1, 2: 3, 3: 3, 4: 4, 6: 4 } as Record<number, 1 | 3 | 4>)[colorType];
-    if (!channels) throw new Error(`image '${name}': unsupported PNG colour type ${colorType}`);
-    return { format: "png", width: dv.getUint32(16), height: dv.getUint32(20), channels };
+    const c = readPngChunks(bytes, name, true);
+    return { format: "png", width: c.width, height: c.height, channels: c.channels };
   }
   if (isJpeg(bytes)) {
     let p = 2;
@@ -50,4 +49,32 @@ export function probeImage(bytes: Uint8Array, name = "<bytes>"): ImageHeader {
     throw new Error(`image '${name}': JPEG without a frame header (truncated?)`);
   }
   throw new Error(`image '${name}': expected PNG or JPEG data, got an unknown format`);
+}
+
+/** What a non-regular file is, for error messages. */
+function kindOf(st: Deno.FileInfo): string {
+  if (st.isDirectory) return "a directory";
+  if (st.isFifo) return "a FIFO";
+  if (st.isSocket) return "a socket";
+  if (st.isCharDevice || st.isBlockDevice) return "a device";
+  return "not a regular file";
+}
+
+/**
+ * Throw unless `st` describes a regular file within the file-size cap. Reading a FIFO or a
+ * device would block forever (or never end), so only regular files are ever opened.
+ */
+export function checkRegularFile(
+  path: string,
+  st: Deno.FileInfo,
+  what = "image",
+  limits?: ImageLimits,
+): void {
+  if (!st.isFile) throw new Error(`${what} '${path}': is ${kindOf(st)}, expected a regular file`);
+  const max = (limits ?? imageLimits()).maxFileBytes;
+  if (st.size > max) {
+    throw new Error(
+      `${what} '${path}': file is ${st.size} bytes, over the ${max}-byte limit (FT_IMAGE_MAX_FILE_MB)`,
+    );
+  }
 }

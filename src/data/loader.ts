@@ -110,13 +110,17 @@ export class MMTTLoader {
     );
   }
 
-  /** Yield the batches of the next epoch, decoding `prefetch` batches ahead. */
-  async *epochBatches(): AsyncGenerator<Batch> {
+  /**
+   * Yield the batches of the next epoch, decoding `prefetch` batches ahead. `skip` leaves out
+   * the epoch's first batches without decoding them (resuming mid-epoch).
+   */
+  async *epochBatches(skip = 0): AsyncGenerator<Batch> {
     const epoch = this.epoch;
     const order = this.order(epoch);
     const b = this.opts.batchSize;
     const groups: number[][] = [];
-    for (let s = 0; s < this.stepsPerEpoch; s++) groups.push(order.slice(s * b, s * b + b));
+    for (let s = skip; s < this.stepsPerEpoch; s++) groups.push(order.slice(s * b, s * b + b));
+    this.step += Math.min(skip, this.stepsPerEpoch);
     const ahead = Math.max(1, this.opts.prefetch ?? 2 * Math.max(1, this.workers.length));
     const queue: Promise<Batch>[] = [];
     let next = 0;

@@ -34,8 +34,111 @@ export function normalizeText(text: string): string {
 
 const PRETOKEN = /\s?\p{L}+|\s?\p{N}+|\s?[^\s\p{L}\p{N}]+/gu;
 
+/**
+ * Longest pre-token, in code points. Longer runs (a 1M-character "word") are cut into pieces
+ * of this length before BPE, so per-word work and the encode cache stay bounded; merges never
+ * cross the cut, and decoding still reproduces the text exactly.
+ */
+export const MAX_WORD_CHARS = 256;
+
 function pretokenize(norm: string): string[] {
-  return (norm.match(PRETOKEN) ?? []).map((p) => (p[0] === " " ? SPACE + p.slice(1) : p));
+  const out: string[] = [];
+  for (const m of norm.matchAll(PRETOKEN)) {
+    const p = m[0][0] === " " ? SPACE + m[0].slice(1) : m[0];
+    if (p.length <= MAX_WORD_CHARS) out.push(p); // UTF-16 length ≥ code points: surely short
+    else {
+      const cps = Array.from(p);
+      for (let i = 0; i < cps.length; i += MAX_WORD_CHARS) {
+        out.push(cps.slice(i, i + MAX_WORD_CHARS).join(""));
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Apply BPE merges to one word's characters: repeatedly merge the adjacent pair of lowest
+ * rank (leftmost on ties) until none has a rank. A min-heap of candidate pairs over a doubly
+ * linked list of symbols makes this O(n log n) (the naive rescan is O(n²)); stale heap
+ * entries are recognised and skipped when popped.
+ */
+export function bpeMerge(chars: string[], ranks: ReadonlyMap<string, number>): string[] {
+  const n = chars.length;
+  if (n < 2) return chars.slice();
+  const sym = chars.slice();
+  const prev = new Int32Array(n), next = new Int32Array(n);
+  const alive = new Uint8Array(n).fill(1);
+  for (let i = 0; i < n; i++) {
+    prev[i] = i - 1;
+    next[i] = i + 1 < n ? i + 1 : -1;
+  }
+  // Heap entries: rank, left index (position order = index order), right index.
+  let hr = new Int32Array(n), hl = new Int32Array(n), hrt = new Int32Array(n);
+  let size = 0;
+  const less = (a: number, b: number) => hr[a] < hr[b] || (hr[a] === hr[b] && hl[a] < hl[b]);
+  const swap = (a: number, b: number) => {
+    let t = hr[a];
+    hr[a] = hr[b];
+    hr[b] = t;
+    t = hl[a];
+    hl[a] = hl[b];
+    hl[b] = t;
+    t = hrt[a];
+    hrt[a] = hrt[b];
+    hrt[b] = t;
+  };
+  const push = (l: number, r: number) => {
+    const rank = ranks.get(sym[l] + "\u0000" + sym[r]);
+    if (rank === undefined) return;
+    if (size === hr.length) {
+      const grow = (a: Int32Array) => {
+        const b = new Int32Array(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      hr = grow(hr);
+      hl = grow(hl);
+      hrt = grow(hrt);
+    }
+    let i = size++;
+    hr[i] = rank;
+    hl[i] = l;
+    hrt[i] = r;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!less(i, p)) break;
+      swap(i, p);
+      i = p;
+    }
+  };
+  const pop = () => {
+    swap(0, --size);
+    let i = 0;
+    for (;;) {
+      const a = 2 * i + 1, b = a + 1;
+      let m = i;
+      if (a < size && less(a, m)) m = a;
+      if (b < size && less(b, m)) m = b;
+      if (m === i) break;
+      swap(i, m);
+      i = m;
+    }
+  };
+  for (let i = 0; i + 1 < n; i++) push(i, i + 1);
+  while (size > 0) {
+    const rank = hr[0], l = hl[0], r = hrt[0];
+    pop();
+    if (!alive[l] || !alive[r] || next[l] !== r || ranks.get(sym[l] + "\u0000" + sym[r]) !== rank) continue;
+    sym[l] += sym[r];
+    alive[r] = 0;
+    next[l] = next[r];
+    if (next[r] >= 0) prev[next[r]] = l;
+    if (prev[l] >= 0) push(prev[l], l);
+    if (next[l] >= 0) push(l, next[l]);
+  }
+  const out: string[] = [];
+  for (let i = 0; i >= 0; i = next[i]) out.push(sym[i]);
+  return out;
 }
 
 /** JSON form written beside checkpoints. */
@@ -130,16 +233,7 @@ export class Tokenizer {
   private encodeWord(w: string): number[] {
     const hit = this.cache.get(w);
     if (hit) return hit;
-    const parts = Array.from(w);
-    for (;;) {
-      let bestJ = -1, bestR = Infinity;
-      for (let j = 0; j + 1 < parts.length; j++) {
-        const r = this.ranks.get(parts[j] + "\u0000" + parts[j + 1]);
-        if (r !== undefined && r < bestR) [bestR, bestJ] = [r, j];
-      }
-      if (bestJ < 0) break;
-      parts.splice(bestJ, 2, parts[bestJ] + parts[bestJ + 1]);
-    }
+    const parts = bpeMerge(Array.from(w), this.ranks);
     const out: number[] = [];
     const enc = new TextEncoder();
     for (const p of parts) {
@@ -154,7 +248,7 @@ export class Tokenizer {
   /** Text → ids (no specials unless asked). */
   encode(text: string, opts: { bos?: boolean; eos?: boolean } = {}): number[] {
     const out: number[] = opts.bos ? [this.bos] : [];
-    for (const w of pretokenize(normalizeText(text))) out.push(...this.encodeWord(w));
+    for (const w of pretokenize(normalizeText(text))) for (const id of this.encodeWord(w)) out.push(id);
     if (opts.eos) out.push(this.eos);
     return out;
   }
@@ -205,11 +299,28 @@ export class Tokenizer {
     };
   }
 
-  /** Rebuild from `toJSON()` output; throws when the JSON is of another kind. */
+  /** Rebuild from `toJSON()` output; throws naming the field when the JSON is malformed. */
   static fromJSON(j: TokenizerJSON): Tokenizer {
-    if (j?.type !== "bpe-bytefallback" || j.version !== 1 || !Array.isArray(j.tokens)) {
+    if (j?.type !== "bpe-bytefallback" || j.version !== 1) {
       throw new Error(`tokenizer JSON: expected type 'bpe-bytefallback' version 1`);
     }
+    if (!Array.isArray(j.tokens) || !j.tokens.every((t) => typeof t === "string" && t.length > 0)) {
+      throw new Error(`tokenizer JSON: 'tokens' must be an array of non-empty strings`);
+    }
+    if (!Array.isArray(j.merges)) {
+      throw new Error(
+        `tokenizer JSON: 'merges' is ${
+          j.merges === undefined ? "missing" : "not an array"
+        }; expected [left, right] string pairs`,
+      );
+    }
+    j.merges.forEach((m, i) => {
+      if (!Array.isArray(m) || m.length !== 2 || typeof m[0] !== "string" || typeof m[1] !== "string") {
+        throw new Error(
+          `tokenizer JSON: merges[${i}] is ${JSON.stringify(m)}, expected a [left, right] string pair`,
+        );
+      }
+    });
     if (JSON.stringify(j.specials) !== JSON.stringify(SPECIAL_STRINGS)) {
       throw new Error(`tokenizer JSON: expected specials ${SPECIAL_STRINGS.join(" ")}`);
     }

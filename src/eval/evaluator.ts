@@ -39,6 +39,10 @@ export interface EvaluateOptions {
   onIssue?: (line: string) => void;
   /** Concurrent mask reads (default 8). */
   concurrency?: number;
+  /** Decode every image and mask of the split first (readMMTT's `verify`). */
+  verify?: boolean;
+  /** Accept split and prediction paths outside their root folders. */
+  allowOutside?: boolean;
 }
 
 /** The JSON report written by the CLI. */
@@ -96,9 +100,11 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluationReport>
 
   const records = await readMMTT(splitPath(opts.dataDir, opts.split), opts.dataDir, {
     checkFiles: false,
+    verify: opts.verify,
+    allowOutside: opts.allowOutside,
   });
   if (records.length === 0) throw new Error(`split '${opts.split}' in '${opts.dataDir}' has no records`);
-  const preds = await readPredictions(opts.predFile);
+  const preds = await readPredictions(opts.predFile, { allowOutside: opts.allowOutside });
   for (const is of preds.issues) report(is.kind, is.line);
   const known = new Set(records.map((r) => sampleKey(r.image_id, r.instance_id)));
   for (const key of preds.byKey.keys()) {

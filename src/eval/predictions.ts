@@ -1,11 +1,12 @@
 /**
  * Reading a predictions file (PRED.json): an array of one record per image,
  * `{image_id, instance_id, caption, mask_path, multilabel?}`. Mask paths are relative to
- * the file's folder unless absolute. The file as a whole must parse (else an Error naming
+ * the file's folder unless absolute, and must stay inside that folder unless `allowOutside`.
+ * The file as a whole must parse (else an Error naming
  * it); problems with single records are returned as issue lines so the evaluator can count
  * them (or stop, with --strict).
  */
-import { dirname, isAbsolute, join, resolve } from "node:path";
+import { dirname, isAbsolute, relative, resolve, sep } from "node:path";
 
 /** One validated prediction. */
 export interface Prediction {
@@ -28,9 +29,12 @@ const idField = (v: unknown): string | null =>
 /** Parse PRED.json; returns predictions by key plus issue lines (bad or duplicate records). */
 export async function readPredictions(
   path: string,
+  opts: { allowOutside?: boolean } = {},
 ): Promise<{ byKey: Map<string, Prediction>; issues: { kind: string; line: string }[]; total: number }> {
   let text: string;
   try {
+    // Only regular files: reading a FIFO would block forever.
+    if (!(await Deno.stat(path)).isFile) throw new Error("not a regular file");
     text = await Deno.readTextFile(path);
   } catch (e) {
     throw new Error(`predictions '${path}': cannot read file (${(e as Error).message})`);
@@ -71,7 +75,16 @@ export async function readPredictions(
         issues.push({ kind: "bad_record", line: `${where}: field 'mask_path' is not a string` });
         return;
       }
-      maskFile = isAbsolute(r.mask_path) ? r.mask_path : join(base, r.mask_path);
+      maskFile = resolve(base, r.mask_path);
+      const rel = relative(base, maskFile);
+      if (!opts.allowOutside && (rel === ".." || rel.startsWith(".." + sep) || isAbsolute(rel))) {
+        issues.push({
+          kind: "bad_record",
+          line: `${where}: field 'mask_path': '${r.mask_path}' resolves outside the predictions folder ` +
+            `'${base}' (--allow-outside-root permits it)`,
+        });
+        return;
+      }
     }
     let multilabel: number[] | undefined;
     if (r.multilabel !== undefined && r.multilabel !== null) {

@@ -1,6 +1,7 @@
 /**
  * `Dropout` (inverted): active only in training mode (`module.train()`), identity in eval.
- * Each layer owns a seeded generator, so a run's masks depend only on the seed.
+ * Each layer owns a seeded generator, so a run's masks depend only on the seed; its state is
+ * saved and restored with the tree's `rngState()` / `loadRngState()` (src/nn/module.ts).
  * @module
  */
 import type { Tensor } from "../tensor/tensor.ts";
@@ -10,7 +11,7 @@ import { Module } from "./module.ts";
 
 /** Zeroes elements with probability p in training and scales the rest by 1/(1-p). */
 export class Dropout extends Module {
-  /** Generator of this layer's masks. */
+  /** Generator of this layer's masks (`rng.state()` / `rng.setState()` for resume). */
   readonly rng: Rng;
 
   /** `p` in [0, 1]; `rng` draws the masks (default: a fork of the global generator). */

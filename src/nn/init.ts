@@ -5,7 +5,7 @@
  * @module
  */
 import type { Tensor } from "../tensor/tensor.ts";
-import { filled, rand, randn, truncNormal as truncNormalT, zeros as zerosT } from "../tensor/create.ts";
+import { rand, randn, truncNormal as truncNormalT, zeros } from "../tensor/create.ts";
 import { defaultRng, type Rng } from "../tensor/rng.ts";
 import { fmtShape, numel, type Shape } from "../tensor/shape.ts";
 
@@ -80,12 +80,13 @@ export function kaimingNormal(shape: Shape, rng: Rng = defaultRng(), o: KaimingO
 }
 
 /**
- * Truncated normal N(0, std²) cut at ±2 std (default std 0.02: ViT / BERT / SAM embeddings).
+ * Truncated normal N(0, std²) cut at ±2 std (default std 0.02: ViT / BERT / SAM embeddings):
+ * `create.truncNormal` (PyTorch's trunc_normal_, absolute bounds) with a = -2 std, b = 2 std.
  * Note timm's `trunc_normal_(std=.02)` cuts at ±2 absolute, i.e. hardly at all; the two agree
  * in distribution to within the 4.6% of mass beyond 2 std.
  */
 export function truncNormal(shape: Shape, rng: Rng = defaultRng(), std = 0.02): Tensor {
-  return truncNormalT(shape, rng, std);
+  return truncNormalT(shape, rng, std, { a: -2 * std, b: 2 * std });
 }
 
 /** PyTorch's default Linear / Conv init: weight and bias ~ U(-1/sqrt(fanIn), 1/sqrt(fanIn)). */
@@ -95,15 +96,8 @@ export function torchDefault(shape: Shape, fanIn: number, rng: Rng = defaultRng(
   return rand(shape, rng, -b, b);
 }
 
-/** All zeros. */
-export function zeros(shape: Shape): Tensor {
-  return zerosT(shape);
-}
-
-/** All ones. */
-export function ones(shape: Shape): Tensor {
-  return filled(shape, 1);
-}
+// the one zeros / ones (src/tensor/create.ts), re-exported so `init.zeros` keeps working
+export { ones, zeros } from "../tensor/create.ts";
 
 /** Named weight schemes that layers accept as an option. */
 export type WeightInit =

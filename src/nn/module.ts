@@ -10,6 +10,7 @@
  */
 import type { Tensor } from "../tensor/tensor.ts";
 import { keep } from "../tensor/scope.ts";
+import { Rng, type RngState } from "../tensor/rng.ts";
 import { fmtShape } from "../tensor/shape.ts";
 import { axpby } from "../ops/elementwise.ts";
 
@@ -86,14 +87,44 @@ export class Module {
     return out;
   }
 
-  /** All parameters with dotted names, in registration order (depth first). */
+  /**
+   * All parameters with dotted names, in registration order (depth first). A tensor registered
+   * twice (tied weights, e.g. an LM head sharing the embedding) is listed under every name.
+   * Called without a prefix it also sets each tensor's `name` to its first dotted name from
+   * this module: the name optimizers key their state by.
+   */
   namedParameters(prefix = ""): [string, Tensor][] {
-    return this.#collect(prefix, (m) => m.#params);
+    const out = this.#collect(prefix, (m) => m.#params);
+    if (prefix === "") {
+      const named = new Set<Tensor>();
+      for (const [n, t] of out) {
+        if (named.has(t)) continue;
+        named.add(t);
+        t.name = n;
+      }
+    }
+    return out;
   }
 
-  /** All parameters (the optimizer's input). */
+  /**
+   * Every parameter tensor once (tied weights deduplicated, first name kept), in registration
+   * order: the optimizer's input. Names are set as in `namedParameters()`.
+   */
   parameters(): Tensor[] {
-    return this.namedParameters().map(([, t]) => t);
+    const seen = new Set<Tensor>();
+    const out: Tensor[] = [];
+    for (const [, t] of this.namedParameters()) {
+      if (seen.has(t)) continue;
+      seen.add(t);
+      out.push(t);
+    }
+    return out;
+  }
+
+  /** Distinct parameters with their first dotted name (tied weights once). */
+  uniqueNamedParameters(): [string, Tensor][] {
+    const seen = new Set<Tensor>();
+    return this.namedParameters().filter(([, t]) => !seen.has(t) && seen.add(t) !== undefined);
   }
 
   /** All buffers with dotted names. */
@@ -168,6 +199,40 @@ export class Module {
     }
     for (const [dst, s] of pairs) copyInto(dst, s);
     return { missing, unexpected };
+  }
+
+  /**
+   * The random streams of this tree (a module's `rng` field, e.g. each Dropout's), by the
+   * module's dotted name ('' for this one).
+   */
+  namedRngs(): [string, Rng][] {
+    const out: [string, Rng][] = [];
+    for (const [n, m] of this.namedModules()) {
+      const r = (m as unknown as { rng?: unknown }).rng;
+      if (r instanceof Rng) out.push([n, r]);
+    }
+    return out;
+  }
+
+  /** Every stream's state by module name (plain JSON; save it for an exact resume). */
+  rngState(): Record<string, RngState> {
+    return Object.fromEntries(this.namedRngs().map(([n, r]) => [n, r.state()]));
+  }
+
+  /**
+   * Restores `rngState()` output. A saved name this tree lacks, or a stream of this tree the
+   * saved state lacks, is an error naming it (nothing is restored then).
+   */
+  loadRngState(states: Record<string, RngState>): void {
+    const rngs = this.namedRngs();
+    const have = new Set(rngs.map(([n]) => n));
+    for (const n of Object.keys(states)) {
+      if (!have.has(n)) throw new Error(`loadRngState: no random stream at module '${n}'`);
+    }
+    for (const [n] of rngs) {
+      if (!(n in states)) throw new Error(`loadRngState: the saved state lacks module '${n}'`);
+    }
+    for (const [n, r] of rngs) r.setState(states[n]);
   }
 
   /** Sets training mode on this module and all descendants; returns this. */

@@ -1,6 +1,7 @@
 /**
  * Embedding lookup: `embedding(weight (V, D), ids int32 (...))` -> (..., D). Forward gathers
- * rows; backward scatter-adds into a dense (V, D) gradient (thread-safe, deterministic).
+ * rows; backward scatter-adds into a dense (V, D) gradient (thread-safe, deterministic on the
+ * CPU). With `paddingIdx`, positions holding that id send no gradient (PyTorch's padding_idx).
  * An out-of-range id throws an error naming the id, its position and V.
  * Kernels: native/embedding.cpp (`ft_embedding_fwd`, `ft_embedding_bwd`).
  * @module
@@ -34,6 +35,7 @@ export const EMBEDDING_SYMBOLS = {
       /* g (N, D) */ "pointer",
       /* gw (V, D) */ "pointer",
       /* accumulate */ "i32",
+      /* pad */ "i64",
       /* bad */ "buffer",
     ],
     result: "i32",
@@ -41,8 +43,14 @@ export const EMBEDDING_SYMBOLS = {
 } satisfies Deno.ForeignLibraryInterface;
 const k = kernels(EMBEDDING_SYMBOLS);
 
+/** Options of `embedding`. */
+export interface EmbeddingOpOptions {
+  /** Id whose positions get no gradient (PyTorch's padding_idx); default none. */
+  paddingIdx?: number;
+}
+
 /** Rows of `weight` (V, D) at `ids` (any shape, int32) -> (...ids.shape, D). */
-export function embedding(weight: Tensor, ids: Tensor): Tensor {
+export function embedding(weight: Tensor, ids: Tensor, opts: EmbeddingOpOptions = {}): Tensor {
   const desc = `weight ${fmtShape(weight.shape)}, ids ${fmtShape(ids.shape)}`;
   if (weight.ndim !== 2 || weight.dtype !== "float32") {
     throw new Error(`embedding: ${desc}: expected a float32 weight (V, D)`);
@@ -50,6 +58,10 @@ export function embedding(weight: Tensor, ids: Tensor): Tensor {
   if (ids.dtype !== "int32") throw new Error(`embedding: ${desc}: ids must be int32, got ${ids.dtype}`);
   if (ids.device !== weight.device) throw new Error(`embedding: ${desc}: tensors on different devices`);
   const [V, D] = weight.shape, N = ids.size;
+  const pad = opts.paddingIdx ?? -1;
+  if (opts.paddingIdx !== undefined && (!Number.isInteger(pad) || pad < 0 || pad >= V)) {
+    throw new Error(`embedding: ${desc}: paddingIdx ${opts.paddingIdx} out of range [0, ${V})`);
+  }
   const out = Tensor.empty([...ids.shape, D], "float32", weight.device);
   const bad = new Int32Array(2);
   const st = k(weight.device).ft_embedding_fwd(
@@ -73,7 +85,17 @@ export function embedding(weight: Tensor, ids: Tensor): Tensor {
   return record(out, "embedding", [weight], (g) => {
     const gw = Tensor.empty(weight.shape, "float32", weight.device);
     check(
-      k(weight.device).ft_embedding_bwd(BigInt(N), BigInt(V), BigInt(D), ids.ptr, g.ptr, gw.ptr, 0, bad),
+      k(weight.device).ft_embedding_bwd(
+        BigInt(N),
+        BigInt(V),
+        BigInt(D),
+        ids.ptr,
+        g.ptr,
+        gw.ptr,
+        0,
+        BigInt(pad),
+        bad,
+      ),
       () => `embedding backward ${desc}`,
     );
     return [gw];

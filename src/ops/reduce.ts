@@ -107,7 +107,10 @@ export function sum(x: Tensor, axes?: number | number[], keepdims = false): Tens
 export function mean(x: Tensor, axes?: number | number[], keepdims = false): Tensor {
   const ax = normAxes(axes, x.ndim, "mean");
   const n = numel(ax.map((a) => x.shape[a]));
-  return scaledSum(x, ax, keepdims, n > 0 ? 1 / n : NaN, "mean");
+  const out = scaledSum(x, ax, keepdims, n > 0 ? 1 / n : NaN, "mean");
+  // an empty mean is 0/0 = NaN (PyTorch), not the empty sum's 0; the gradient is empty anyway
+  if (n === 0 && out.size > 0) out.set(new Float32Array(out.size).fill(NaN));
+  return out;
 }
 
 function scaledSum(

@@ -42,6 +42,9 @@ export function stridedCopy(
   dstOff: number,
   accumulate = false,
 ): void {
+  if (src.device !== dst.device) {
+    throw new Error(`strided copy: source on ${src.device}, destination on ${dst.device}`);
+  }
   if (numel(shape) === 0) return;
   const c = coalesce(shape, [srcStrides, dstStrides]);
   const sp = Deno.UnsafePointer.offset(src.ptr, srcOff * 4)!;
@@ -136,7 +139,14 @@ export function slice(x: Tensor, axis: number, start: number, end?: number): Ten
 export function concat(xs: Tensor[], axis = 0): Tensor {
   if (xs.length === 0) throw new Error("concat: no tensors");
   const a = normAxis(axis, xs[0].ndim, "concat");
-  for (const t of xs) {
+  for (const [i, t] of xs.entries()) {
+    if (t.dtype !== xs[0].dtype || t.device !== xs[0].device) {
+      throw new Error(
+        `concat: tensor ${i} is ${t.dtype} on ${t.device}, tensor 0 is ${xs[0].dtype} on ${
+          xs[0].device
+        } (all must match)`,
+      );
+    }
     if (t.ndim !== xs[0].ndim || t.shape.some((d, i) => i !== a && d !== xs[0].shape[i])) {
       throw new Error(`concat: shapes ${xs.map((t) => fmtShape(t.shape)).join(" ")} differ off axis ${axis}`);
     }

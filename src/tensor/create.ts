@@ -1,13 +1,16 @@
 /**
- * Tensor factories: from host values, zeros / ones / full, seeded random (uniform, normal,
- * truncated normal) and ranges. Random values are drawn on the host from `Rng`, so every
- * backend sees the same numbers for the same seed.
+ * Tensor factories: from host values, zeros / ones / filled, seeded random (uniform, normal,
+ * truncated normal) and ranges (float32 or int32 for indexing). Random values are drawn on the
+ * host from `Rng`, so every backend sees the same numbers for the same seed. Constant float32
+ * tensors are filled on the device (src/ops/raw.ts `full`, the one constant creator; the ops
+ * `full` is the same function).
  * @module
  */
 import { type DType, getDefaultDevice, Tensor } from "./tensor.ts";
 import { checkShape, fmtShape, numel, type Shape } from "./shape.ts";
 import { defaultRng, type Rng } from "./rng.ts";
 import type { Device } from "./storage.ts";
+import { full } from "../ops/raw.ts";
 
 /** Creation options. */
 export interface CreateOptions {
@@ -38,9 +41,13 @@ export function zeros(shape: Shape, opts: CreateOptions = {}): Tensor {
   return make(shape, null, opts).zero_();
 }
 
-/** A tensor filled with `v` (host fill; see ops `full` for a device-side fill). */
+/** A tensor filled with `v` (float32: filled on the device, no host copy; int32: from the host). */
 export function filled(shape: Shape, v: number, opts: CreateOptions = {}): Tensor {
-  return make(shape, new Float32Array(numel(shape)).fill(v), opts);
+  checkShape(shape, "filled"); // before any host array is sized from it
+  if ((opts.dtype ?? "float32") === "int32") return make(shape, new Int32Array(numel(shape)).fill(v), opts);
+  const t = full(shape, v, opts.device ?? getDefaultDevice());
+  if (opts.requiresGrad) t.requiresGrad = true;
+  return t;
 }
 
 /** A tensor of ones. */
@@ -74,22 +81,70 @@ export function randn(
   return make(shape, v, opts);
 }
 
-/** Normal(0, std) truncated at ±2 std. */
+/** Bounds and centre of `truncNormal` (PyTorch's `trunc_normal_` arguments). */
+export interface TruncNormalOptions extends CreateOptions {
+  /** Mean of the normal (default 0). */
+  mean?: number;
+  /** Lower cut, absolute (default -2). */
+  a?: number;
+  /** Upper cut, absolute (default 2). */
+  b?: number;
+}
+
+/**
+ * N(mean, std²) restricted to [a, b] by resampling. Defaults are PyTorch's
+ * `torch.nn.init.trunc_normal_`: mean 0, std 1, a = -2, b = 2, and like PyTorch the bounds are
+ * absolute, not in units of std (`init.truncNormal` passes ±2 std for the ViT init).
+ */
 export function truncNormal(
   shape: Shape,
   rng: Rng = defaultRng(),
   std = 1,
-  opts: CreateOptions = {},
+  opts: TruncNormalOptions = {},
 ): Tensor {
+  const mean = opts.mean ?? 0, a = opts.a ?? -2, b = opts.b ?? 2;
+  if (!(std > 0) || !(a < b) || !Number.isFinite(mean)) {
+    throw new Error(`truncNormal: need std > 0 and a < b, got mean ${mean}, std ${std}, [${a}, ${b}]`);
+  }
   const v = new Float32Array(numel(shape));
-  for (let i = 0; i < v.length; i++) v[i] = rng.truncNormal(std);
+  for (let i = 0; i < v.length; i++) {
+    let x = NaN;
+    for (let tries = 0; !(x >= a && x <= b); tries++) {
+      if (tries === 10000) {
+        throw new Error(`truncNormal: [${a}, ${b}] holds almost no mass of N(${mean}, ${std}²)`);
+      }
+      x = mean + std * rng.normal();
+    }
+    v[i] = x;
+  }
   return make(shape, v, opts);
 }
 
-/** [start, start+step, ...) below `end`. */
+/**
+ * [start, start+step, ...) below `end` (`arange(n)` is 0..n-1). With `{dtype: "int32"}` the
+ * values are exact integers (ids / positions for embedding and gather); the arguments must
+ * then be integers.
+ */
 export function arange(start: number, end?: number, step = 1, opts: CreateOptions = {}): Tensor {
   if (end === undefined) [start, end] = [0, start];
+  if (!(step !== 0 && Number.isFinite(step) && Number.isFinite(start) && Number.isFinite(end))) {
+    throw new Error(`arange: bad range start ${start}, end ${end}, step ${step}`);
+  }
   const n = Math.max(0, Math.ceil((end - start) / step));
+  if (opts.dtype === "int32") {
+    const last = start + (n - 1) * step;
+    if (
+      ![start, end, step].every(Number.isInteger) || Math.abs(start) > 2 ** 31 - 1 ||
+      Math.abs(last) > 2 ** 31 - 1
+    ) {
+      throw new Error(
+        `arange: int32 needs integer start/end/step within int32, got ${start}, ${end}, ${step}`,
+      );
+    }
+    const v = new Int32Array(n);
+    for (let i = 0; i < n; i++) v[i] = start + i * step;
+    return make([n], v, opts);
+  }
   const v = new Float32Array(n);
   for (let i = 0; i < n; i++) v[i] = start + i * step;
   return make([n], v, opts);

@@ -5,6 +5,17 @@
  * @module
  */
 
+/**
+ * A generator's full state: the four xoshiro128** words and the cached second Box–Muller
+ * normal. Plain JSON (save it in a checkpoint's metadata for an exact resume).
+ */
+export interface RngState {
+  /** The four 32-bit state words (not all zero). */
+  s: [number, number, number, number];
+  /** The pending normal from the last Box–Muller pair, or null. */
+  spare: number | null;
+}
+
 /** A seeded generator; `fork(k)` derives an independent stream (per worker / per sample). */
 export class Rng {
   #s = new Uint32Array(4);
@@ -20,6 +31,29 @@ export class Rng {
       this.#s[i] = (z ^ (z >>> 16)) >>> 0;
     }
     if ((this.#s[0] | this.#s[1] | this.#s[2] | this.#s[3]) === 0) this.#s[0] = 1;
+  }
+
+  /** A copy of the state; `setState` of it reproduces every later draw exactly. */
+  state(): RngState {
+    const [a, b, c, d] = this.#s;
+    return { s: [a, b, c, d], spare: this.#spare };
+  }
+
+  /** Restores a state from `state()` (validated); returns this. */
+  setState(st: RngState): this {
+    const ok = Array.isArray(st?.s) && st.s.length === 4 &&
+      st.s.every((w) => Number.isInteger(w) && w >= 0 && w <= 0xffffffff) && st.s.some((w) => w !== 0) &&
+      (st.spare === null || Number.isFinite(st.spare));
+    if (!ok) {
+      throw new Error(
+        `Rng.setState: expected {s: four uint32 words, not all 0; spare: number | null}, got ${
+          JSON.stringify(st)
+        }`,
+      );
+    }
+    this.#s.set(st.s);
+    this.#spare = st.spare;
+    return this;
   }
 
   /** Next 32-bit unsigned integer. */

@@ -61,10 +61,35 @@ export function normAxis(axis: number, ndim: number, op = "axis"): number {
   return a;
 }
 
-/** Checks a shape is a list of non-negative integers. */
-export function checkShape(shape: Shape, op = "tensor"): void {
+/**
+ * Largest tensor, in bytes: 2^47 (128 TiB, the x86-64 user address space). Far below 2^63, so
+ * byte counts stay exact in a JS number and never wrap in the int64 / size_t math of the
+ * native allocators and kernels.
+ */
+export const MAX_TENSOR_BYTES = 2 ** 47;
+
+/**
+ * Checks a shape is a list of non-negative integers whose element count is a safe integer and
+ * whose size at `elemBytes` per element is at most MAX_TENSOR_BYTES; throws naming `op` and the
+ * shape. Every allocation goes through this before a byte count reaches native code.
+ */
+export function checkShape(shape: Shape, op = "tensor", elemBytes = 4): void {
   for (const d of shape) {
     if (!Number.isInteger(d) || d < 0) throw new Error(`${op}: bad shape ${fmtShape(shape)}`);
+  }
+  if (shape.includes(0)) return; // empty, whatever the other axes
+  let n = 1;
+  for (const d of shape) {
+    n *= d; // exact while <= 2^53; checked at every step so rounding cannot hide an overflow
+    if (n > Number.MAX_SAFE_INTEGER) {
+      throw new Error(`${op}: shape ${fmtShape(shape)} has more than 2^53 elements`);
+    }
+  }
+  if (n * elemBytes > MAX_TENSOR_BYTES) {
+    throw new Error(
+      `${op}: shape ${fmtShape(shape)} has ${n} elements (${n * elemBytes} bytes), ` +
+        `more than the ${MAX_TENSOR_BYTES}-byte (2^47) tensor limit`,
+    );
   }
 }
 

@@ -6,6 +6,7 @@
  * @module
  */
 import { mem } from "../backend/cpu.ts";
+import { MAX_TENSOR_BYTES } from "./shape.ts";
 
 /** Where a buffer lives. */
 export type Device = "cpu" | "cuda";
@@ -81,6 +82,10 @@ export class Storage {
 
   /** Takes a block of at least `bytes` from the device's pool (contents undefined). */
   static alloc(bytes: number, device: Device = "cpu"): Storage {
+    if (!Number.isSafeInteger(bytes) || bytes < 0 || bytes > MAX_TENSOR_BYTES) {
+      // checked here too: a wrapped or fractional count must never reach ft_mem_alloc's int64
+      throw new Error(`Storage.alloc: ${bytes} bytes: expected an integer in [0, 2^47] (the tensor size limit)`);
+    }
     const raw = rawAllocators[device];
     if (!raw) throw new Error(`device '${device}' has no allocator (backend not loaded)`);
     const cap = bucketSize(bytes);

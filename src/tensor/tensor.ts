@@ -21,6 +21,10 @@ export interface GradNode {
   inputs: Tensor[];
   /** Gradients of the inputs given the output's gradient (null: no gradient flows). */
   backward: (grad: Tensor) => (Tensor | null)[];
+  /** Tensors only the backward uses; freed when the graph is released (see autograd/tape.ts). */
+  saved?: Tensor[];
+  /** Set once a backward without retainGraph has run through this node. */
+  released?: boolean;
 }
 
 /** Host <-> device transfer functions of a non-CPU backend. */
@@ -51,9 +55,20 @@ export function setDefaultDevice(d: Device): void {
 
 let nextId = 1;
 
+// Host views handed out by data() / dataI32(), one per CPU storage; detached when it is freed.
+const hostViews = new WeakMap<Storage, ArrayBuffer>();
+
+function detachHostView(s: Storage): void {
+  const b = hostViews.get(s);
+  if (!b) return;
+  hostViews.delete(s);
+  // transfer(0) detaches b (every typed array on it drops to length 0) without touching the memory
+  b.transfer(0);
+}
+
 /** An n-dimensional array in native memory. */
 export class Tensor {
-  /** Unique id (debugging, tape bookkeeping). */
+  /** Unique id, increasing in creation order (debugging, tape bookkeeping). */
   readonly id = nextId++;
   readonly shape: readonly number[];
   readonly dtype: DType;
@@ -85,6 +100,11 @@ export class Tensor {
     return new Tensor(Storage.alloc(numel(shape) * 4, device), shape, dtype);
   }
 
+  /** The id the next tensor will get (ids only grow: tensors made later have ids >= this). */
+  static nextId(): number {
+    return nextId;
+  }
+
   /** Number of elements. */
   get size(): number {
     return numel(this.shape);
@@ -111,19 +131,30 @@ export class Tensor {
     return this.storage.ptr;
   }
 
-  /** Host view of a CPU float32 tensor (no copy; valid while the tensor lives). */
+  /**
+   * Host view of a float32 tensor: on the CPU no copy (writes go to the tensor), on other
+   * devices a copy. The view is valid while the memory lives: when the last tensor sharing it
+   * is disposed (directly or by its `tidy` scope) the view is detached (length 0, indexed reads
+   * give undefined, writes are dropped, iteration throws a TypeError naming the detached buffer), so a view that escapes can never read or write memory
+   * another tensor owns now, even after `emptyCache`.
+   */
   data(): Float32Array {
     if (this.dtype !== "float32") throw new Error(`data(): tensor is ${this.dtype}; use dataI32()`);
     return new Float32Array(this.hostBuffer(), 0, this.size);
   }
-  /** Host view of a CPU int32 tensor. */
+  /** Host view of an int32 tensor (same lifetime rules as `data()`). */
   dataI32(): Int32Array {
     if (this.dtype !== "int32") throw new Error(`dataI32(): tensor is ${this.dtype}`);
     return new Int32Array(this.hostBuffer(), 0, this.size);
   }
   private hostBuffer(): ArrayBuffer {
     const s = this.storage;
-    if (s.device === "cpu") return s.hostBuffer();
+    if (s.device === "cpu") {
+      // one buffer per storage, owned here so release can detach it (see dispose)
+      let b = hostViews.get(s);
+      if (!b) hostViews.set(s, b = Deno.UnsafePointerView.getArrayBuffer(s.ptr, s.bytes));
+      return b;
+    }
     const t = transfers[s.device];
     if (!t) throw new Error(`no transfer for device ${s.device}`);
     const buf = new ArrayBuffer(this.size * 4);
@@ -165,13 +196,17 @@ export class Tensor {
     return this;
   }
 
-  /** Releases the memory (idempotent). Also drops the gradient. */
+  /**
+   * Releases the memory (idempotent). Also drops the gradient. The autograd node stays, so a
+   * later backward that reaches this tensor fails naming it and its op (it is not a leaf).
+   */
   dispose(): void {
-    if (this.#storage) {
-      this.#storage.release();
+    const s = this.#storage;
+    if (s) {
+      s.release();
       this.#storage = null;
+      if (s.refs === 0) detachHostView(s);
     }
-    this.node = null;
     if (this.grad) {
       this.grad.dispose();
       this.grad = null;

@@ -1,6 +1,7 @@
 /**
  * AdamW (Loshchilov & Hutter; PyTorch's `torch.optim.AdamW` semantics): decoupled weight decay
- * p <- p(1 - lr·wd), bias-corrected moments, update lr/bc1 · m / (sqrt(v)/sqrt(bc2) + eps).
+ * p <- p(1 - lr·wd), bias-corrected moments, update lr/bc1 · m / (sqrt(v)/sqrt(bc2) + eps), with
+ * bc1 = 1 - b1^t, bc2 = 1 - b2^t from each parameter's own step t (see optimizer.ts).
  * The whole step is one native call over every parameter of every group
  * (native/adamw.cpp `ft_adamw_step`, multi-tensor); a device without that kernel falls back
  * to the same update composed from elementwise ops.
@@ -13,7 +14,7 @@ import { noGrad } from "../autograd/tape.ts";
 import { tidy } from "../tensor/scope.ts";
 import { addScalar, axpby, div, mul, scale } from "../ops/elementwise.ts";
 import { sqrt } from "../ops/unary.ts";
-import { Optimizer, type ParamGroupSpec } from "./optimizer.ts";
+import { Optimizer, type ParamGroupSpec, type ParamList } from "./optimizer.ts";
 
 /** FFI signatures of this op's kernels (same names in the CPU and CUDA libraries). */
 export const ADAMW_SYMBOLS = {
@@ -30,8 +31,8 @@ export const ADAMW_SYMBOLS = {
       /* b1 */ "f32",
       /* b2 */ "f32",
       /* eps */ "f32",
-      /* bc1 */ "f32",
-      /* bc2 */ "f32",
+      /* bc1 */ "buffer",
+      /* bc2 */ "buffer",
       /* gs */ "f32",
     ],
     result: "i32",
@@ -65,8 +66,8 @@ export class AdamW extends Optimizer {
   /** Use the fused native kernel when the device has it (default true). */
   readonly fused: boolean;
 
-  /** `params`: a parameter list or group specs (`{params, lr?, weightDecay?}`). */
-  constructor(params: Tensor[] | ParamGroupSpec[], opts: AdamWOptions = {}) {
+  /** `params`: a parameter list (tensors or named pairs) or group specs (`{params, lr?, weightDecay?}`). */
+  constructor(params: ParamList | ParamGroupSpec[], opts: AdamWOptions = {}) {
     super(params, { lr: opts.lr ?? 1e-3, weightDecay: opts.weightDecay ?? 0.01 });
     [this.beta1, this.beta2] = opts.betas ?? [0.9, 0.999];
     this.eps = opts.eps ?? 1e-8;
@@ -84,9 +85,10 @@ export class AdamW extends Optimizer {
     const items = this.active();
     this.stepCount++;
     if (items.length === 0) return;
-    const t = this.stepCount;
-    // bias corrections in float64: 1 - 0.999^t loses digits in float32 for small t
-    const bc1 = 1 - this.beta1 ** t, bc2 = 1 - this.beta2 ** t;
+    // each parameter's own step (PyTorch): one unfrozen late starts its bias correction at 1.
+    // Bias corrections in float64: 1 - 0.999^t loses digits in float32 for small t.
+    const steps = items.map(({ p }) => this.advance(p));
+    const bc1 = steps.map((t) => 1 - this.beta1 ** t), bc2 = steps.map((t) => 1 - this.beta2 ** t);
     const ms = items.map(({ p }) => this.state(p, "exp_avg"));
     const vs = items.map(({ p }) => this.state(p, "exp_avg_sq"));
     noGrad(() => {
@@ -113,14 +115,14 @@ export class AdamW extends Optimizer {
             this.beta1,
             this.beta2,
             this.eps,
-            bc1,
-            bc2,
+            Float32Array.from(idx, (i) => bc1[i]),
+            Float32Array.from(idx, (i) => bc2[i]),
             gradScale,
           );
           check(st, () => `adamw step (${idx.length} tensors on ${device})`);
         } else {
           for (const i of idx) {
-            this.#composed(items[i].p, items[i].g, ms[i], vs[i], items[i].group, bc1, bc2, gradScale);
+            this.#composed(items[i].p, items[i].g, ms[i], vs[i], items[i].group, bc1[i], bc2[i], gradScale);
           }
         }
       }

@@ -6,14 +6,15 @@
  * relative to the data section; tensors tile it with no holes or overlaps) and may hold a
  * "__metadata__" string -> string map. We write F32 and I32; we read F32, I32 and, converting
  * to our dtypes, F16, BF16, F64 and I64 (the dtypes of HF checkpoints).
- * Writes go to `<path>.tmp-<pid>` and are renamed into place, so a crash never leaves a torn
- * checkpoint (DESIGN §7). Every validation error names the file and the tensor.
+ * Writes go to a temp beside the file, are fsynced and renamed into place, so a crash never
+ * leaves a torn checkpoint (DESIGN §7); see src/data/atomic.ts. Every validation error names the file and the tensor.
  * @module
  */
 import type { DType, Tensor } from "../tensor/tensor.ts";
 import { tensor } from "../tensor/create.ts";
 import { fmtShape, numel } from "../tensor/shape.ts";
 import type { LoadOptions, LoadResult, Module } from "../nn/module.ts";
+import { sweepTempsOf, writeFileAtomicSync } from "../data/atomic.ts";
 
 /** Bytes per element of each safetensors dtype we read. */
 const ITEM: Record<string, number> = { F32: 4, I32: 4, F16: 2, BF16: 2, F64: 8, I64: 8 };
@@ -216,16 +217,24 @@ function halfToFloat(h: number): number {
   return s * (1 + f / 1024) * 2 ** (e - 15);
 }
 
-/** Writes bytes to `path` atomically: `<path>.tmp-<pid>`, then rename over `path`. */
-export function writeAtomic(path: string, bytes: Uint8Array): void {
-  const tmp = `${path}.tmp-${Deno.pid}`;
+/**
+ * Writes bytes to `path` atomically: a temp `<path>.ft-<pid>-<rand>.tmp`, fsync, rename over
+ * `path`, folder sync. A failed write removes its temp; temps of this file left by a killed
+ * run (no longer locked by a writer) are removed first, live ones are reported.
+ */
+export function writeAtomic(
+  path: string,
+  bytes: Uint8Array,
+  log: (line: string) => void = console.warn,
+): void {
   try {
-    Deno.writeFileSync(tmp, bytes);
-    Deno.renameSync(tmp, path);
+    const swept = sweepTempsOf(path);
+    for (const p of swept.removed) log(`checkpoint: removed '${p}' left by a killed run`);
+    for (const p of swept.kept) log(`checkpoint: left '${p}' in place (its writer is still running)`);
+  } catch { /* the sweep is housekeeping; the write below reports real problems */ }
+  try {
+    writeFileAtomicSync(path, bytes);
   } catch (e) {
-    try {
-      Deno.removeSync(tmp);
-    } catch { /* the temp file may not exist */ }
     throw new Error(`checkpoint '${path}': write failed (${(e as Error).message})`);
   }
 }
@@ -243,6 +252,8 @@ export function saveSafetensors(
 export function loadSafetensors(path: string): SafetensorsData {
   let bytes: Uint8Array;
   try {
+    // Only regular files: reading a FIFO would block forever.
+    if (!Deno.statSync(path).isFile) throw new Error("not a regular file");
     bytes = Deno.readFileSync(path);
   } catch (e) {
     throw new Error(`safetensors '${path}': cannot read (${(e as Error).message})`);

@@ -51,9 +51,10 @@ export function trainableParameters(root: Module): Tensor[] {
  * Two optimizer groups over the trainable parameters: weights with decay, and biases, norm
  * scales and 1-D tensors without (the BERT / ViT / LAVIS convention).
  */
-export function decayGroups(root: Module, weightDecay: number): ParamGroupSpec[] {
+export function decayGroups(root: Module, weightDecay: number): (ParamGroupSpec & { params: Tensor[] })[] {
   const decay: Tensor[] = [], noDecay: Tensor[] = [];
-  for (const [name, p] of root.namedParameters()) {
+  // tied weights once, under their first name
+  for (const [name, p] of root.uniqueNamedParameters()) {
     if (!p.requiresGrad) continue;
     if (p.ndim < 2 || name.endsWith(".bias") || name === "bias") noDecay.push(p);
     else decay.push(p);

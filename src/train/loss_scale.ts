@@ -32,6 +32,16 @@ export interface LossScalerOptions {
   minScale?: number;
 }
 
+/** Everything a LossScaler needs to resume exactly (plain JSON). */
+export interface LossScalerState {
+  /** Current scale. */
+  scale: number;
+  /** Clean steps since the last growth or overflow. */
+  clean: number;
+  /** Steps skipped so far. */
+  skipped: number;
+}
+
 /** Dynamic loss scaler for fp16 training. */
 export class LossScaler {
   /** Current scale. */
@@ -56,6 +66,25 @@ export class LossScaler {
         `LossScaler: need initScale > 0, growthFactor > 1, 0 < backoffFactor < 1; got ${this.scale}, ${this.growthFactor}, ${this.backoffFactor}`,
       );
     }
+  }
+
+  /** The state to save for an exact resume (scale, growth counter, skipped steps). */
+  state(): LossScalerState {
+    return { scale: this.scale, clean: this.#clean, skipped: this.skipped };
+  }
+
+  /** Restores `state()` output (validated). */
+  setState(st: LossScalerState): void {
+    if (
+      !(st?.scale > 0) || !Number.isInteger(st.clean) || st.clean < 0 || !Number.isInteger(st.skipped) ||
+      st.skipped < 0
+    ) {
+      throw new Error(`LossScaler.setState: bad state ${JSON.stringify(st)}`);
+    }
+    this.scale = st.scale;
+    this.#clean = st.clean;
+    this.skipped = st.skipped;
+    this.#found = null;
   }
 
   /** loss * scale (differentiable); call backward on the result. */

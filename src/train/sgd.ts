@@ -9,7 +9,7 @@ import type { Tensor } from "../tensor/tensor.ts";
 import { noGrad } from "../autograd/tape.ts";
 import { tidy } from "../tensor/scope.ts";
 import { axpby, copy } from "../ops/elementwise.ts";
-import { Optimizer, type ParamGroupSpec } from "./optimizer.ts";
+import { Optimizer, type ParamGroupSpec, type ParamList } from "./optimizer.ts";
 
 /** SGD hyper-parameters (PyTorch defaults). */
 export interface SGDOptions {
@@ -35,8 +35,8 @@ export class SGD extends Optimizer {
   readonly nesterov: boolean;
   #started = new Set<Tensor>();
 
-  /** `params`: a parameter list or group specs (`{params, lr?, weightDecay?}`). */
-  constructor(params: Tensor[] | ParamGroupSpec[], opts: SGDOptions = {}) {
+  /** `params`: a parameter list (tensors or named pairs) or group specs (`{params, lr?, weightDecay?}`). */
+  constructor(params: ParamList | ParamGroupSpec[], opts: SGDOptions = {}) {
     super(params, { lr: opts.lr ?? 1e-2, weightDecay: opts.weightDecay ?? 0 });
     this.momentum = opts.momentum ?? 0;
     this.dampening = opts.dampening ?? 0;
@@ -53,6 +53,7 @@ export class SGD extends Optimizer {
     noGrad(() =>
       tidy(() => {
         for (const { p, g, group } of items) {
+          this.advance(p);
           let d = g;
           if (group.weightDecay !== 0) {
             d = copy(g);
@@ -76,7 +77,7 @@ export class SGD extends Optimizer {
   }
 
   /** Restores momentum buffers (see `Optimizer.loadStateDict`); they count as started. */
-  override loadStateDict(sd: Map<string, Tensor>, stepCount: number): Tensor[] {
+  override loadStateDict(sd: Map<string, Tensor>, stepCount?: number): Tensor[] {
     const loaded = super.loadStateDict(sd, stepCount);
     for (const p of loaded) this.#started.add(p);
     return loaded;

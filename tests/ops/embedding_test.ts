@@ -8,6 +8,9 @@ import { intTensor, tensor } from "../../src/tensor/create.ts";
 import { tidy } from "../../src/tensor/scope.ts";
 import { backward } from "../../src/autograd/tape.ts";
 import { embedding } from "../../src/ops/embedding.ts";
+import { sum } from "../../src/ops/reduce.ts";
+import { Embedding } from "../../src/nn/embedding.ts";
+import { Rng } from "../../src/tensor/rng.ts";
 import { assertClose, disposeAll, gradcheck, noLeak, randArray, randLeaf } from "../helpers.ts";
 
 Deno.test("embedding forward gathers rows; backward scatter-adds repeated ids", () => {
@@ -67,4 +70,35 @@ Deno.test("embedding errors: out-of-range id names the id and V; bad dtypes", ()
       assertThrows(() => embedding(tensor([1, 2, 3]), intTensor([0])), /expected a float32 weight \(V, D\)/);
     })
   );
+});
+
+Deno.test("embedding paddingIdx: positions holding it send no gradient (op and Embedding module)", () => {
+  noLeak(() => {
+    const V = 6, D = 5, pad = 2;
+    const w = randLeaf([V, D], 9);
+    const idv = [2, 1, 2, 5, 1, 2];
+    tidy(() => {
+      const y = embedding(w, intTensor(idv, [2, 3]), { paddingIdx: pad });
+      const gv = randArray(6 * D, 10);
+      backward(y, tensor(gv, [2, 3, D]));
+      const gw = new Float64Array(V * D);
+      idv.forEach((id, n) => {
+        if (id === pad) return;
+        for (let d = 0; d < D; d++) gw[id * D + d] += gv[n * D + d];
+      });
+      assertClose(w.grad!.data(), gw, { what: "padding row gets zero gradient" });
+    });
+    assertThrows(
+      () => tidy(() => embedding(w, intTensor([0], [1]), { paddingIdx: V })),
+      /paddingIdx 6 out of range/,
+    );
+    const m = new Embedding(V, D, { paddingIdx: 0, rng: new Rng(3) });
+    tidy(() => backward(sum(m.forward(intTensor([0, 0, 4], [3])))));
+    const g = m.weight.grad!.toArray();
+    assertClose(g.slice(0, D), new Array(D).fill(0), { what: "module padding row grad" });
+    assertClose(g.slice(4 * D, 5 * D), new Array(D).fill(1), { what: "module row 4 grad" });
+    assertClose(m.weight.toArray().slice(0, D), new Array(D).fill(0), { what: "padding row at init" });
+    m.dispose();
+    disposeAll(w);
+  });
 });

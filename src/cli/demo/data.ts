@@ -6,6 +6,7 @@
  */
 import { join } from "node:path";
 import { generateDataset } from "../../data/synth/generate.ts";
+import { MANIFEST_FILE, readManifest } from "../../data/manifest.ts";
 import { type MMTTRecord, readMMTT, SPLIT_FILES, splitPath } from "../../data/mmtt.ts";
 import { buildBatch } from "../../data/batch.ts";
 import { REGIONS } from "../../data/regions.ts";
@@ -43,6 +44,18 @@ export async function reuseProblem(dir: string, p: SetParams): Promise<string | 
   if (stats.n !== p.n || stats.seed !== p.seed || stats.size !== p.size) {
     return `made with n=${stats.n} seed=${stats.seed} size=${stats.size}`;
   }
+  // A set the generator finished carries a manifest (seed, count); counting files alone
+  // cannot tell a complete set from one a killed re-run left half-replaced.
+  let manifest;
+  try {
+    manifest = await readManifest(dir);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  if (!manifest) return `no ${MANIFEST_FILE} (not a complete generator run)`;
+  if (manifest.count !== p.n || manifest.seed !== p.seed || manifest.size !== p.size) {
+    return `${MANIFEST_FILE} says n=${manifest.count} seed=${manifest.seed} size=${manifest.size}`;
+  }
   let total = 0;
   for (const file of Object.values(SPLIT_FILES)) {
     try {
@@ -77,6 +90,7 @@ export async function ensureDataset(
     n: p.n,
     seed: p.seed,
     size: p.size,
+    force: true, // reuseProblem said the folder holds another set: replace it once the new one is done
     log: (line) => line.startsWith("synth:") && log(`  ${line}`),
   });
   return { reused: false, seconds: (performance.now() - t0) / 1000 };

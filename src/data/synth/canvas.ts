@@ -484,9 +484,16 @@ export function strandNoise(
     sm[x] = (cols[Math.max(0, x - 1)] + 2 * cols[x] + cols[Math.min(w - 1, x + 1)]) / 4;
   }
   valueNoise(w, h, 40 * scale, rng, win, out);
+  // plus per-pixel grain from a position hash (the same in windowed and full renders)
+  const salt = rng.u32();
   for (let y = wy0; y < wy1; y++) {
     const o = y * w;
-    for (let x = wx0; x < wx1; x++) out[o + x] = 0.7 * sm[x] + 0.5 * out[o + x];
+    for (let x = wx0; x < wx1; x++) {
+      let q = Math.imul(x, 0x9e3779b1) ^ Math.imul(y, 0x85ebca77) ^ salt;
+      q = Math.imul(q ^ (q >>> 15), 0x2c1b3c6d);
+      q ^= q >>> 12;
+      out[o + x] = 0.7 * sm[x] + 0.5 * out[o + x] + 0.5 * (((q >>> 0) & 1023) / 512 - 1);
+    }
   }
   return out;
 }

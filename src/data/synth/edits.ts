@@ -113,7 +113,7 @@ export const EDITS: EditKind[] = [
   },
   {
     region: "lip",
-    weight: 14,
+    weight: 18,
     ok: () => true,
     apply(f, rng, strong) {
       if (rng.chance(0.6)) {
@@ -196,7 +196,7 @@ export const EDITS: EditKind[] = [
   },
   {
     region: "hair",
-    weight: 5,
+    weight: 3,
     ok: (f) => f.hairStyle !== "bald",
     apply(f, rng, strong) {
       f.hairColor = strong
@@ -306,11 +306,12 @@ export const EDITS: EditKind[] = [
   },
   {
     region: "skin",
-    weight: 4,
+    weight: 2,
     ok: () => true,
     apply(f, rng, strong) {
-      f.skinTex *= strong ? 0.15 : 0.45;
-      f.skin = tint(f.skin, rng, strong ? 0.05 : 0.02);
+      // mostly a tone change (a visible, low-frequency edit), with some smoothing
+      f.skinTex *= strong ? 0.5 : 0.75;
+      f.skin = tint(f.skin, rng, strong ? 0.07 : 0.045);
       return { region: "skin", parts: FACE, side: null, change: "smoothed" };
     },
   },

@@ -72,6 +72,8 @@ export interface FaceParams {
   glasses: null | { round: boolean; color: RGB; thick: number };
   bg: [RGB, RGB];
   bgKind: 0 | 1 | 2;
+  /** Fine texture of the backdrop (amplitude of white grain): walls, fabric, foliage. */
+  bgGrain: number;
   clothes: RGB;
   texSeed: number;
 }
@@ -224,6 +226,7 @@ export function sampleFace(rng: Rng): FaceParams {
       : null,
     bg: [muted(rng), muted(rng)],
     bgKind: rng.int(3) as 0 | 1 | 2,
+    bgGrain: rng.range(0.015, 0.06),
     clothes: [rng.next() * 0.8, rng.next() * 0.8, rng.next() * 0.8],
     texSeed: rng.u32(),
   };

@@ -103,9 +103,9 @@ export function renderFace(f: FaceParams, size = 512, clip?: Box): Canvas {
   const bgKey = `${f.texSeed}/${size}/${f.bgKind}/${f.bg}`;
   const bgHit = win ? undefined : bgCache.get(bgKey);
   if (bgHit) c.rgb.set(bgHit);
-  else if (win) background(c, f, k, tex(4));
+  else if (win) drawBackground(c, f, k, tex, fine);
   else {
-    background(c, f, k, tex(4));
+    drawBackground(c, f, k, tex, fine);
     let reuse: Float32Array | undefined;
     if (bgCache.size >= 2) {
       const oldKey = bgCache.keys().next().value!;
@@ -193,12 +193,42 @@ export function partBounds(f: FaceParams, size = 512): (Box | null)[] {
 }
 const EMPTY_TEX = new Float32Array(0);
 
-function background(c: Canvas, f: FaceParams, k: number, rng: Rng): void {
+// The backdrop: a graded, grained wall plus clutter (soft-edged objects and lines, as in real
+// photos, whose backgrounds have edges too; a noise-residual probe must not find the face by
+// its edges alone).
+function drawBackground(
+  c: Canvas,
+  f: FaceParams,
+  k: number,
+  tex: (l: number) => Rng,
+  fine: Float32Array,
+): void {
+  background(c, f, k, tex(4), fine);
+  const rng = tex(9), n = rng.int(12);
+  for (let j = 0; j < n; j++) {
+    const col: RGB = [rng.next(), rng.next(), rng.next()];
+    const x = rng.range(0, 512) * k, y = rng.range(0, 512) * k;
+    if (rng.chance(0.5)) {
+      c.ellipse(x, y, rng.range(8, 90) * k, rng.range(8, 90) * k, rng.range(0, 3), rng.range(0.6, 2) * k);
+    } else {
+      const a = rng.range(0, Math.PI), L = rng.range(40, 300) * k;
+      c.stroke(
+        [x, y, x + Math.cos(a) * L, y + Math.sin(a) * L],
+        rng.range(1, 6) * k,
+        undefined,
+        rng.range(0.6, 1.5) * k,
+      );
+    }
+    c.paint(col, -1, rng.range(0.25, 0.8));
+  }
+}
+
+function background(c: Canvas, f: FaceParams, k: number, rng: Rng, fine: Float32Array): void {
   const [a, b] = f.bg;
   const a0 = a[0], a1 = a[1], a2 = a[2], d0 = b[0] - a0, d1 = b[1] - a1, d2 = b[2] - a2;
   const { w, h, rgb, clip } = c;
   const nz = valueNoise(w, h, 60 * k, rng, clip, bgNoise(w * h));
-  const kind = f.bgKind;
+  const kind = f.bgKind, gs = f.bgGrain;
   for (let y = clip.y0; y < clip.y1; y++) {
     const ty = y / h;
     for (let x = clip.x0, i = y * w + clip.x0; x < clip.x1; x++, i++) {
@@ -206,10 +236,10 @@ function background(c: Canvas, f: FaceParams, k: number, rng: Rng): void {
       let t = kind === 0 ? ty : kind === 1 ? x / w : 0.5 + 0.5 * n;
       t = t + 0.15 * n;
       t = t < 0 ? 0 : t > 1 ? 1 : t; // clamp01
-      const o = i * 3;
-      rgb[o] = a0 + d0 * t;
-      rgb[o + 1] = a1 + d1 * t;
-      rgb[o + 2] = a2 + d2 * t;
+      const o = i * 3, gr = 1 + fine[i] * gs;
+      rgb[o] = (a0 + d0 * t) * gr;
+      rgb[o + 1] = (a1 + d1 * t) * gr;
+      rgb[o + 2] = (a2 + d2 * t) * gr;
     }
   }
 }
@@ -259,11 +289,11 @@ function faceBox(c: Canvas, f: FaceParams, k: number): [number, number, number, 
   ];
 }
 
-// Split face skin into the named areas by position (forehead, cheeks, chin, jaw).
+// Split face skin into the named areas with smooth, parsing-like boundaries: the forehead is
+// above a curve that follows the brows and dips at the temples, cheeks are tilted ellipses
+// under the eyes, the chin an ellipse under the mouth, and the jaw the outer band of the lower
+// face (a fixed fraction of the outline's half-width), so no boundary is an axis-aligned cut.
 function assignFaceAreas(c: Canvas, f: FaceParams, k: number): void {
-  const cx = f.cx * k;
-  const foreY = (f.browY - 8) * k, cheekY0 = (f.eyeY + f.eyeH + 6) * k, mY = f.mouthY * k;
-  const chinY = (f.mouthY + f.lipBot + 8) * k, chinW = f.mouthW * 0.95 * k, noseW = f.noseW * 1.2 * k;
   const [x0, y0, x1, y1] = faceBox(c, f, k);
   if (c.dry) {
     for (const p of [P.forehead, P.chin, P.jaw, P.cheekL, P.cheekR]) {
@@ -272,15 +302,43 @@ function assignFaceAreas(c: Canvas, f: FaceParams, k: number): void {
     }
     return;
   }
+  const cx = f.cx * k, cy = f.cy * k, rx = f.rx * k, bot = f.ryBot * f.chinScale * k;
+  const foreBase = (f.browY - 7) * k, arch = (f.browArch + 8) * k, archW = f.eyeDx * 1.9 * k;
+  const chX = f.eyeDx * 1.08 * k, chY = ((f.eyeY + f.eyeH + f.mouthY) / 2 + 3) * k;
+  const chRx = f.eyeDx * 0.62 * k, chRy = (f.mouthY - f.eyeY) * 0.42 * k;
+  const chinTop = (f.mouthY + f.lipBot + 4) * k, chinCy = cy + bot;
+  const chinRx = f.mouthW * 1.1 * k, chinRy = Math.max(1, chinCy - chinTop);
+  const jawY = (f.mouthY - 8) * k;
+  const cs = Math.cos(0.25), sn = Math.sin(0.25);
   for (let y = y0; y < y1; y++) {
+    const dy = y + 0.5 - cy;
+    let hw = rx;
+    if (dy > 0) {
+      const t = Math.min(1, dy / bot);
+      hw = rx * Math.sqrt(Math.max(0, 1 - t ** 2.4)) * (1 - f.jawTaper * t * t);
+    }
     for (let x = x0; x < x1; x++) {
       const i = y * c.w + x;
       if (c.part[i] !== P.skin) continue;
-      const dx = x + 0.5 - cx, adx = Math.abs(dx);
-      if (y < foreY) c.part[i] = P.forehead;
-      else if (y > chinY && adx < chinW) c.part[i] = P.chin;
-      else if (y > mY && adx >= chinW) c.part[i] = P.jaw;
-      else if (y > cheekY0 && y < mY && adx > noseW) c.part[i] = dx > 0 ? P.cheekL : P.cheekR;
+      const dx = x + 0.5 - cx, u = dx / archW, py = y + 0.5;
+      if (py < foreBase - arch * (1 - Math.min(1, u * u))) {
+        c.part[i] = P.forehead;
+        continue;
+      }
+      const qx = dx / chinRx, qy = (py - chinCy) / chinRy;
+      if (qx * qx + qy * qy < 1) {
+        c.part[i] = P.chin;
+        continue;
+      }
+      const s = dx > 0 ? 1 : -1, ex = dx - s * chX, ey = py - chY;
+      const a = (ex * cs + s * ey * sn) / chRx, b = (-s * ex * sn + ey * cs) / chRy;
+      if (a * a + b * b < 1) {
+        c.part[i] = s > 0 ? P.cheekL : P.cheekR;
+        continue;
+      }
+      if (py > jawY && Math.abs(dx) > 0.6 * hw * (1 + 0.15 * Math.min(1, (py - jawY) / (bot * 0.3)))) {
+        c.part[i] = P.jaw;
+      } else if (py > chinTop) c.part[i] = P.jaw;
     }
   }
 }

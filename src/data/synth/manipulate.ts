@@ -1,16 +1,23 @@
 /**
- * The four manipulation paradigms of MMTT, each producing the forged float image, the
- * process-derived mask (exactly the pixels the blend may touch) and a log of facts for the
- * captioner: face swap, attribute edit, and two inpainting families
- * I_f = (1 − M)·I + M·I_g with I_g from patch synthesis or a diffusion-like noisy re-render.
+ * The four manipulation paradigms of MMTT: face swap, attribute edit, and two inpainting
+ * families I_f = (1 − M)·I + M·I_g (a MAT-like smooth fill or mirror copy; a diffusion-like
+ * re-render). Each produces the forged float image, the process-derived mask (exactly the
+ * pixels a blend may touch) and facts for the captioner.
+ *
+ * Truthful labels: every blend is one step (`Editor.step`) that names its facts and then
+ * MEASURES them: a planned fact whose region changed by less than `MIN_DELTA` grey levels
+ * (low-passed, so grain alone does not count) is dropped, a step with no fact left is undone,
+ * and any other region class that visibly changed inside the step is named too (that is how
+ * face swaps name the swapped face's parts, from the part map).
  */
 import type { ForgeryType } from "../mmtt.ts";
 import type { Region } from "../regions.ts";
 import { Rng } from "../rng.ts";
-import { type Canvas, randomBytes, SYM_UNIFORM } from "./canvas.ts";
+import type { Canvas } from "./canvas.ts";
 import { type EditKind, EDITS, type Side } from "./edits.ts";
 import { type FaceParams, sampleFace } from "./face_params.ts";
 import { partBounds, releaseCanvas, renderFace } from "./face_render.ts";
+import { regrain, residualStd, smoothFill, visibleChange } from "./fill.ts";
 import { blurRgb, type Box, boxOf, composite, dilate, featherInside, growBox, partMask } from "./masks.ts";
 import { P, PART_REGION, partsOfRegion } from "./parts.ts";
 
@@ -23,6 +30,12 @@ export interface Fact {
   side: Side;
   change: string;
   artifact: Artifact;
+  /** Measured visible change of the region (grey levels, low-passed mean); ≥ MIN_DELTA. */
+  delta: number;
+  /** Index of the edit step that made it (facts of one step share a sentence). */
+  step: number;
+  /** True when the fact was not planned but measured (another class the step changed). */
+  spill: boolean;
 }
 
 /** Result of one manipulation. */
@@ -40,6 +53,19 @@ export interface Forgery {
   facts: Fact[];
 }
 
+/** Minimum visible change of a named region, in grey levels (mean of the low-passed |Δ|). */
+export const MIN_DELTA = 6;
+/**
+ * Minimum change for a skin area (skin, forehead, cheek, chin, jaw) that was not the planned
+ * target: around an edited or swapped feature the skin always moves a few levels
+ * (antialiasing, the feature's own shading), which is not a visible change of the skin area.
+ */
+export const MIN_SPILL_SKIN = 10;
+
+// Region classes that are skin areas: a pixel that changes between a feature and one of these
+// counts toward the feature only (an erased eyebrow changed the eyebrow, not the forehead).
+const SKINLIKE = new Set<Region | null>(["skin", "forehead", "cheek", "chin", "jaw"]);
+
 // Scratch RGB planes for generated content (one isolate each, used synchronously).
 const rgbScratch = new Map<string, Float32Array>();
 function scratchRgb(name: string, n: number): Float32Array {
@@ -49,21 +75,6 @@ function scratchRgb(name: string, n: number): Float32Array {
     rgbScratch.set(name, a);
   }
   return a;
-}
-
-// Bounding box of the pixels whose part id is flagged in `ok` (null when none).
-function boxOfParts(part: Uint8Array, ok: Uint8Array, w: number, h: number): Box | null {
-  let x0 = w, y0 = h, x1 = 0, y1 = 0;
-  for (let y = 0; y < h; y++) {
-    for (let x = 0, i = y * w; x < w; x++, i++) {
-      if (!ok[part[i]]) continue;
-      if (x < x0) x0 = x;
-      if (x >= x1) x1 = x + 1;
-      if (y < y0) y0 = y;
-      y1 = y + 1;
-    }
-  }
-  return x0 < x1 ? { x0, y0, x1, y1 } : null;
 }
 
 function unionBox(a: Box | null, b: Box): Box {
@@ -77,15 +88,247 @@ function unionBox(a: Box | null, b: Box): Box {
     : b;
 }
 
-// Rows/columns of `b` as index ranges; loops below visit only these.
-function eachRow(b: Box, w: number, fn: (start: number, end: number, y: number) => void): void {
-  for (let y = b.y0; y < b.y1; y++) fn(y * w + b.x0, y * w + b.x1, y);
+function copyBox(dst: Float32Array, src: Float32Array, b: Box, w: number): void {
+  for (let y = b.y0; y < b.y1; y++) {
+    dst.set(src.subarray((y * w + b.x0) * 3, (y * w + b.x1) * 3), (y * w + b.x0) * 3);
+  }
+}
+
+/** A planned statement: the fact and the part ids (one side only for sided facts) it is about. */
+interface Plan {
+  region: Region;
+  side: Side;
+  change: string;
+  artifact: Artifact;
+  parts: number[];
+}
+
+/**
+ * Accumulates steps on a canvas: blend, measure, keep or undo. `partAfter` is the part map
+ * after the kept steps; `mask` their union.
+ */
+class Editor {
+  readonly mask: Uint8Array;
+  readonly partAfter: Uint8Array;
+  readonly stepMasks: Uint8Array[] = [];
+  readonly facts: Fact[] = [];
+  box: Box | null = null;
+  private readonly prev: Float32Array;
+
+  constructor(readonly c: Canvas) {
+    this.mask = new Uint8Array(c.w * c.h);
+    this.partAfter = c.part.slice();
+    this.prev = scratchRgb("editorPrev", c.rgb.length);
+  }
+
+  /**
+   * Blend `src` into the canvas with `alpha` over `grown` (its box `b`), where the new part
+   * ids are `newPart` (read where `grown` is set). Keeps planned facts that changed visibly,
+   * adds every other visibly changed class as a fact (with `extra`'s change and artifact, or
+   * "changed" and the first plan's artifact),
+   * and undoes the step when nothing is left. Returns the kept facts.
+   */
+  step(
+    grown: Uint8Array,
+    b: Box,
+    src: Float32Array,
+    alpha: Float32Array,
+    newPart: Uint8Array,
+    plans: Plan[],
+    extra: { change: string; artifact: Artifact } | null,
+  ): Fact[] {
+    const { w, h, rgb } = this.c;
+    copyBox(this.prev, rgb, growBox(b, 2, w, h), w);
+    composite(rgb, src, alpha, w, b);
+    const before = this.partAfter;
+    const d = lowpassDelta(this.prev, rgb, w, h, b, before, newPart);
+    const kept: Fact[] = [];
+    const k2 = (w / 512) ** 2;
+    for (const pl of plans) {
+      const ok = new Uint8Array(256);
+      for (const p of pl.parts) ok[p] = 1;
+      // a planned fact is judged on the plain low-pass (a one-pixel shift of an outline, or a
+      // texture that differs only in grain, is not a visible change)
+      const sel = new Uint8Array(w * h);
+      let n = 0;
+      for (let y = b.y0; y < b.y1; y++) {
+        for (let i = y * w + b.x0, e = y * w + b.x1; i < e; i++) {
+          if (grown[i] && (ok[before[i]] || ok[newPart[i]])) (sel[i] = 1), n++;
+        }
+      }
+      const delta = n ? visibleChange(this.prev, rgb, w, h, sel, b) : 0;
+      if (n >= Math.max(3, 12 * k2) && delta >= MIN_DELTA) {
+        kept.push({
+          region: pl.region,
+          side: pl.side,
+          change: pl.change,
+          artifact: pl.artifact,
+          delta,
+          step: this.stepMasks.length,
+          spill: false,
+        });
+      }
+    }
+    // every class that visibly changed inside the step and is not yet stated
+    const sum = new Float64Array(PART_REGION.length), cnt = new Int32Array(PART_REGION.length);
+    const clsIdx = new Map<Region, number>();
+    // Pixels within 2 px of a planned part (before or after) hold its antialiased outline and
+    // shading; they belong to the planned change, not to a neighbouring class.
+    let near: Uint8Array | null = null;
+    if (plans.length) {
+      const own = new Uint8Array(256);
+      for (const pl of plans) for (const p of pl.parts) own[p] = 1;
+      const m = new Uint8Array(w * h);
+      for (let y = b.y0; y < b.y1; y++) {
+        for (let i = y * w + b.x0, e = y * w + b.x1; i < e; i++) {
+          if (own[before[i]] || own[newPart[i]]) m[i] = 1;
+        }
+      }
+      near = dilate(m, w, h, 2);
+    }
+    // (on the 2×2-subsampled grid that lowpassDelta fills: counts are a quarter of the pixels)
+    for (let y = b.y0; y < b.y1; y += 2) {
+      for (let i = y * w + b.x0, e = y * w + b.x1; i < e; i += 2) {
+        if (!grown[i] || (near && near[i])) continue;
+        const pb = before[i], pa = newPart[i], cb = PART_REGION[pb], ca = PART_REGION[pa];
+        if (cb === ca) {
+          if (cb) (sum[pb] += d[i]), cnt[pb]++;
+          continue;
+        }
+        const sb = SKINLIKE.has(cb), sa = SKINLIKE.has(ca);
+        if (cb && (!sb || sa)) (sum[pb] += d[i]), cnt[pb]++;
+        if (ca && (!sa || sb)) (sum[pa] += d[i]), cnt[pa]++;
+      }
+    }
+    // aggregate part ids to classes (both sides together)
+    const cs = new Float64Array(32), cc = new Int32Array(32);
+    const classes: Region[] = [];
+    for (let p = 0; p < PART_REGION.length; p++) {
+      const r = PART_REGION[p];
+      if (!r || !cnt[p]) continue;
+      let j = clsIdx.get(r);
+      if (j === undefined) clsIdx.set(r, j = classes.push(r) - 1);
+      cs[j] += sum[p];
+      cc[j] += cnt[p];
+    }
+    const stated = new Set<Region>([...this.facts, ...kept].map((f) => f.region));
+    // a planned fact covers the classes of all its parts (an enlarged eye includes its pupil)
+    for (const pl of plans) for (const p of pl.parts) if (PART_REGION[p]) stated.add(PART_REGION[p]!);
+    let stepPixels = 0;
+    for (let y = b.y0; y < b.y1; y++) {
+      for (let i = y * w + b.x0, e = y * w + b.x1; i < e; i++) stepPixels += grown[i];
+    }
+    // a stated skin change covers the skin areas (forehead, cheeks, chin, jaw) it recoloured
+    if (stated.has("skin")) { for (const r of SKINLIKE) stated.add(r!); }
+    const planned = new Set<Region>(plans.map((p) => p.region));
+    classes.forEach((r, j) => {
+      const delta = cs[j] / cc[j];
+      const min = SKINLIKE.has(r) ? MIN_SPILL_SKIN : MIN_DELTA;
+      // a sliver of another class at the edge of a local edit is not a visible change of it
+      const minPix = Math.max(6, 40 * k2, extra ? 0 : 0.08 * stepPixels);
+      if (stated.has(r) || delta < min || 4 * cc[j] < minPix) return;
+      if (SKINLIKE.has(r) && kept.some((f) => f.region === "skin")) return;
+      // a planned fact that failed its own (sided) test is not re-added under another name
+      if (planned.has(r) && !extra) return;
+      const side: Side = r === "eye" || r === "eyebrow" || r === "cheek" || r === "ear" || r === "pupil"
+        ? "both"
+        : null;
+      const ex = extra ?? { change: "changed", artifact: plans[0]?.artifact ?? "blur" };
+      kept.push({
+        region: r,
+        side,
+        change: ex.change,
+        artifact: ex.artifact,
+        delta,
+        step: this.stepMasks.length,
+        spill: !extra,
+      });
+    });
+    // a step whose planned facts all failed is undone, even if it spilled into other classes
+    if (!kept.length || (!extra && !kept.some((f) => !f.spill))) {
+      copyBox(rgb, this.prev, b, w);
+      kept.length = 0;
+      return kept;
+    }
+    for (let y = b.y0; y < b.y1; y++) {
+      for (let i = y * w + b.x0, e = y * w + b.x1; i < e; i++) {
+        if (!grown[i]) continue;
+        this.mask[i] = 1;
+        before[i] = newPart[i];
+      }
+    }
+    this.stepMasks.push(grown);
+    this.box = unionBox(this.box, b);
+    this.facts.push(...kept);
+    return kept;
+  }
+}
+
+// Per pixel of `b` (full-size plane, valid inside b): max-channel |mean of (cur − prev)| over
+// the 5×5 neighbours that have the same (before, after) part pair as the pixel, in grey levels.
+// Averaging removes grain; keeping to the same parts stops a big change of one part from
+// leaking into its neighbour's score. Only every second row and column of `b` (from its
+// corner) is computed: class means need no more, and this is 4× cheaper.
+const lpScratch = new Map<number, Float32Array>();
+function lowpassDelta(
+  prev: Float32Array,
+  cur: Float32Array,
+  w: number,
+  h: number,
+  b: Box,
+  before: Uint8Array,
+  after: Uint8Array,
+): Float32Array {
+  let out = lpScratch.get(w * h);
+  if (!out) lpScratch.set(w * h, out = new Float32Array(w * h));
+  const bw = b.x1 - b.x0, bh = b.y1 - b.y0;
+  const d = new Float32Array(bw * bh * 3), key = new Uint16Array(bw * bh);
+  for (let y = 0; y < bh; y++) {
+    for (let x = 0; x < bw; x++) {
+      const i = (b.y0 + y) * w + b.x0 + x, o = i * 3, l = y * bw + x;
+      d[l * 3] = cur[o] - prev[o];
+      d[l * 3 + 1] = cur[o + 1] - prev[o + 1];
+      d[l * 3 + 2] = cur[o + 2] - prev[o + 2];
+      key[l] = before[i] * 256 + after[i];
+    }
+  }
+  for (let y = 0; y < bh; y += 2) {
+    for (let x = 0; x < bw; x += 2) {
+      const l = y * bw + x, kk = key[l];
+      let r = 0, g = 0, bl = 0, n = 0;
+      for (let j = Math.max(0, y - 2); j <= Math.min(bh - 1, y + 2); j++) {
+        for (let q = Math.max(0, x - 2); q <= Math.min(bw - 1, x + 2); q++) {
+          const m = j * bw + q;
+          if (key[m] !== kk) continue;
+          r += d[m * 3];
+          g += d[m * 3 + 1];
+          bl += d[m * 3 + 2];
+          n++;
+        }
+      }
+      out[(b.y0 + y) * w + b.x0 + x] = (Math.max(Math.abs(r), Math.abs(g), Math.abs(bl)) / n) * 255;
+    }
+  }
+  return out;
+}
+
+// Edits whose parts overlap are never combined (their re-render would change each other's parts).
+const CONFLICT: Region[][] = [
+  ["eye", "pupil"],
+  ["lip", "mouth", "tooth", "tongue", "mustache"],
+  ["skin", "cheek", "forehead", "chin", "jaw", "wrinkle", "freckle", "scar", "dimple", "beard"],
+];
+function conflicts(a: Region, b: Region): boolean {
+  if (a === b) return true;
+  if (a === "skin" || b === "skin") return CONFLICT[2].includes(a) && CONFLICT[2].includes(b);
+  return CONFLICT.slice(0, 2).some((g) => g.includes(a) && g.includes(b)) ||
+    (a === "chin" && b === "jaw") || (a === "jaw" && b === "chin");
 }
 
 function pickEdits(f: FaceParams, rng: Rng, n: number): EditKind[] {
   const out: EditKind[] = [];
   for (let tries = 0; out.length < n && tries < 40; tries++) {
-    const pool = EDITS.filter((e) => e.ok(f) && !out.some((o) => o.region === e.region));
+    const pool = EDITS.filter((e) => e.ok(f) && !out.some((o) => conflicts(o.region, e.region)));
     if (!pool.length) break;
     out.push(rng.weighted(pool, pool.map((e) => e.weight)));
   }
@@ -97,10 +340,22 @@ function artifactFor(strong: boolean, rng: Rng, side: Side, base: Artifact[]): A
   return rng.pick(strong ? [...base, "edge", "color"] : base);
 }
 
-// Apply artifacts to the generated content before blending (so the caption is true). Only the
-// box `roi` of the result is valid (it is all the blend reads); `src` is valid 2·r beyond it
-// when the artifact is a blur. Returns `src` itself (edited in place) or a scratch plane.
-function degradeSource(
+/**
+ * A blur that keeps the pixel-scale grain: box-blur(r) + (src − box-blur(1)). Mid-scale detail
+ * is smeared (what a caption's "blurry" means) while a one-pixel high-pass sees the same grain.
+ */
+function softBlur(src: Float32Array, w: number, h: number, r: number, roi: Box, out: Float32Array): void {
+  const fine = scratchRgb("softFine", src.length);
+  blurRgb(src, w, h, 1, roi, fine);
+  blurRgb(src, w, h, r, roi, out);
+  for (let y = roi.y0; y < roi.y1; y++) {
+    for (let i = (y * w + roi.x0) * 3, e = (y * w + roi.x1) * 3; i < e; i++) out[i] += src[i] - fine[i];
+  }
+}
+
+// Apply an artifact to generated content `src` inside `roi` (src must be valid 2·r beyond it
+// for blurs); `sel` limits colour casts to the named region. Returns the plane to blend from.
+function degrade(
   src: Float32Array,
   w: number,
   h: number,
@@ -108,29 +363,32 @@ function degradeSource(
   rng: Rng,
   strong: boolean,
   roi: Box,
+  sel: Uint8Array,
 ): Float32Array {
-  if (a === "blur") {
+  if (a === "blur" || a === "texture") {
     const out = scratchRgb("degrade", src.length);
-    blurRgb(src, w, h, strong ? 3 : 1, roi, out);
+    softBlur(src, w, h, a === "blur" ? (strong ? 4 : 3) : 2, roi, out);
     return out;
   }
   if (a === "color") {
-    const t = [rng.normal(), rng.normal(), rng.normal()].map((v) => v * (strong ? 0.07 : 0.035));
-    const t0 = t[0], t1 = t[1], t2 = t[2];
-    eachRow(roi, w, (s, e) => {
-      for (let i = s * 3; i < e * 3; i += 3) {
-        src[i] += t0;
-        src[i + 1] += t1;
-        src[i + 2] += t2;
+    const t = [rng.normal(), rng.normal(), rng.normal()].map((v) => v * (strong ? 0.08 : 0.05));
+    for (let y = roi.y0; y < roi.y1; y++) {
+      for (let i = y * w + roi.x0, e = y * w + roi.x1; i < e; i++) {
+        if (!sel[i]) continue;
+        src[i * 3] += t[0];
+        src[i * 3 + 1] += t[1];
+        src[i * 3 + 2] += t[2];
       }
-    });
+    }
     return src;
   }
   if (a === "lighting") {
-    const g = (strong ? 0.25 : 0.12) * (rng.chance(0.5) ? 1 : -1);
+    const g = (strong ? 0.3 : 0.18) * (rng.chance(0.5) ? 1 : -1);
+    const cx = (roi.x0 + roi.x1) / 2, hw = Math.max(1, (roi.x1 - roi.x0) / 2);
     for (let y = roi.y0; y < roi.y1; y++) {
       for (let x = roi.x0; x < roi.x1; x++) {
-        const m = 1 + g * (x / w - 0.5) * 2, o = (y * w + x) * 3;
+        if (!sel[y * w + x]) continue;
+        const m = 1 + g * (x - cx) / hw, o = (y * w + x) * 3;
         src[o] *= m;
         src[o + 1] *= m;
         src[o + 2] *= m;
@@ -141,147 +399,119 @@ function degradeSource(
   return src;
 }
 
-// Blend `src` into `base` over the grown region; returns the grown region (the edit's mask).
-function blend(
-  base: Float32Array,
-  src: Float32Array,
-  region: Uint8Array,
-  w: number,
-  h: number,
-  artifact: Artifact,
-  strong: boolean,
-): Uint8Array {
-  const grown = dilate(region, w, h, strong ? 1 : 3);
-  const b = boxOf(grown, w, h);
-  if (!b) return grown;
-  const alpha = featherInside(grown, w, h, artifact === "edge" ? 0 : strong ? 2 : 4, b);
-  composite(base, src, alpha, w, b);
-  return grown;
+function featherFor(a: Artifact, strong: boolean): number {
+  return a === "edge" ? 0 : strong ? 2 : 4;
 }
 
-// Box that the blend of `region` can touch (its dilation reach), or null when empty.
-function blendBox(region: Uint8Array, w: number, h: number, strong: boolean): Box | null {
-  const b = boxOf(region, w, h);
-  return b ? growBox(b, strong ? 1 : 3, w, h) : null;
-}
-
-// partAfter = before, with `after` where the mask is set.
-function partsAfter(
-  before: Uint8Array,
-  after: Uint8Array,
-  mask: Uint8Array,
-  b: Box | null,
-  w: number,
-): Uint8Array {
-  const out = before.slice();
-  if (b) {
-    eachRow(b, w, (s, e) => {
-      for (let i = s; i < e; i++) if (mask[i]) out[i] = after[i];
-    });
-  }
-  return out;
-}
-
-/** Attribute edit (also used, with a noisy re-render, by diffusion inpainting). */
+/** Attribute edit (also used, with a diffusion-like re-render over a blob, by diffusion inpainting). */
 function attributeEdit(
-  c: Canvas,
+  ed: Editor,
   f: FaceParams,
   rng: Rng,
   strong: boolean,
   nParts: number,
   diffusion: boolean,
-): Forgery {
-  const { w, h } = c;
+): void {
+  const c = ed.c, { w, h } = c;
   const g = structuredClone(f);
   const results = pickEdits(f, rng, nParts).map((e) => e.apply(g, rng, strong));
   const ok = new Uint8Array(256);
   for (const r of results) for (const p of r.parts) ok[p] = 1;
-  // Re-render only a window that holds every pixel the edit can read: the changed parts' old
-  // pixels and the dry-run bounds of their new ones, grown by the reach of the dilations
-  // (≤ 10 + 3) and blurs (2·2 + 2·3). Inside it the pixels are those of a full render.
-  let win = boxOfParts(c.part, ok, w, h);
+  // Re-render only a window that holds every pixel the edits can read: the changed parts' old
+  // pixels and the dry-run bounds of their new ones, grown by the reach of the dilations and blurs.
+  let win: Box | null = boxOf(partMask(c.part, [...ok.keys()].filter((p) => ok[p])), w, h);
   const bounds = partBounds(g, w);
   for (let p = 0; p < bounds.length; p++) if (ok[p] && bounds[p]) win = unionBox(win, bounds[p]!);
-  const REACH = 10 + 3 + 2 * 2 + 2 * 3 + 1;
-  let after = win ? renderFace(g, w, growBox(win, REACH, w, h)) : renderFace(g, w);
-  const rgb = c.rgb;
-  const mask = new Uint8Array(w * h);
-  const stepMasks: Uint8Array[] = [];
-  const facts: Fact[] = [];
-  // the union of the old and new part masks of every changed part (all inside the window)
-  let region: Uint8Array = new Uint8Array(w * h);
-  const before = c.part, now = after.part, cl = after.clip;
-  let n = 0;
-  for (let y = cl.y0; y < cl.y1; y++) {
-    for (let i = y * w + cl.x0, e = y * w + cl.x1; i < e; i++) {
-      const v = ok[before[i]] | ok[now[i]];
-      region[i] = v;
-      n += v;
-    }
-  }
-  if (n === 0) {
-    // nothing changed: fall back to the nose, which needs a full re-render
-    releaseCanvas(after);
-    after = renderFace(g, w);
-    region = partMask(c.part, [P.nose]);
-  }
-  const artifact = diffusion
-    ? rng.pick<Artifact>(["blur", "texture", "color"])
-    : artifactFor(strong, rng, results[0]?.side ?? null, ["blur", "texture", "lighting", "color"]);
-  let src = after.rgb;
-  if (diffusion) {
-    // diffusion-like: the regenerated area is coarser (a blob around the parts), smoothed,
-    // colour-drifted and re-noised
-    region = dilate(region, w, h, strong ? 10 : 6);
-    const roi = blendBox(region, w, h, strong);
-    // the degrade blur (if any) reads 2·r beyond the blend box
-    const need = roi && growBox(roi, artifact === "blur" ? 2 * (strong ? 3 : 1) : 0, w, h);
-    const blurred = scratchRgb("diffusion", src.length);
-    if (need) blurRgb(src, w, h, strong ? 2 : 1, need, blurred);
-    src = blurred;
-    const drift = [rng.normal(), rng.normal(), rng.normal()].map((v) => v * (strong ? 0.05 : 0.02));
-    // re-noise (±0.01, uniform, 256 levels) from its own stream, only where it can be seen
-    const noiseRng = Rng.derive(rng.u32(), 0x6e015e);
-    if (need) {
-      const bw = need.x1 - need.x0, noise = new Uint8Array(bw * 3);
-      for (let y = need.y0; y < need.y1; y++) {
-        randomBytes(noiseRng, bw * 3, noise);
-        for (let x = 0, i = (y * w + need.x0) * 3; x < bw * 3; x += 3, i += 3) {
-          src[i] += drift[0] + SYM_UNIFORM[noise[x]] * 0.01;
-          src[i + 1] += drift[1] + SYM_UNIFORM[noise[x + 1]] * 0.01;
-          src[i + 2] += drift[2] + SYM_UNIFORM[noise[x + 2]] * 0.01;
-        }
+  const REACH = 10 + 4 + 2 * 4 + 4;
+  const after = win ? renderFace(g, w, growBox(win, REACH, w, h)) : renderFace(g, w);
+  const cl = after.clip;
+  const src = scratchRgb("edit", c.rgb.length);
+  for (const r of results) {
+    const rok = new Uint8Array(256);
+    for (const p of r.parts) rok[p] = 1;
+    let region: Uint8Array = new Uint8Array(w * h);
+    let n = 0;
+    for (let y = cl.y0; y < cl.y1; y++) {
+      for (let i = y * w + cl.x0, e = y * w + cl.x1; i < e; i++) {
+        const v = rok[ed.partAfter[i]] | rok[after.part[i]];
+        region[i] = v;
+        n += v;
       }
     }
+    if (!n) continue;
+    const named = region;
+    const artifact = diffusion
+      ? rng.weighted<Artifact>(["blur", "color", "texture", "lighting"], [0.4, 0.3, 0.15, 0.15])
+      : artifactFor(strong, rng, r.side, ["blur", "texture", "lighting", "color"]);
+    if (diffusion) {
+      // the regenerated blob grows into the surrounding skin, never into other features
+      const blob = dilate(region, w, h, Math.max(1, Math.round((strong ? 10 : 6) * w / 512)));
+      for (let i = 0; i < blob.length; i++) {
+        if (blob[i] && !region[i] && !(SKIN_OK[ed.partAfter[i]] && SKIN_OK[after.part[i]])) blob[i] = 0;
+      }
+      region = blob;
+    }
+    const grown = dilate(region, w, h, strong ? 1 : 2);
+    const b = boxOf(grown, w, h)!;
+    const need = growBox(b, 2 * 4 + 2, w, h);
+    copyBox(src, after.rgb, need, w);
+    let gen = src;
+    if (diffusion) {
+      // diffusion-like: the regenerated blob is re-synthesised (mid-scale smoothing, grain kept)
+      // with a slight colour drift
+      const sm = scratchRgb("diffusion", src.length);
+      softBlur(src, w, h, strong ? 2 : 1, growBox(b, 2 * 4, w, h), sm);
+      const drift = [rng.normal(), rng.normal(), rng.normal()].map((v) => v * 0.006);
+      for (let y = need.y0; y < need.y1; y++) {
+        for (let i = (y * w + need.x0) * 3, e = (y * w + need.x1) * 3; i < e; i += 3) {
+          sm[i] += drift[0];
+          sm[i + 1] += drift[1];
+          sm[i + 2] += drift[2];
+        }
+      }
+      gen = sm;
+    }
+    gen = degrade(gen, w, h, artifact, rng, strong, b, named);
+    const alpha = featherInside(grown, w, h, featherFor(artifact, strong), b);
+    ed.step(grown, b, gen, alpha, after.part, [{ ...r, artifact }], null);
   }
-  const roi = blendBox(region, w, h, strong);
-  if (roi) src = degradeSource(src, w, h, artifact, rng, strong, roi);
-  else degradeSource(src, w, h, artifact, rng, strong, { x0: 0, y0: 0, x1: 0, y1: 0 });
-  const m = blend(rgb, src, region, w, h, artifact, strong);
-  stepMasks.push(m);
-  mask.set(m);
-  for (const r of results) facts.push({ region: r.region, side: r.side, change: r.change, artifact });
-  const box = boxOf(mask, w, h);
-  const partAfter = partsAfter(c.part, after.part, mask, box, w);
   releaseCanvas(after);
-  return {
-    type: diffusion ? "inpaint_diffusion" : "attribute_edit",
-    strong,
-    rgb,
-    mask,
-    box,
-    stepMasks,
-    partAfter,
-    facts,
-  };
 }
 
+// Keys of the target's head a face swap keeps (outline, hair, ears, background, accessories).
+const HEAD_KEYS = [
+  "cx",
+  "cy",
+  "rx",
+  "ryTop",
+  "ryBot",
+  "jawTaper",
+  "chinScale",
+  "hairStyle",
+  "hairColor",
+  "hairY",
+  "earY",
+  "earRx",
+  "earRy",
+  "earScale",
+  "bg",
+  "bgKind",
+  "clothes",
+  "glasses",
+  "sex",
+  "beard",
+  "mustache",
+  "facialHairColor",
+] as const;
+
+// Every part of the face inside its outline (forehead to jaw), as a face swap replaces it.
 const SWAP_PARTS = [
   P.skin,
   P.forehead,
   P.cheekL,
   P.cheekR,
   P.chin,
+  P.jaw,
   P.eyeL,
   P.eyeR,
   P.pupilL,
@@ -300,96 +530,99 @@ const SWAP_PARTS = [
   P.mustache,
   P.beard,
 ];
+const SKIN_AREAS = [P.skin, P.forehead, P.cheekL, P.cheekR, P.chin, P.jaw];
+const SKIN_OK = new Uint8Array(256);
+for (const p of SKIN_AREAS) SKIN_OK[p] = 1;
 
-/** Face swap: another identity's inner face, blended over the target's. */
-function faceSwap(c: Canvas, f: FaceParams, rng: Rng, strong: boolean, nParts: number): Forgery {
-  const { w, h } = c;
+/**
+ * Face swap: another identity's whole face (the target's outline, hair, ears and accessories
+ * kept) colour-matched to the target's skin and blended in with a soft seam. The facts are
+ * the classes that visibly changed, read from the part maps.
+ */
+function faceSwap(ed: Editor, f: FaceParams, rng: Rng, strong: boolean): void {
+  const c = ed.c, { w, h } = c;
   const d = sampleFace(rng);
-  // keep the target's head: outline, hair, ears, background, clothes, glasses
-  for (
-    const key of [
-      "cx",
-      "cy",
-      "rx",
-      "ryTop",
-      "ryBot",
-      "jawTaper",
-      "hairStyle",
-      "hairColor",
-      "hairY",
-      "earY",
-      "earRx",
-      "earRy",
-      "bg",
-      "bgKind",
-      "clothes",
-      "glasses",
-      "sex",
-      "beard",
-      "mustache",
-      "facialHairColor",
-    ] as const
-  ) {
-    (d as unknown as Record<string, unknown>)[key] = structuredClone(f[key]);
+  for (const key of HEAD_KEYS) (d as unknown as Record<string, unknown>)[key] = structuredClone(f[key]);
+  // the scene's light stays; the donor often shares skin detail (swaps transfer the inner face)
+  d.lightDx = f.lightDx;
+  d.lightAmt = f.lightAmt;
+  d.foreheadShine = f.foreheadShine;
+  d.blush = f.blush;
+  d.blushColor = f.blushColor;
+  if (rng.chance(0.6)) {
+    d.texSeed = f.texSeed;
+    d.skinTex = f.skinTex;
+    d.freckles = f.freckles;
+    d.wrinkles = f.wrinkles;
+    d.scar = structuredClone(f.scar);
+    d.dimples = f.dimples;
   }
-  d.eyeY = f.eyeY + rng.range(-3, 3);
-  d.browY = d.eyeY - (f.eyeY - f.browY);
-  if (!strong) d.skin = [0, 1, 2].map((i) => f.skin[i] * 0.75 + d.skin[i] * 0.25) as FaceParams["skin"];
+  const artifact = rng.weighted<Artifact>(["color", "blur", "lighting", "edge", "texture"], [
+    0.35,
+    0.25,
+    0.15,
+    strong ? 0.15 : 0.05,
+    0.1,
+  ]);
+  if (artifact === "lighting") d.lightDx = -Math.sign(f.lightDx || 1) * rng.range(0.7, 1);
   const k = w / 512;
-  // inner-face oval from the brows to below the mouth
-  const region = new Uint8Array(w * h);
-  const ocx = f.cx * k, ocy = ((f.browY + f.mouthY) / 2 + 6) * k;
-  const orx = f.rx * 0.82 * k, ory = ((f.mouthY - f.browY) / 2 + 26) * k;
-  const allow = new Uint8Array(256);
+  const fb: Box = {
+    x0: Math.max(0, Math.floor((f.cx - f.rx - 4) * k)),
+    y0: Math.max(0, Math.floor((f.cy - f.ryTop - 4) * k)),
+    x1: Math.min(w, Math.ceil((f.cx + f.rx + 4) * k)),
+    y1: Math.min(h, Math.ceil((f.cy + f.ryBot * f.chinScale + 4) * k)),
+  };
+  const reach = 3 + 2 * 4 + 2;
+  const donor = renderFace(d, w, growBox(fb, reach, w, h));
+  const allow = new Uint8Array(256), skinOk = new Uint8Array(256);
   for (const p of SWAP_PARTS) allow[p] = 1;
-  const ox0 = Math.max(0, Math.floor(ocx - orx) - 1), ox1 = Math.min(w, Math.ceil(ocx + orx) + 2);
-  const oy0 = Math.max(0, Math.floor(ocy - ory) - 1), oy1 = Math.min(h, Math.ceil(ocy + ory) + 2);
-  // Only the donor's pixels the blend can read are rendered: the oval box, grown by the blend
-  // dilation (≤ 3) and the blur reach (2·r ≤ 4). Inside, they equal a full render's.
-  const reach = 3 + 2 * 2 + 1;
-  const donor = renderFace(d, w, growBox({ x0: ox0, y0: oy0, x1: ox1, y1: oy1 }, reach, w, h));
-  const cp = c.part, dp = donor.part;
-  for (let y = oy0; y < oy1; y++) {
-    for (let x = ox0; x < ox1; x++) {
-      const u = (x - ocx) / orx, v = (y - ocy) / ory, i = y * w + x;
-      if (u * u + v * v <= 1 && allow[cp[i]] && allow[dp[i]]) region[i] = 1;
+  for (const p of SKIN_AREAS) skinOk[p] = 1;
+  const region = new Uint8Array(w * h);
+  const cp = c.part, dp = donor.part, rgb = c.rgb, drgb = donor.rgb;
+  const mt = [0, 0, 0], md = [0, 0, 0];
+  let nt = 0;
+  for (let y = fb.y0; y < fb.y1; y++) {
+    for (let i = y * w + fb.x0, e = y * w + fb.x1; i < e; i++) {
+      if (!allow[cp[i]] || !allow[dp[i]]) continue;
+      region[i] = 1;
+      if (skinOk[cp[i]] && skinOk[dp[i]]) {
+        for (let ch = 0; ch < 3; ch++) (mt[ch] += rgb[i * 3 + ch]), (md[ch] += drgb[i * 3 + ch]);
+        nt++;
+      }
     }
   }
-  const artifact = artifactFor(strong, rng, null, ["blur", "color", "lighting", "texture"]);
-  const roi = blendBox(region, w, h, strong) ?? { x0: 0, y0: 0, x1: 0, y1: 0 };
-  let src = donor.rgb;
-  if (rng.chance(0.4) || artifact === "blur") {
-    const out = scratchRgb("swapBlur", src.length);
-    blurRgb(src, w, h, strong ? 2 : 1, roi, out);
-    src = out;
+  // Colour matching: shift the donor to the target's mean skin colour (partly, for a colour
+  // mismatch artifact), as face-swap pipelines do before blending.
+  const keep = artifact === "color" ? (strong ? 0.2 : 0.45) : 1;
+  const shift = [0, 1, 2].map((ch) => nt ? ((mt[ch] - md[ch]) / nt) * keep : 0);
+  const b0 = boxOf(region, w, h);
+  if (!b0) {
+    releaseCanvas(donor);
+    return;
   }
-  src = degradeSource(src, w, h, artifact === "blur" ? "texture" : artifact, rng, strong, roi);
-  const rgb = c.rgb;
-  const m = blend(rgb, src, region, w, h, artifact, strong);
-  const box = boxOf(m, w, h);
-  const partAfter = partsAfter(c.part, donor.part, m, box, w);
+  // the seam sits slightly inside the outline, like a blended swap's soft mask
+  const grown = region;
+  const b = b0;
+  const need = growBox(b, 2 * 4 + 2, w, h);
+  const src = scratchRgb("swap", rgb.length);
+  for (let y = need.y0; y < need.y1; y++) {
+    for (let i = y * w + need.x0, e = y * w + need.x1; i < e; i++) {
+      src[i * 3] = drgb[i * 3] + shift[0];
+      src[i * 3 + 1] = drgb[i * 3 + 1] + shift[1];
+      src[i * 3 + 2] = drgb[i * 3 + 2] + shift[2];
+    }
+  }
+  // (colour and lighting artifacts are already in the donor: the partial match, the other light)
+  const gen = artifact === "color" || artifact === "lighting"
+    ? src
+    : degrade(src, w, h, artifact, rng, strong, b, region);
+  const alpha = featherInside(grown, w, h, artifact === "edge" ? 1 : strong ? 5 : 8, b);
+  const newPart = c.part.slice();
+  for (let y = b.y0; y < b.y1; y++) {
+    for (let i = y * w + b.x0, e = y * w + b.x1; i < e; i++) if (grown[i]) newPart[i] = dp[i];
+  }
   releaseCanvas(donor);
-  // mention the regions that changed most visibly, 1..nParts of them
-  const cand: { region: Region; side: Side }[] = [
-    { region: "eye", side: "both" },
-    { region: "eyebrow", side: "both" },
-    { region: "nose", side: null },
-    { region: "lip", side: null },
-    { region: "skin", side: null },
-    { region: "cheek", side: "both" },
-    { region: "mouth", side: null },
-  ];
-  if (distance(d.irisColor, f.irisColor) > 0.15) cand.push({ region: "pupil", side: "both" });
-  const chosen = rng.shuffle(cand).slice(0, nParts).filter((x) =>
-    regionPresent(x.region, m, c.part, partAfter, { box, w })
-  );
-  if (!chosen.length) chosen.push({ region: "skin", side: null });
-  const facts = chosen.map((x) => ({ region: x.region, side: x.side, change: "swapped", artifact }));
-  return { type: "face_swap", strong, rgb, mask: m, box, stepMasks: [m], partAfter, facts };
-}
-
-function distance(a: number[], b: number[]): number {
-  return Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
+  ed.step(grown, b, gen, alpha, newPart, [], { change: "swapped", artifact });
 }
 
 /**
@@ -419,130 +652,155 @@ export function regionPresent(
   return false;
 }
 
-const PATCH_REGIONS: Region[] = [
-  "eyebrow",
-  "eyebrow",
-  "wrinkle",
-  "freckle",
-  "scar",
-  "mustache",
-  "beard",
-  "dimple",
-  "cheek",
-  "forehead",
-  "chin",
-  "lip",
-  "eye",
-  "nose",
+// Patch inpainting targets and their relative frequency (eyebrows, eyes and lips first).
+const PATCH: [Region, number][] = [
+  ["eyebrow", 5],
+  ["eye", 4],
+  ["lip", 3.5],
+  ["nose", 1.2],
+  ["mustache", 1],
+  ["beard", 0.8],
+  ["wrinkle", 1],
+  ["freckle", 0.8],
+  ["scar", 0.6],
+  ["dimple", 0.5],
+  ["cheek", 0.5],
 ];
+const PAIRED: Partial<Record<Region, [number[], number[]]>> = {
+  eyebrow: [[P.browL], [P.browR]],
+  eye: [[P.eyeL, P.pupilL], [P.eyeR, P.pupilR]],
+  cheek: [[P.cheekL], [P.cheekR]],
+};
+// Mirror image of a part id (left ↔ right).
+const MIRROR_PART = Array.from({ length: 256 }, (_, p) => p);
+for (
+  const [a, b] of [[P.cheekL, P.cheekR], [P.earL, P.earR], [P.eyeL, P.eyeR], [P.pupilL, P.pupilR], [
+    P.browL,
+    P.browR,
+  ]]
+) {
+  MIRROR_PART[a] = b;
+  MIRROR_PART[b] = a;
+}
+const MARKS = new Set<Region>(["wrinkle", "freckle", "scar", "dimple", "beard", "mustache"]);
 
-/** Patch-based inpainting: the region is refilled with blocks copied from elsewhere on the face. */
-function patchInpaint(c: Canvas, f: FaceParams, rng: Rng, strong: boolean, nParts: number): Forgery {
-  const { w, h } = c;
+/**
+ * Patch-based inpainting, one step per region: the region is either filled smoothly from its
+ * surroundings (a MAT-like fill carrying matched grain) or, for a paired part, replaced by a
+ * mirror copy of its counterpart. The mirror decision is made per region, before its fact.
+ */
+function patchInpaint(ed: Editor, f: FaceParams, rng: Rng, strong: boolean, nParts: number): void {
+  const c = ed.c, { w, h } = c;
   const hist = new Int32Array(256);
   for (let i = 0; i < c.part.length; i++) hist[c.part[i]]++;
-  const present = PATCH_REGIONS.filter((r) => partsOfRegion(r).reduce((n, p) => n + hist[p], 0) > 20);
-  const regions = [...new Set(rng.shuffle(present.slice()))].slice(0, Math.max(1, Math.min(nParts, 3)));
-  const facts: Fact[] = [];
-  const paired: Record<string, [number, number]> = {
-    eyebrow: [P.browL, P.browR],
-    eye: [P.eyeL, P.eyeR],
-    cheek: [P.cheekL, P.cheekR],
-  };
-  let mirror = false;
-  const holeParts: number[] = [];
+  const k2 = (w / 512) ** 2;
+  const pool = PATCH.filter(([r]) => partsOfRegion(r).reduce((n, p) => n + hist[p], 0) > 40 * k2);
+  const regions: Region[] = [];
+  while (regions.length < nParts && pool.length) {
+    const j = pool.indexOf(rng.weighted(pool, pool.map((x) => x[1])));
+    regions.push(pool[j][0]);
+    pool.splice(j, 1);
+  }
+  const src = scratchRgb("patch", c.rgb.length);
+  const cx = f.cx * (w / 512);
   for (const r of regions) {
     let parts = partsOfRegion(r), side: Side = null;
-    if (paired[r]) {
-      const s = rng.chance(0.5) ? "left" : "right";
-      parts = [s === "left" ? paired[r][0] : paired[r][1]];
-      if (r === "eye") parts.push(s === "left" ? P.pupilL : P.pupilR);
-      side = s;
-      mirror = mirror || rng.chance(0.5);
+    const pair = PAIRED[r];
+    if (pair) {
+      side = rng.chance(0.5) ? "left" : "right";
+      parts = side === "left" ? pair[0] : pair[1];
     }
-    holeParts.push(...parts);
-    facts.push({ region: r, side, change: mirror && side ? "mirrored" : "erased", artifact: "repeat" });
-  }
-  const region = partMask(c.part, holeParts);
-  const grown = dilate(region, w, h, strong ? 2 : 4);
-  const box = boxOf(grown, w, h);
-  // Generated content; only the pixels of `grown` are read by the blend, and all are written.
-  const src = scratchRgb("patch", c.rgb.length);
-  const k = w / 512;
-  if (box && mirror) {
-    const cx = f.cx * k;
-    for (let y = box.y0; y < box.y1; y++) {
-      for (let x = box.x0; x < box.x1; x++) {
-        const i = y * w + x;
-        if (!grown[i]) continue;
-        const mx = Math.min(w - 1, Math.max(0, Math.round(2 * cx - x)));
-        for (let ch = 0; ch < 3; ch++) src[i * 3 + ch] = c.rgb[(y * w + mx) * 3 + ch];
-      }
-    }
-  } else if (box) {
-    // block copies from skin areas outside the hole: visible seams and repeated texture
-    const B = Math.max(4, Math.round((strong ? 20 : 12) * k));
-    const donorOk = new Uint8Array(256);
-    for (const p of [P.cheekL, P.cheekR, P.forehead, P.skin, P.chin]) donorOk[p] = 1;
-    const part = c.part;
-    // the block grid starts at 0; blocks that miss the box cannot hit the hole
-    for (let by = Math.floor(box.y0 / B) * B; by < box.y1; by += B) {
-      for (let bx = Math.floor(box.x0 / B) * B; bx < box.x1; bx += B) {
-        let hit = false;
-        for (let y = by; y < Math.min(h, by + B) && !hit; y++) {
-          for (let x = bx; x < Math.min(w, bx + B); x++) {
-            if (grown[y * w + x]) {
-              hit = true;
-              break;
-            }
-          }
-        }
-        if (!hit) continue;
-        let dx = 0, dy = 0;
-        for (let t = 0; t < 30; t++) {
-          const ox = Math.round(rng.range(-90, 90) * k), oy = Math.round(rng.range(-60, 60) * k);
-          const sx = bx + ox + (B >> 1), sy = by + oy + (B >> 1);
-          if (sx < 0 || sy < 0 || sx >= w || sy >= h) continue;
-          if (donorOk[part[sy * w + sx]] && !grown[sy * w + sx]) {
-            dx = ox;
-            dy = oy;
-            break;
-          }
-        }
-        for (let y = by; y < Math.min(h, by + B); y++) {
-          for (let x = bx; x < Math.min(w, bx + B); x++) {
-            const sx = Math.min(w - 1, Math.max(0, x + dx)), sy = Math.min(h - 1, Math.max(0, y + dy));
-            for (let ch = 0; ch < 3; ch++) src[(y * w + x) * 3 + ch] = c.rgb[(sy * w + sx) * 3 + ch];
-          }
+    const mirror = pair !== undefined && rng.chance(0.45); // decided for this region only
+    const hole = partMask(ed.partAfter, parts);
+    const grown = dilate(hole, w, h, strong ? 2 : 4);
+    const b = boxOf(grown, w, h);
+    if (!b) continue;
+    const newPart = ed.partAfter.slice();
+    let artifact: Artifact;
+    let fillHole = grown;
+    if (mirror) {
+      artifact = rng.pick<Artifact>(["repeat", "repeat", "edge", "blur"]);
+      const own = new Uint8Array(256), core = hole.slice();
+      for (const p of parts) own[p] = 1;
+      for (let y = b.y0; y < b.y1; y++) {
+        for (let x = b.x0; x < b.x1; x++) {
+          const i = y * w + x;
+          if (!grown[i]) continue;
+          const mx = Math.min(w - 1, Math.max(0, Math.round(2 * cx - x - 1))), j = y * w + mx;
+          src[i * 3] = c.rgb[j * 3];
+          src[i * 3 + 1] = c.rgb[j * 3 + 1];
+          src[i * 3 + 2] = c.rgb[j * 3 + 2];
+          newPart[i] = MIRROR_PART[ed.partAfter[j]];
+          if (own[newPart[i]]) core[i] = 1;
         }
       }
+      fillHole = dilate(core, w, h, 1);
+    } else {
+      artifact = rng.weighted<Artifact>(["texture", "blur", "color", "edge"], [
+        0.35,
+        0.3,
+        0.2,
+        strong ? 0.2 : 0.05,
+      ]);
+      // the hole is the part and its antialiased edge; the blend's ring beyond it keeps the
+      // original pixels (known to the fill), so the fill meets them without a seam
+      fillHole = dilate(hole, w, h, 1);
+      const fb = growBox(b, Math.round(8 * w / 512) + 2, w, h);
+      smoothFill(c.rgb, w, fillHole, fb, src);
+      regrain(src, w, fillHole, b, residualStd(c.rgb, w, h, grown, fb), Rng.derive(rng.u32(), 0x9a1));
+      for (let y = b.y0; y < b.y1; y++) {
+        for (let i = y * w + b.x0, e = y * w + b.x1; i < e; i++) if (fillHole[i]) newPart[i] = P.skin;
+      }
     }
+    const gen = artifact === "blur" || artifact === "color"
+      ? degrade(src, w, h, artifact, rng, strong, b, fillHole)
+      : src;
+    // the ring between the core (the part, or its mirror image, plus 1 px) and the blend mask
+    // keeps its own pixels: only the feather inside the core mixes old and new
+    for (let y = b.y0; y < b.y1; y++) {
+      for (let i = y * w + b.x0, e = y * w + b.x1; i < e; i++) {
+        if (grown[i] && !fillHole[i]) {
+          gen[i * 3] = c.rgb[i * 3];
+          gen[i * 3 + 1] = c.rgb[i * 3 + 1];
+          gen[i * 3 + 2] = c.rgb[i * 3 + 2];
+          newPart[i] = ed.partAfter[i];
+        }
+      }
+    }
+    const alpha = featherInside(grown, w, h, artifact === "edge" ? 0 : strong ? 2 : 3, b);
+    const change = mirror ? "mirrored" : MARKS.has(r) ? "removed" : "erased";
+    ed.step(grown, b, gen, alpha, newPart, [{ region: r, side, change, artifact, parts }], null);
   }
-  const rgb = c.rgb;
-  if (box) composite(rgb, src, featherInside(grown, w, h, strong ? 0 : 2, box), w, box);
-  const partAfter = c.part.slice();
-  for (let i = 0; i < grown.length; i++) if (grown[i]) partAfter[i] = P.skin;
-  return { type: "inpaint_patch", strong, rgb, mask: grown, box, stepMasks: [grown], partAfter, facts };
 }
+
+/** Relative frequency of the forgery types (MMTT: diffusion inpainting and face swap lead). */
+export const TYPE_WEIGHTS: Record<ForgeryType, number> = {
+  inpaint_diffusion: 0.34,
+  face_swap: 0.3,
+  attribute_edit: 0.2,
+  inpaint_patch: 0.16,
+};
 
 /** Draw a forgery type and apply it to the rendered face `c` of identity `f`. */
 export function manipulate(c: Canvas, f: FaceParams, rng: Rng): Forgery {
-  const type = rng.weighted<ForgeryType>([
-    "face_swap",
-    "attribute_edit",
-    "inpaint_patch",
-    "inpaint_diffusion",
-  ], [
-    0.22,
-    0.38,
-    0.18,
-    0.22,
-  ]);
+  const types = Object.keys(TYPE_WEIGHTS) as ForgeryType[];
+  const type = rng.weighted(types, types.map((t) => TYPE_WEIGHTS[t]));
   const strong = rng.chance(0.45);
-  const nParts = rng.weighted([1, 2, 3, 4, 5], [0.3, 0.32, 0.22, 0.11, 0.05]);
-  if (type === "face_swap") return faceSwap(c, f, rng, strong, nParts);
-  if (type === "inpaint_patch") return patchInpaint(c, f, rng, strong, nParts);
-  return attributeEdit(c, f, rng, strong, nParts, type === "inpaint_diffusion");
+  const nParts = rng.weighted([1, 2, 3, 4, 5], [0.12, 0.3, 0.28, 0.18, 0.12]);
+  const ed = new Editor(c);
+  if (type === "face_swap") faceSwap(ed, f, rng, strong);
+  else if (type === "inpaint_patch") patchInpaint(ed, f, rng, strong, nParts);
+  else attributeEdit(ed, f, rng, strong, nParts, type === "inpaint_diffusion");
+  return {
+    type,
+    strong,
+    rgb: c.rgb,
+    mask: ed.mask,
+    box: ed.box,
+    stepMasks: ed.stepMasks,
+    partAfter: ed.partAfter,
+    facts: ed.facts,
+  };
 }
 
 /** Region name of a part id (re-exported for tests). */

@@ -8,10 +8,12 @@ import { encodePng } from "../image_io.ts";
 import { generateSample } from "./sample.ts";
 import { writeSample } from "./write_sample.ts";
 
-self.onmessage = async (e: MessageEvent<{ out: string; seed: number; index: number; size: number }>) => {
-  const { out, seed, index, size } = e.data;
+self.onmessage = async (
+  e: MessageEvent<{ out: string; seed: number; index: number; size: number; realShare?: number }>,
+) => {
+  const { out, seed, index, size, realShare } = e.data;
   try {
-    self.postMessage({ record: await writeSample(out, seed, index, size) });
+    self.postMessage({ record: await writeSample(out, seed, index, size, realShare ?? 0) });
   } catch (err) {
     self.postMessage({ error: `sample ${index}: ${(err as Error).stack ?? err}` });
   }

@@ -18,8 +18,9 @@ export async function writeSample(
   seed: number,
   index: number,
   size: number,
+  realShare = 0,
 ): Promise<SynthRecord> {
-  const s = generateSample(seed, index, size);
+  const s = generateSample(seed, index, size, { realShare });
   const stem = sampleStem(index);
   const img_path = `images/${stem}.png`, mask_path = `masks/${stem}.png`;
   // Up filter + zlib's run-length strategy: ~4x faster than adaptive filtering at level 1 and,
@@ -36,7 +37,8 @@ export async function writeSample(
     mask_path,
     caption: s.caption,
     multilabel: s.multilabel,
-    forgery_type: s.forgery_type,
+    // untouched images carry no forgery_type (the field is optional in the MMTT layout)
+    forgery_type: s.forgery_type ?? undefined,
     strong: s.strong,
     maskFraction: area / s.mask.data.length,
   };

@@ -1,0 +1,232 @@
+/**
+ * The staged trainer on a small synthetic set with a micro config (64² images): an interrupted
+ * run resumes to the same losses bit for bit; each stage changes only what it trains (frozen
+ * weights identical byte for byte); bad inputs give one clear message; a non-finite loss stops
+ * with the last checkpoint intact or is skipped on request.
+ */
+import assert from "node:assert/strict";
+import { generateDataset } from "../../src/data/synth/generate.ts";
+import { readMMTT, splitPath } from "../../src/data/mmtt.ts";
+import { type Stage, train, type TrainOptions } from "../../src/train/trainer.ts";
+import { resolveConfig } from "../../src/model/config.ts";
+import { disposeCheckpoint, readCheckpoint, saveCheckpoint } from "../../src/train/run_checkpoint.ts";
+import { ForgeryTalker } from "../../src/model/forgerytalker.ts";
+import { main as trainCli } from "../../src/cli/train.ts";
+import { Tokenizer } from "../../src/data/tokenizer.ts";
+
+const MICRO = resolveConfig({
+  name: "tiny",
+  imageSize: 64,
+  vision: { dim: 64, depth: 2, heads: 2, mlpDim: 128, patchSize: 8 },
+  fpn: { dim: 64, depth: 2, heads: 2, mlpDim: 128, patchSize: 8 },
+  qformer: { dim: 64, depth: 2, heads: 2, mlpDim: 128, numQueries: 8 },
+  maskDecoder: { dim: 64, heads: 2, mlpDim: 128 },
+  t5: { dModel: 64, dKv: 16, heads: 4, dFf: 128, encoderLayers: 2, decoderLayers: 2 },
+} as never);
+
+const root = Deno.makeTempDirSync({ prefix: "ft_trainer_" });
+const dataDir = `${root}/data`;
+let data: { train: Awaited<ReturnType<typeof readMMTT>>; val: Awaited<ReturnType<typeof readMMTT>> } | null = null;
+
+async function getData() {
+  if (!data) {
+    await generateDataset({ out: dataDir, n: 30, seed: 5, size: 64, workers: 0, quiet: true });
+    data = {
+      train: await readMMTT(splitPath(dataDir, "train"), dataDir),
+      val: await readMMTT(splitPath(dataDir, "eval"), dataDir),
+    };
+  }
+  return data;
+}
+
+function options(out: string, stages: Stage[], over: Partial<TrainOptions> = {}): TrainOptions {
+  return {
+    config: MICRO,
+    out,
+    stages,
+    steps: { fpn: 4, pretrain: 4, finetune: 4 },
+    lr: { fpn: 1e-3, pretrain: 3e-4, finetune: 3e-4 },
+    batchSize: 4,
+    accumulate: 1,
+    warmup: 1,
+    weightDecay: 0.05,
+    clip: 1,
+    seed: 3,
+    weights: { mlm: 2, lm: 1, seg: 1, contrastive: 1 },
+    finetuneRegions: "fpn",
+    segVariant: "paper",
+    fpnNegWeight: 0.2,
+    fpnDice: true,
+    freeze: { vision: false, lm: false },
+    evalEvery: 1000,
+    evalSamples: 2,
+    saveEvery: 2,
+    logEvery: 1000,
+    workers: 0,
+    augment: true,
+    skipNonfinite: false,
+    strict: false,
+    resume: null,
+    init: null,
+    print: () => {},
+    ...over,
+  };
+}
+
+function trainLosses(out: string): string[] {
+  return Deno.readTextFileSync(`${out}/log.jsonl`).split("\n").filter((l) => l.includes('"type":"train"'))
+    .map((l) => {
+      const r = JSON.parse(l);
+      return `${r.stage}:${r.step}:${r.loss}`;
+    });
+}
+
+Deno.test("trainer: an interrupted run resumes to the same losses bit for bit", async () => {
+  const d = await getData();
+  await train(options(`${root}/full`, ["pretrain"]), d);
+  await train(options(`${root}/part`, ["pretrain"], { stopAfter: 2 }), d);
+  assert.equal(trainLosses(`${root}/part`).length, 2);
+  await train(options(`${root}/part`, ["pretrain"], { resume: `${root}/part/pretrain-last.safetensors` }), d);
+  const full = trainLosses(`${root}/full`), resumed = trainLosses(`${root}/part`);
+  assert.equal(full.length, 4);
+  assert.deepEqual(resumed, full);
+});
+
+function weights(path: string): Map<string, Uint8Array> {
+  const c = readCheckpoint(path);
+  const out = new Map<string, Uint8Array>();
+  for (const [k, t] of c.model) out.set(k, new Uint8Array((t.dtype === "int32" ? t.dataI32() : t.data()).slice().buffer));
+  disposeCheckpoint(c);
+  return out;
+}
+
+function changed(a: Map<string, Uint8Array>, b: Map<string, Uint8Array>): string[] {
+  const out: string[] = [];
+  for (const [k, x] of a) {
+    const y = b.get(k)!;
+    if (x.length !== y.length || x.some((v, i) => v !== y[i])) out.push(k);
+  }
+  return out;
+}
+
+Deno.test("trainer: each stage trains only its parameters (frozen ones identical byte for byte)", async () => {
+  const d = await getData();
+  const out = `${root}/stages`;
+  Deno.mkdirSync(out, { recursive: true });
+  // the initial weights, as the trainer builds them (same config and seed)
+  const m0 = new ForgeryTalker(MICRO, 3);
+  saveCheckpoint(`${out}/init.safetensors`, m0, {
+    version: 1,
+    config: MICRO,
+    tokenizer: Tokenizer.train(["a b"], 300).toJSON(),
+    stage: "init",
+    step: 0,
+    epoch: 0,
+    batchInEpoch: 0,
+    stepCount: 0,
+    rng: { model: {}, mlm: { s: [1, 2, 3, 4] } as never },
+    best: null,
+    options: {},
+    resumable: false,
+  }, null);
+  m0.dispose();
+  await train(options(out, ["fpn", "pretrain", "finetune"], { freeze: { vision: true, lm: true } }), d);
+  const w0 = weights(`${out}/init.safetensors`);
+  const wf = weights(`${out}/fpn-last.safetensors`), wp = weights(`${out}/pretrain-last.safetensors`);
+  const wt = weights(`${out}/finetune-last.safetensors`);
+  // fpn: only fpn.* (BatchNorm running statistics included) changed
+  const c1 = changed(w0, wf);
+  assert.ok(c1.length > 0 && c1.every((k) => k.startsWith("fpn.")), `fpn stage changed ${c1.filter((k) => !k.startsWith("fpn."))}`);
+  // pretrain with the paper's freezing: not the FPN, image encoder or T5
+  const c2 = changed(wf, wp);
+  const frozen = (k: string) => /^(fpn|visual_encoder|ln_vision|t5_model)\./.test(k);
+  assert.ok(c2.length > 0 && !c2.some(frozen), `pretrain changed frozen ${c2.filter(frozen)}`);
+  assert.ok(c2.some((k) => k.startsWith("Qformer.")) && c2.some((k) => k.startsWith("mask_decoder.")));
+  const c3 = changed(wp, wt);
+  assert.ok(c3.length > 0 && !c3.some(frozen), `finetune changed frozen ${c3.filter(frozen)}`);
+  // the MLM head only learns in pretraining
+  assert.ok(c2.includes("Qformer.mlm_head.weight") && !c3.includes("Qformer.mlm_head.weight"));
+});
+
+async function cli(args: string[]): Promise<{ code: number; err: string }> {
+  const errs: string[] = [];
+  const orig = console.error;
+  console.error = (...a: unknown[]) => errs.push(a.join(" "));
+  try {
+    return { code: await trainCli(args), err: errs.join("\n") };
+  } finally {
+    console.error = orig;
+  }
+}
+
+Deno.test("trainer CLI: bad input gives one clear message", async () => {
+  await getData();
+  let r = await cli(["--data", dataDir, "--out", `${root}/x`, "--epochz", "3"]);
+  assert.equal(r.code, 2);
+  assert.match(r.err, /Unknown option '--epochz'/);
+  r = await cli(["--data", `${root}/nope`, "--out", `${root}/x`]);
+  assert.equal(r.code, 2);
+  assert.match(r.err, /--data '.*nope' does not exist/);
+  r = await cli(["--config", "huge", "--dry-run"]);
+  assert.match(r.err, /unknown config 'huge'/);
+  r = await cli(["--set", '{"vision":{"dimm":1}}', "--dry-run"]);
+  assert.match(r.err, /unknown key 'vision.dimm'/);
+  r = await cli(["--data", dataDir, "--out", `${root}/x`, "--stage", "warmup"]);
+  assert.match(r.err, /--stage must be fpn, pretrain, finetune or all/);
+  r = await cli(["--data", dataDir, "--out", `${root}/x`, "--loss-ratio", "2:1"]);
+  assert.match(r.err, /--loss-ratio takes four/);
+  r = await cli(["--data", dataDir, "--out", `${root}/x`, "--no-fpn", "--fpn-gt"]);
+  assert.match(r.err, /exclude each other/);
+  // an empty split
+  const empty = `${root}/empty`;
+  Deno.mkdirSync(empty, { recursive: true });
+  for (const f of ["train", "eval", "test"]) Deno.writeTextFileSync(`${empty}/${f}-mutilabel.json`, "[]");
+  r = await cli(["--data", empty, "--out", `${root}/x`]);
+  assert.equal(r.code, 2);
+  assert.match(r.err, /training split .* is empty/);
+  // a checkpoint of another config
+  const d = await getData();
+  await train(options(`${root}/cfgA`, ["fpn"], { steps: { fpn: 2, pretrain: 2, finetune: 2 } }), d);
+  await assert.rejects(
+    train(options(`${root}/cfgB`, ["fpn"], {
+      config: resolveConfig({ ...MICRO, fpn: { ...MICRO.fpn, depth: 3 } } as never),
+      resume: `${root}/cfgA/fpn-last.safetensors`,
+    }), d),
+    /checkpoint of config 'tiny' differs from the requested config/,
+  );
+  // not a checkpoint at all
+  Deno.writeTextFileSync(`${root}/junk.safetensors`, "not a checkpoint");
+  await assert.rejects(train(options(`${root}/junk`, ["fpn"], { resume: `${root}/junk.safetensors` }), d), /safetensors/);
+});
+
+Deno.test("trainer: a non-finite loss stops with the last good checkpoint intact, or is skipped", async () => {
+  const d = await getData();
+  const out = `${root}/nan`;
+  await train(options(out, ["fpn"], { steps: { fpn: 2, pretrain: 2, finetune: 2 } }), d);
+  const before = Deno.readFileSync(`${out}/fpn-last.safetensors`);
+  // poison the FPN head: every later loss is NaN
+  const c = readCheckpoint(`${out}/fpn-last.safetensors`);
+  const m = new ForgeryTalker(MICRO, 3);
+  m.loadStateDict(c.model);
+  m.fpn.head.weight.set(new Float32Array(m.fpn.head.weight.size).fill(NaN));
+  saveCheckpoint(`${out}/poisoned.safetensors`, m, { ...c.meta, resumable: false }, null);
+  disposeCheckpoint(c);
+  m.dispose();
+  await assert.rejects(
+    train(options(`${root}/nan2`, ["fpn"], { init: `${out}/poisoned.safetensors` }), d),
+    /non-finite loss \(NaN\) at fpn step 0/,
+  );
+  assert.deepEqual(Deno.readFileSync(`${out}/fpn-last.safetensors`), before);
+  await assert.rejects(
+    train(options(`${root}/nan3`, ["fpn"], { init: `${out}/poisoned.safetensors`, skipNonfinite: true }), d),
+    /20 non-finite losses in a row/,
+  );
+});
+
+globalThis.addEventListener("unload", () => {
+  try {
+    Deno.removeSync(root, { recursive: true });
+  } catch {
+    // already gone
+  }
+});
