@@ -8,7 +8,8 @@ import type { Tensor } from "../../src/tensor/tensor.ts";
 import { keep } from "../../src/tensor/scope.ts";
 
 cudaTest("AdamW step matches the CPU kernel", () => {
-  const sizes = [[7], [33, 5], [1000], [3, 3, 3]];
+  // 100003: several 16K-element chunks of one tensor, with a partial last one
+  const sizes = [[7], [33, 5], [1000], [3, 3, 3], [100_003]];
   const mk = (device: "cpu" | "cuda") =>
     sizes.map((s, i) =>
       keep(tensor(randArray(s.reduce((a, b) => a * b, 1), 10 + i), s, { device }).requireGrad())
