@@ -49,6 +49,12 @@ Deno.test("topk along the last axis matches a reference sort (ties, NaN, inf, -0
     const vals = randArray(2 * 4 * 3000, 4, -20, 0);
     for (let i = 0; i < vals.length; i += 7) vals[i] = Math.round(vals[i]); // many ties
     caseLast(2, 12000, 8, true, vals);
+    // k > 64: the nth_element path (ties and NaN included)
+    const big = randArray(2 * 300, 5);
+    for (let i = 0; i < big.length; i += 5) big[i] = 0.5;
+    big[7] = NaN;
+    caseLast(2, 300, 100, true, big);
+    caseLast(2, 300, 300, false, big);
   });
 });
 
