@@ -12,7 +12,12 @@ import { tidy } from "../src/tensor/scope.ts";
 import { backward, noGrad } from "../src/autograd/tape.ts";
 import { attention, type AttentionOptions } from "../src/ops/attention.ts";
 
-function bench(name: string, [B, H, Tq, Tk, D]: number[], opts: AttentionOptions = {}, extra: () => void = () => {}) {
+function bench(
+  name: string,
+  [B, H, Tq, Tk, D]: number[],
+  opts: AttentionOptions = {},
+  extra: () => void = () => {},
+) {
   const rng = new Rng(1);
   const q = randn([B, H, Tq, D], rng).requireGrad();
   const k = randn([B, H, Tk, D], rng).requireGrad();
@@ -34,9 +39,14 @@ function bench(name: string, [B, H, Tq, Tk, D]: number[], opts: AttentionOptions
 bench("self (16,3,197,64)", [16, 3, 197, 197, 64]);
 bench("cross (16,3,32x197,64)", [16, 3, 32, 197, 64]);
 bench("causal (16,4,64,64)", [16, 4, 64, 64, 64], { causal: true });
-bench("T5 + bias (16,4,64,64)", [16, 4, 64, 64, 64], { bias: randn([1, 4, 64, 64], new Rng(2)).requireGrad() });
+bench("T5 + bias (16,4,64,64)", [16, 4, 64, 64, 64], {
+  bias: randn([1, 4, 64, 64], new Rng(2)).requireGrad(),
+});
 bench("Q-Former self + pad mask (16,3,64,64)", [16, 3, 64, 64, 64], {
-  keyPaddingMask: tensor(Array.from({ length: 16 * 64 }, (_, i) => (i % 64 < 64 - (Math.floor(i / 64) % 8) ? 1 : 0)), [16, 64]),
+  keyPaddingMask: tensor(
+    Array.from({ length: 16 * 64 }, (_, i) => (i % 64 < 64 - (Math.floor(i / 64) % 8) ? 1 : 0)),
+    [16, 64],
+  ),
 });
 
 {

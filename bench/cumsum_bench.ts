@@ -11,7 +11,11 @@ import { cumsum } from "../src/ops/cumsum.ts";
 
 const rng = new Rng(1);
 const m = randn([16, 512], rng);
-Deno.bench("cumsum (16,512) axis -1", { group: "cumsum" }, () => tidy(() => void noGrad(() => cumsum(m, -1))));
+Deno.bench(
+  "cumsum (16,512) axis -1",
+  { group: "cumsum" },
+  () => tidy(() => void noGrad(() => cumsum(m, -1))),
+);
 const x = randn([16, 256, 768], rng).requireGrad();
 const g = randn([16, 256, 768], rng);
 Deno.bench("cumsum (16,256,768) axis 1 fwd+bwd", { group: "cumsum" }, () => {

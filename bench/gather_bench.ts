@@ -14,7 +14,11 @@ const rng = new Rng(1);
 const scores = randn([16, 4 * 32128], rng).requireGrad();
 const idx = intTensor(Array.from({ length: 16 * 8 }, () => rng.int(4 * 32128)), [16, 8]);
 const g8 = randn([16, 8], rng);
-Deno.bench("gather (16,128512) at (16,8) fwd", { group: "gather" }, () => tidy(() => void noGrad(() => gather(scores, 1, idx))));
+Deno.bench(
+  "gather (16,128512) at (16,8) fwd",
+  { group: "gather" },
+  () => tidy(() => void noGrad(() => gather(scores, 1, idx))),
+);
 Deno.bench("gather (16,128512) at (16,8) fwd+bwd", { group: "gather" }, () => {
   tidy(() => backward(gather(scores, 1, idx), g8));
   scores.grad?.dispose();
@@ -23,8 +27,11 @@ Deno.bench("gather (16,128512) at (16,8) fwd+bwd", { group: "gather" }, () => {
 
 const kv = randn([16, 12, 256, 64], rng);
 const beams = intTensor(Array.from({ length: 16 }, () => rng.int(16)), [16]);
-Deno.bench("indexSelect (16,12,256,64) batch reorder", { group: "indexSelect" }, () =>
-  tidy(() => void noGrad(() => indexSelect(kv, 0, beams))));
+Deno.bench(
+  "indexSelect (16,12,256,64) batch reorder",
+  { group: "indexSelect" },
+  () => tidy(() => void noGrad(() => indexSelect(kv, 0, beams))),
+);
 
 const table = randn([32128, 768], rng).requireGrad();
 const ids = intTensor(Array.from({ length: 1024 }, () => rng.int(32128)), [1024]);

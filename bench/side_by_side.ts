@@ -111,7 +111,10 @@ function attentionExtraCase([B, H, Tq, Tk, D]: number[], withBias: boolean, with
   const g = randn([B, H, Tq, D], r);
   const bias = withBias ? randn([1, H, Tq, Tk], r) : null;
   const mask = withPad
-    ? tensor(Array.from({ length: B * Tk }, (_, i) => (i % Tk < Tk - (Math.floor(i / Tk) % 8) ? 1 : 0)), [B, Tk])
+    ? tensor(Array.from({ length: B * Tk }, (_, i) => (i % Tk < Tk - (Math.floor(i / Tk) % 8) ? 1 : 0)), [
+      B,
+      Tk,
+    ])
     : null;
   const leaves = bias ? [q, k, v, bias] : [q, k, v];
   return pair(() => attention(q, k, v, { bias, keyPaddingMask: mask }), leaves, g);

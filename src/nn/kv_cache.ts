@@ -51,7 +51,9 @@ export class KVCache {
   constructor(opts: KVCacheOptions) {
     const { batch, heads, capacity, headDim } = opts;
     for (const [name, v] of Object.entries({ batch, heads, capacity, headDim })) {
-      if (!Number.isInteger(v) || v < 0) throw new Error(`KVCache: ${name} must be a non-negative integer, got ${v}`);
+      if (!Number.isInteger(v) || v < 0) {
+        throw new Error(`KVCache: ${name} must be a non-negative integer, got ${v}`);
+      }
     }
     this.batch = batch;
     this.heads = heads;
@@ -79,12 +81,18 @@ export class KVCache {
     const [B, H, , D] = this.k.shape;
     for (const [name, t] of [["k", k], ["v", v]] as const) {
       if (t.ndim !== 4 || t.shape[0] !== B || t.shape[1] !== H || t.shape[3] !== D || t.dtype !== "float32") {
-        throw new Error(`KVCache.append: ${name} ${fmtShape(t.shape)} ${t.dtype}: expected float32 (${B},${H},T,${D})`);
+        throw new Error(
+          `KVCache.append: ${name} ${fmtShape(t.shape)} ${t.dtype}: expected float32 (${B},${H},T,${D})`,
+        );
       }
-      if (t.device !== this.device) throw new Error(`KVCache.append: ${name} is on ${t.device}, the cache on ${this.device}`);
+      if (t.device !== this.device) {
+        throw new Error(`KVCache.append: ${name} is on ${t.device}, the cache on ${this.device}`);
+      }
     }
     const T = k.shape[2];
-    if (v.shape[2] !== T) throw new Error(`KVCache.append: k ${fmtShape(k.shape)} and v ${fmtShape(v.shape)} differ`);
+    if (v.shape[2] !== T) {
+      throw new Error(`KVCache.append: k ${fmtShape(k.shape)} and v ${fmtShape(v.shape)} differ`);
+    }
     if (this.length + T > this.capacity) {
       throw new Error(`KVCache.append: ${this.length} + ${T} positions exceed the capacity ${this.capacity}`);
     }
@@ -112,7 +120,11 @@ export class KVCache {
   /** Reorders the batch: row b becomes old row indices[b] (int32 (B,)), one copy per buffer. */
   reorder(indices: Tensor): void {
     if (indices.dtype !== "int32" || indices.ndim !== 1 || indices.shape[0] !== this.batch) {
-      throw new Error(`KVCache.reorder: indices ${fmtShape(indices.shape)} ${indices.dtype}: expected int32 (${this.batch})`);
+      throw new Error(
+        `KVCache.reorder: indices ${
+          fmtShape(indices.shape)
+        } ${indices.dtype}: expected int32 (${this.batch})`,
+      );
     }
     const [k, v] = noGrad(() => [indexSelect(this.k, 0, indices), indexSelect(this.v, 0, indices)]);
     this.#k!.dispose();

@@ -143,14 +143,19 @@ function validate(q: Tensor, kk: Tensor, v: Tensor, opts: AttentionOptions, scal
   if (bias) {
     const s = bias.shape;
     if (
-      bias.ndim !== 4 || (s[0] !== 1 && s[0] !== B) || (s[1] !== 1 && s[1] !== H) || s[2] !== Tq || s[3] !== Tk
+      bias.ndim !== 4 || (s[0] !== 1 && s[0] !== B) || (s[1] !== 1 && s[1] !== H) || s[2] !== Tq ||
+      s[3] !== Tk
     ) {
       throw new Error(`attention: ${desc()}: expected bias (${B}|1,${H}|1,${Tq},${Tk})`);
     }
-    if (bias.dtype !== "float32") throw new Error(`attention: ${desc()}: bias must be float32, got ${bias.dtype}`);
+    if (bias.dtype !== "float32") {
+      throw new Error(`attention: ${desc()}: bias must be float32, got ${bias.dtype}`);
+    }
     if (bias.device !== q.device) throw new Error(`attention: ${desc()}: bias on another device`);
   }
-  if (opts.causalAlign !== undefined && opts.causalAlign !== "top-left" && opts.causalAlign !== "bottom-right") {
+  if (
+    opts.causalAlign !== undefined && opts.causalAlign !== "top-left" && opts.causalAlign !== "bottom-right"
+  ) {
     throw new Error(`attention: causalAlign must be "top-left" or "bottom-right", got "${opts.causalAlign}"`);
   }
   if (!Number.isFinite(scale)) throw new Error(`attention: scale must be finite, got ${scale}`);

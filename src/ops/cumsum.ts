@@ -19,13 +19,22 @@ const k = kernels(CUMSUM_SYMBOLS);
 
 /** Prefix sums of x along `axis`. */
 export function cumsum(x: Tensor, axis: number): Tensor {
-  if (x.dtype !== "float32") throw new Error(`cumsum: x ${fmtShape(x.shape)} must be float32, got ${x.dtype}`);
+  if (x.dtype !== "float32") {
+    throw new Error(`cumsum: x ${fmtShape(x.shape)} must be float32, got ${x.dtype}`);
+  }
   if (x.ndim === 0) throw new Error("cumsum: x must have at least one dim, got a scalar");
   const ax = normAxis(axis, x.ndim, "cumsum");
-  const dims = [BigInt(numel(x.shape.slice(0, ax))), BigInt(x.shape[ax]), BigInt(numel(x.shape.slice(ax + 1)))] as const;
+  const dims = [
+    BigInt(numel(x.shape.slice(0, ax))),
+    BigInt(x.shape[ax]),
+    BigInt(numel(x.shape.slice(ax + 1))),
+  ] as const;
   const scan = (src: Tensor, reverse: number) => {
     const out = Tensor.empty(x.shape, "float32", x.device);
-    check(k(x.device).ft_cumsum(...dims, reverse, src.ptr, out.ptr), () => `cumsum x ${fmtShape(x.shape)} axis ${ax}`);
+    check(
+      k(x.device).ft_cumsum(...dims, reverse, src.ptr, out.ptr),
+      () => `cumsum x ${fmtShape(x.shape)} axis ${ax}`,
+    );
     return out;
   };
   return record(scan(x, 0), "cumsum", [x], (g) => [scan(g, 1)]);

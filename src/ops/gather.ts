@@ -82,7 +82,9 @@ export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
   const ax = normAxis(axis, x.ndim, "gather");
   for (let d = 0; d < x.ndim; d++) {
     if (d !== ax && index.shape[d] > x.shape[d]) {
-      throw new Error(`gather: ${desc}: index.shape[${d}] = ${index.shape[d]} exceeds x.shape[${d}] = ${x.shape[d]}`);
+      throw new Error(
+        `gather: ${desc}: index.shape[${d}] = ${index.shape[d]} exceeds x.shape[${d}] = ${x.shape[d]}`,
+      );
     }
   }
   if (x.shape[ax] === 0 && index.size > 0) throw new Error(`gather: ${desc}: gathering from an empty axis`);
@@ -110,7 +112,9 @@ export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
 export function indexSelect(x: Tensor, axis: number, index: Tensor): Tensor {
   const desc = `x ${fmtShape(x.shape)}, index ${fmtShape(index.shape)}`;
   if (x.dtype !== "float32") throw new Error(`indexSelect: ${desc}: x must be float32, got ${x.dtype}`);
-  if (index.dtype !== "int32") throw new Error(`indexSelect: ${desc}: index must be int32, got ${index.dtype}`);
+  if (index.dtype !== "int32") {
+    throw new Error(`indexSelect: ${desc}: index must be int32, got ${index.dtype}`);
+  }
   if (index.ndim !== 1) throw new Error(`indexSelect: ${desc}: index must be 1-D`);
   if (index.device !== x.device) throw new Error(`indexSelect: ${desc}: tensors on different devices`);
   const ax = normAxis(axis, x.ndim, "indexSelect");

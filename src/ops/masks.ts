@@ -19,11 +19,16 @@ const kk = kernels(MASKS_SYMBOLS);
 
 function tri(op: string, rows: number, cols: number, k: number, upper: number, device: Device): Tensor {
   for (const [name, v] of [["rows", rows], ["cols", cols]] as const) {
-    if (!Number.isInteger(v) || v < 0) throw new Error(`${op}: ${name} must be a non-negative integer, got ${v}`);
+    if (!Number.isInteger(v) || v < 0) {
+      throw new Error(`${op}: ${name} must be a non-negative integer, got ${v}`);
+    }
   }
   if (!Number.isInteger(k)) throw new Error(`${op}: k must be an integer, got ${k}`);
   const out = Tensor.empty([rows, cols], "float32", device);
-  check(kk(device).ft_tri_mask(BigInt(rows), BigInt(cols), BigInt(k), upper, out.ptr), () => `${op} (${rows},${cols})`);
+  check(
+    kk(device).ft_tri_mask(BigInt(rows), BigInt(cols), BigInt(k), upper, out.ptr),
+    () => `${op} (${rows},${cols})`,
+  );
   return out;
 }
 

@@ -37,7 +37,9 @@ export function pad(x: Tensor, pads: number[], value = 0): Tensor {
   const desc = `x ${fmtShape(x.shape)}, pads [${pads.join(", ")}]`;
   if (x.dtype !== "float32") throw new Error(`pad: ${desc}: x must be float32, got ${x.dtype}`);
   if (pads.length % 2 !== 0 || pads.length / 2 > x.ndim || pads.some((p) => !Number.isInteger(p))) {
-    throw new Error(`pad: ${desc}: pads must be integer (before, after) pairs for at most ${x.ndim} trailing axes`);
+    throw new Error(
+      `pad: ${desc}: pads must be integer (before, after) pairs for at most ${x.ndim} trailing axes`,
+    );
   }
   if (x.ndim > 8) throw new Error(`pad: ${desc}: at most 8 dims`);
   const lo = x.shape.map(() => 0), hi = x.shape.map(() => 0);
@@ -47,7 +49,9 @@ export function pad(x: Tensor, pads: number[], value = 0): Tensor {
     hi[d] = pads[2 * p + 1];
   }
   const oShape = x.shape.map((s, d) => s + lo[d] + hi[d]);
-  if (oShape.some((s) => s < 0)) throw new Error(`pad: ${desc}: the output shape ${fmtShape(oShape)} is negative`);
+  if (oShape.some((s) => s < 0)) {
+    throw new Error(`pad: ${desc}: the output shape ${fmtShape(oShape)} is negative`);
+  }
   const out = padRaw(x, x.shape, oShape, lo, value);
   return record(out, "pad", [x], (g) => [padRaw(g, oShape, [...x.shape], lo.map((l) => -l), 0)]);
 }

@@ -48,7 +48,9 @@ export function interpolate(
   if (mode !== "bilinear" && mode !== "nearest" && mode !== "bicubic") {
     throw new Error(`${what()}: mode must be "bilinear", "bicubic" or "nearest"`);
   }
-  if (mode === "nearest" && alignCorners) throw new Error(`${what()}: alignCorners only applies to bilinear and bicubic`);
+  if (mode === "nearest" && alignCorners) {
+    throw new Error(`${what()}: alignCorners only applies to bilinear and bicubic`);
+  }
   if (![outH, outW].every((v) => Number.isInteger(v) && v >= 1)) {
     throw new Error(`${what()}: output size must be >= 1`);
   }

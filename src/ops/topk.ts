@@ -40,7 +40,15 @@ function topkLast(x: Tensor, k: number, largest: boolean): TopK {
   const values = Tensor.empty(shape, "float32", x.device);
   const indices = Tensor.empty(shape, "int32", x.device);
   check(
-    kk(x.device).ft_topk(BigInt(n ? rows : 0), BigInt(n), BigInt(k), largest ? 1 : 0, x.ptr, values.ptr, indices.ptr),
+    kk(x.device).ft_topk(
+      BigInt(n ? rows : 0),
+      BigInt(n),
+      BigInt(k),
+      largest ? 1 : 0,
+      x.ptr,
+      values.ptr,
+      indices.ptr,
+    ),
     () => `topk x ${fmtShape(x.shape)} k ${k}`,
   );
   if (needsGrad(x)) {

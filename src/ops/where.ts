@@ -65,7 +65,11 @@ function select(cond: Tensor, a: Side, b: Side, shape: Shape): Tensor {
 
 function validate(op: string, cond: Tensor, a: Side, b: Side): number[] {
   const desc = () =>
-    [`cond ${fmtShape(cond.shape)}`, typeof a === "number" ? `${a}` : `a ${fmtShape(a.shape)}`, typeof b === "number" ? `${b}` : `b ${fmtShape(b.shape)}`]
+    [
+      `cond ${fmtShape(cond.shape)}`,
+      typeof a === "number" ? `${a}` : `a ${fmtShape(a.shape)}`,
+      typeof b === "number" ? `${b}` : `b ${fmtShape(b.shape)}`,
+    ]
       .join(", ");
   if (cond.dtype !== "float32" && cond.dtype !== "int32") {
     throw new Error(`${op}: ${desc()}: the condition must be float32 or int32, got ${cond.dtype}`);

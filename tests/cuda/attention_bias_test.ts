@@ -38,7 +38,10 @@ function runCases(tag: string, tol: Tol, gradTol: Tol): void {
       { shape: [...(c.bias ?? [1, 1]), c.Tq, c.Tk], grad: true, seed: 4, lo: -2, hi: 2 },
       {
         shape: [c.B, cap],
-        values: Array.from({ length: c.B * cap }, (_, i) => (!c.pad || i % cap < c.Tk - 3 * (i < cap ? 1 : 2) ? 1 : 0)),
+        values: Array.from(
+          { length: c.B * cap },
+          (_, i) => (!c.pad || i % cap < c.Tk - 3 * (i < cap ? 1 : 2) ? 1 : 0),
+        ),
       },
     ];
     compareOp(

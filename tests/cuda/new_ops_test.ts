@@ -53,23 +53,40 @@ cudaTest("where / maskedFill / cumsum / pad match the CPU", () => {
     { shape: [4, 1, 5], values: cond },
   ], TOL.pointwise);
   for (const axis of [0, 1, 2]) {
-    compareOp(`cumsum axis ${axis}`, (x: Tensor) => cumsum(x, axis), [{ shape: [6, 70, 5], grad: true, seed: 13 }], TOL.fp32);
+    compareOp(`cumsum axis ${axis}`, (x: Tensor) => cumsum(x, axis), [{
+      shape: [6, 70, 5],
+      grad: true,
+      seed: 13,
+    }], TOL.fp32);
   }
-  compareOp("pad / crop", (x: Tensor) => pad(x, [2, -1, 0, 3, 1, 1], 0.5), [{ shape: [2, 5, 6, 7], grad: true, seed: 14 }], TOL.pointwise);
+  compareOp("pad / crop", (x: Tensor) => pad(x, [2, -1, 0, 3, 1, 1], 0.5), [{
+    shape: [2, 5, 6, 7],
+    grad: true,
+    seed: 14,
+  }], TOL.pointwise);
 });
 
 cudaTest("cast / oneHot / tril / triu match the CPU exactly", () => {
   tidy(() => {
     const v = [2.9, -2.9, 0.5, NaN, Infinity, -1e10, 7, -0.0];
-    deepStrictEqual(host(cast(tensor(v, [8], { device: "cuda" }), "int32")), host(cast(tensor(v, [8]), "int32")));
+    deepStrictEqual(
+      host(cast(tensor(v, [8], { device: "cuda" }), "int32")),
+      host(cast(tensor(v, [8]), "int32")),
+    );
     const iv = [0, -5, 16777217, 2147483647];
     deepStrictEqual(
       host(cast(tensor(iv, [4], { dtype: "int32", device: "cuda" }), "float32")),
       host(cast(tensor(iv, [4], { dtype: "int32" }), "float32")),
     );
     const ids = ints(300, 21, 20);
-    deepStrictEqual(host(oneHot(tensor(ids, [300], { dtype: "int32", device: "cuda" }), 21)), host(oneHot(tensor(ids, [300], { dtype: "int32" }), 21)));
-    assertThrows(() => oneHot(tensor([1, 21], [2], { dtype: "int32", device: "cuda" }), 21), /index 21 at position 1 is out of range/);
+    deepStrictEqual(
+      host(oneHot(tensor(ids, [300], { dtype: "int32", device: "cuda" }), 21)),
+      host(oneHot(tensor(ids, [300], { dtype: "int32" }), 21)),
+    );
+    assertThrows(
+      () => oneHot(tensor([1, 21], [2], { dtype: "int32", device: "cuda" }), 21),
+      /index 21 at position 1 is out of range/,
+    );
     deepStrictEqual(host(tril(70, 90, -3, "cuda")), host(tril(70, 90, -3, "cpu")));
     deepStrictEqual(host(triu(90, 70, 2, "cuda")), host(triu(90, 70, 2, "cpu")));
   });
@@ -86,9 +103,16 @@ cudaTest("topk / argmax give the CPU's exact indices (beam search rows, ties, Na
       deepStrictEqual(host(g.indices), host(c.indices), `topk k ${k} largest ${largest}`);
       deepStrictEqual(Array.from(host(g.values), String), Array.from(host(c.values), String));
     }
-    deepStrictEqual(host(argmax(tensor(vals, [64, 3000], { device: "cuda" }), 1)), host(argmax(tensor(vals, [64, 3000]), 1)));
+    deepStrictEqual(
+      host(argmax(tensor(vals, [64, 3000], { device: "cuda" }), 1)),
+      host(argmax(tensor(vals, [64, 3000]), 1)),
+    );
   });
-  compareOp("topk values backward", (x: Tensor) => topk(x, 3, 1).values, [{ shape: [4, 9, 5], grad: true, seed: 31 }], TOL.fp32);
+  compareOp("topk values backward", (x: Tensor) => topk(x, 3, 1).values, [{
+    shape: [4, 9, 5],
+    grad: true,
+    seed: 31,
+  }], TOL.fp32);
 });
 
 cudaTest("bicubic interpolate matches the CPU (both alignments)", () => {

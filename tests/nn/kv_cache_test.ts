@@ -72,8 +72,14 @@ Deno.test("KVCache errors: capacity, shapes, reorder indices, use after dispose"
       const x = tensor(new Float32Array(2 * 3 * 4), [1, 2, 3, 4]);
       assertThrows(() => cache.append(x, x), /KVCache.append: 0 \+ 3 positions exceed the capacity 2/);
       const bad = tensor(new Float32Array(8), [1, 1, 2, 4]);
-      assertThrows(() => cache.append(bad, bad), /KVCache.append: k \(1,1,2,4\) float32: expected float32 \(1,2,T,4\)/);
-      assertThrows(() => cache.reorder(intTensor([0, 0], [2])), /KVCache.reorder: indices \(2\) int32: expected int32 \(1\)/);
+      assertThrows(
+        () => cache.append(bad, bad),
+        /KVCache.append: k \(1,1,2,4\) float32: expected float32 \(1,2,T,4\)/,
+      );
+      assertThrows(
+        () => cache.reorder(intTensor([0, 0], [2])),
+        /KVCache.reorder: indices \(2\) int32: expected int32 \(1\)/,
+      );
       cache.dispose();
       assertThrows(() => cache.k, /KVCache: used after dispose/);
     })

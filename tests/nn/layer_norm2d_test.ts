@@ -36,7 +36,10 @@ Deno.test("LayerNorm2d normalises channels per pixel like SAM's LayerNorm2d", ()
       ln3.bias.set(randArray(3, 6));
       gradcheck((a) => ln3.forward(a), [x, ln3.weight, ln3.bias]);
       x.dispose();
-      assertThrows(() => ln.forward(tensor(new Float32Array(8), [1, 2, 2, 2])), /LayerNorm2d: x \(1,2,2,2\): expected \(B,5,H,W\)/);
+      assertThrows(
+        () => ln.forward(tensor(new Float32Array(8), [1, 2, 2, 2])),
+        /LayerNorm2d: x \(1,2,2,2\): expected \(B,5,H,W\)/,
+      );
       for (const p of [...ln.parameters(), ...ln3.parameters()]) p.dispose();
     })
   );

@@ -22,7 +22,14 @@ interface Case {
 }
 
 /** float64 forward/backward with bias; returns o and grads of q, k, v, bias (full (B,H,Tq,Tk)). */
-function ref(c: Case, q: Float32Array, k: Float32Array, v: Float32Array, bias: Float32Array | null, go: Float32Array) {
+function ref(
+  c: Case,
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  bias: Float32Array | null,
+  go: Float32Array,
+) {
   const [B, H, Tq, Tk, D] = c.dims;
   const [bb, hb] = c.biasShape ?? [1, 1];
   const scale = 1 / Math.sqrt(D);
@@ -91,7 +98,10 @@ function run(c: Case, seed: number) {
     let mask = null;
     if (c.pad) {
       const w = c.maskCap ? cap : Tk;
-      mask = tensor(Array.from({ length: B * w }, (_, i) => (i % w < Tk - c.pad![Math.floor(i / w)] ? 1 : 0)), [B, w]);
+      mask = tensor(
+        Array.from({ length: B * w }, (_, i) => (i % w < Tk - c.pad![Math.floor(i / w)] ? 1 : 0)),
+        [B, w],
+      );
     }
     const o = attention(q, k, v, {
       bias,
@@ -107,8 +117,12 @@ function run(c: Case, seed: number) {
     assertClose(q.grad!.data(), r.gq, { ...tol, what: `${what} dq` });
     const gk = k.grad!.data(), gv = v.grad!.data();
     // rows beyond kvLength get zero gradient
-    const ek = new Float64Array(toCap(Float32Array.from(r.gk), B, H, Tk, D, cap).map((x) => x === 1e4 ? 0 : x));
-    const ev = new Float64Array(toCap(Float32Array.from(r.gv), B, H, Tk, D, cap).map((x) => x === 1e4 ? 0 : x));
+    const ek = new Float64Array(
+      toCap(Float32Array.from(r.gk), B, H, Tk, D, cap).map((x) => x === 1e4 ? 0 : x),
+    );
+    const ev = new Float64Array(
+      toCap(Float32Array.from(r.gv), B, H, Tk, D, cap).map((x) => x === 1e4 ? 0 : x),
+    );
     assertClose(gk, ek, { ...tol, what: `${what} dk` });
     assertClose(gv, ev, { ...tol, what: `${what} dv` });
     if (bias) assertClose(bias.grad!.data(), r.gb, { ...tol, what: `${what} dbias` });
@@ -158,12 +172,15 @@ Deno.test("attention bias gradcheck (finite differences)", () => {
       const q = randLeaf([2, 2, 4, 5], 40), k = randLeaf([2, 2, 6, 5], 41), v = randLeaf([2, 2, 6, 5], 42);
       const b = randLeaf([1, 2, 4, 6], 43);
       gradcheck((a, bb, c, d) => attention(a, bb, c, { bias: d }), [q, k, v, b]);
-      gradcheck((a, bb, c, d) => attention(a, bb, c, { bias: d, causal: true, causalAlign: "bottom-right" }), [
-        q,
-        k,
-        v,
-        b,
-      ]);
+      gradcheck(
+        (a, bb, c, d) => attention(a, bb, c, { bias: d, causal: true, causalAlign: "bottom-right" }),
+        [
+          q,
+          k,
+          v,
+          b,
+        ],
+      );
       disposeAll(q, k, v, b);
     })
   );
@@ -182,13 +199,18 @@ Deno.test("attention option errors name the option and the expected shape", () =
         () => attention(q, k, k, { bias: tensor(new Float32Array(3 * 4 * 10), [1, 3, 4, 10]), kvLength: 6 }),
         /expected bias \(2\|1,3\|1,4,6\)/,
       );
-      assertThrows(() => attention(q, k, k, { kvLength: 11 }), /kvLength must be an integer in \[0, 10\], got 11/);
+      assertThrows(
+        () => attention(q, k, k, { kvLength: 11 }),
+        /kvLength must be an integer in \[0, 10\], got 11/,
+      );
       assertThrows(
         () => attention(q, k, k, { kvLength: 6, keyPaddingMask: tensor(new Float32Array(14), [2, 7]) }),
         /expected keyPaddingMask \(2,10\) or \(2,6\)/,
       );
-      // deno-lint-ignore no-explicit-any
-      assertThrows(() => attention(q, k, k, { causal: true, causalAlign: "center" as any }), /causalAlign must be/);
+      assertThrows(
+        () => attention(q, k, k, { causal: true, causalAlign: "center" as unknown as "top-left" }),
+        /causalAlign must be/,
+      );
     })
   );
 });

@@ -107,13 +107,28 @@ Deno.test("gather / indexSelect errors name the op, the shapes and the bad index
   noLeak(() =>
     tidy(() => {
       const x = tensor(new Float32Array(12), [3, 4]);
-      assertThrows(() => gather(x, 1, intTensor([0, 4], [1, 2])), /gather: .*index 4 at position 1 is out of range for size 4/);
-      assertThrows(() => gather(x, 0, intTensor([-1], [1, 1])), /index -1 at position 0 is out of range for size 3/);
-      assertThrows(() => gather(x, 1, intTensor([0, 1], [2])), /gather: x \(3,4\), index \(2\): index must have the same rank/);
-      assertThrows(() => gather(x, 1, intTensor(new Array(10).fill(0), [5, 2])), /index.shape\[0\] = 5 exceeds x.shape\[0\] = 3/);
+      assertThrows(
+        () => gather(x, 1, intTensor([0, 4], [1, 2])),
+        /gather: .*index 4 at position 1 is out of range for size 4/,
+      );
+      assertThrows(
+        () => gather(x, 0, intTensor([-1], [1, 1])),
+        /index -1 at position 0 is out of range for size 3/,
+      );
+      assertThrows(
+        () => gather(x, 1, intTensor([0, 1], [2])),
+        /gather: x \(3,4\), index \(2\): index must have the same rank/,
+      );
+      assertThrows(
+        () => gather(x, 1, intTensor(new Array(10).fill(0), [5, 2])),
+        /index.shape\[0\] = 5 exceeds x.shape\[0\] = 3/,
+      );
       assertThrows(() => gather(x, 1, tensor([0], [1, 1])), /gather: .*index must be int32, got float32/);
       assertThrows(() => gather(x, 2, intTensor([0], [1, 1])), /gather: axis 2 out of range for 2 dims/);
-      assertThrows(() => indexSelect(x, 0, intTensor([0, 3], [2])), /indexSelect: .*index 3 at position 1 is out of range for size 3/);
+      assertThrows(
+        () => indexSelect(x, 0, intTensor([0, 3], [2])),
+        /indexSelect: .*index 3 at position 1 is out of range for size 3/,
+      );
       assertThrows(() => indexSelect(x, 0, intTensor([0, 1], [1, 2])), /indexSelect: .*index must be 1-D/);
     })
   );

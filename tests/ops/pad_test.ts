@@ -69,7 +69,10 @@ Deno.test("pad gradcheck and errors", () => {
       gradcheck((a) => pad(a, [1, -1, 2, 0], 3), [x]);
       disposeAll(x);
       const t = tensor(new Float32Array(6), [2, 3]);
-      assertThrows(() => pad(t, [1]), /pad: x \(2,3\), pads \[1\]: pads must be integer \(before, after\) pairs/);
+      assertThrows(
+        () => pad(t, [1]),
+        /pad: x \(2,3\), pads \[1\]: pads must be integer \(before, after\) pairs/,
+      );
       assertThrows(() => pad(t, [1, 1, 1, 1, 1, 1]), /for at most 2 trailing axes/);
       assertThrows(() => pad(t, [-2, -2]), /the output shape \(2,-1\) is negative/);
     })

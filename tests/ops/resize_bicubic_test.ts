@@ -14,12 +14,50 @@ import { assertClose, disposeAll, gradcheck, noLeak, randArray, randLeaf } from 
 
 // x = arange(20).reshape(1,1,4,5) ** 1.5 / 10 resized to (3, 7), printed by PyTorch 1.13
 const TORCH_FALSE = [
-  0.114437, 0.180622, 0.317243, 0.468034, 0.635436, 0.881282, 1.052305, 1.962742, 2.200068, 2.57582, 2.884177,
-  3.201052, 3.621958, 3.901313, 5.419558, 5.737639, 6.236683, 6.63993, 7.049941, 7.586157, 7.939043,
+  0.114437,
+  0.180622,
+  0.317243,
+  0.468034,
+  0.635436,
+  0.881282,
+  1.052305,
+  1.962742,
+  2.200068,
+  2.57582,
+  2.884177,
+  3.201052,
+  3.621958,
+  3.901313,
+  5.419558,
+  5.737639,
+  6.236683,
+  6.63993,
+  7.049941,
+  7.586157,
+  7.939043,
 ];
 const TORCH_TRUE = [
-  0.0, 0.048203, 0.155519, 0.282843, 0.42408, 0.634192, 0.8, 1.996797, 2.242701, 2.594118, 2.884176, 3.181191,
-  3.572385, 3.861949, 5.809475, 6.146398, 6.622563, 7.00928, 7.401381, 7.909574, 8.281909,
+  0.0,
+  0.048203,
+  0.155519,
+  0.282843,
+  0.42408,
+  0.634192,
+  0.8,
+  1.996797,
+  2.242701,
+  2.594118,
+  2.884176,
+  3.181191,
+  3.572385,
+  3.861949,
+  5.809475,
+  6.146398,
+  6.622563,
+  7.00928,
+  7.401381,
+  7.909574,
+  8.281909,
 ];
 
 /** (out, 4) taps and weights of one axis, float64. */
@@ -47,7 +85,8 @@ function run(shape: number[], Ho: number, Wo: number, align: boolean, seed: numb
         const e = (p * Ho + oy) * Wo + ox;
         for (let j = 0; j < 4; j++) {
           for (let i = 0; i < 4; i++) {
-            const w = ty.w[oy * 4 + j] * tx.w[ox * 4 + i], off = (p * H + ty.i[oy * 4 + j]) * W + tx.i[ox * 4 + i];
+            const w = ty.w[oy * 4 + j] * tx.w[ox * 4 + i],
+              off = (p * H + ty.i[oy * 4 + j]) * W + tx.i[ox * 4 + i];
             want[e] += w * xv[off];
             gx[off] += w * gv[e];
           }
@@ -92,8 +131,10 @@ Deno.test("bicubic gradcheck and errors", () => {
       gradcheck((a) => interpolate(a, 6, 5, "bicubic", false), [x]);
       disposeAll(x);
       const t = tensor(new Float32Array(4), [1, 1, 2, 2]);
-      // deno-lint-ignore no-explicit-any
-      assertThrows(() => interpolate(t, 3, 3, "cubic" as any), /mode must be "bilinear", "bicubic" or "nearest"/);
+      assertThrows(
+        () => interpolate(t, 3, 3, "cubic" as unknown as "bicubic"),
+        /mode must be "bilinear", "bicubic" or "nearest"/,
+      );
     })
   );
 });

@@ -31,7 +31,11 @@ function caseLast(rows: number, n: number, k: number, largest: boolean, values: 
     const gotV = Array.from(v.data()), gotI = Array.from(ix.dataI32());
     for (let r = 0; r < rows; r++) {
       const want = refRow(Array.from(values.subarray(r * n, (r + 1) * n)), k, largest);
-      deepStrictEqual(gotI.slice(r * k, (r + 1) * k), want.i, `row ${r} indices (n ${n}, k ${k}, largest ${largest})`);
+      deepStrictEqual(
+        gotI.slice(r * k, (r + 1) * k),
+        want.i,
+        `row ${r} indices (n ${n}, k ${k}, largest ${largest})`,
+      );
       deepStrictEqual(gotV.slice(r * k, (r + 1) * k).map(String), want.v.map((x) => String(Math.fround(x))));
     }
   });
@@ -101,7 +105,10 @@ Deno.test("topk / argmax errors", () => {
       const x = tensor(new Float32Array(12), [3, 4]);
       assertThrows(() => topk(x, 5), /topk: x \(3,4\): k must be an integer in \[0, 4\] \(axis 1\), got 5/);
       assertThrows(() => topk(x, 1, 2), /topk: axis 2 out of range for 2 dims/);
-      assertThrows(() => argmax(tensor(new Float32Array(0), [2, 0]), 1), /argmax: x \(2,0\): axis 1 is empty/);
+      assertThrows(
+        () => argmax(tensor(new Float32Array(0), [2, 0]), 1),
+        /argmax: x \(2,0\): axis 1 is empty/,
+      );
     })
   );
 });

@@ -95,9 +95,15 @@ Deno.test("where / maskedFill errors", () => {
   noLeak(() =>
     tidy(() => {
       const x = tensor(new Float32Array(6), [2, 3]);
-      assertThrows(() => where(tensor([1, 0], [2]), x, x), /where: shapes \(2\) and \(2,3\) do not broadcast/);
+      assertThrows(
+        () => where(tensor([1, 0], [2]), x, x),
+        /where: shapes \(2\) and \(2,3\) do not broadcast/,
+      );
       assertThrows(() => where(x, intTensor([1], [1]), x), /where: .*values must be float32, got int32/);
-      assertThrows(() => maskedFill(x, tensor(new Float32Array(12), [2, 2, 3]), 0), /maskedFill: mask \(2,2,3\) must broadcast to x \(2,3\)/);
+      assertThrows(
+        () => maskedFill(x, tensor(new Float32Array(12), [2, 2, 3]), 0),
+        /maskedFill: mask \(2,2,3\) must broadcast to x \(2,3\)/,
+      );
     })
   );
 });
