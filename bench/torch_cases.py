@@ -36,6 +36,8 @@ LABELS.update({
     "attn_self": "attention self (16,3,197,64)",
     "attn_cross": "attention cross (16,3,32x197,64)",
     "attn_causal": "attention causal (16,4,64,64)",
+    "attn_t5_bias": "attention T5 + bias (1,4,64,64) (16,4,64,64)",
+    "attn_qf_self": "attention Q-Former self + pad mask (16,3,64,64)",
     "softmax": "softmax (16,3,196,196)",
     "layernorm": "layerNorm (16,196,192)",
     "gelu": "GELU erf (16,196,768)",
@@ -129,6 +131,30 @@ def _attention(b, h, tq, tk, d, causal):
     return _pair(run, [q, k, v], g)
 
 
+def _attention_extra(b, h, tq, tk, d, bias, pad):
+    """Attention with a learnable (1,h,tq,tk) bias (T5) or a (b,tk) key-padding mask (Q-Former)."""
+    q, k, v, g = _leaf(b, h, tq, d), _leaf(b, h, tk, d), _leaf(b, h, tk, d), torch.randn(b, h, tq, d)
+    leaves = [q, k, v]
+    pb = None
+    if bias:
+        pb = _leaf(1, h, tq, tk)
+        leaves.append(pb)
+    hide = None
+    if pad:  # batch row i keeps its first tk - (i % 8) keys
+        keep = torch.arange(tk)[None, :] < (tk - torch.arange(b) % 8)[:, None]
+        hide = ~keep[:, None, None, :]
+
+    def run():
+        s = torch.matmul(q, k.transpose(-2, -1)) * (1.0 / math.sqrt(d))
+        if pb is not None:
+            s = s + pb
+        if hide is not None:
+            s = s.masked_fill(hide, float("-inf"))
+        return torch.matmul(torch.softmax(s, -1), v)
+
+    return _pair(run, leaves, g)
+
+
 def _softmax():
     x, g = _leaf(16, 3, 196, 196), torch.randn(16, 3, 196, 196)
     return _pair(lambda: torch.softmax(x, -1), [x], g)
@@ -202,6 +228,8 @@ BUILDERS.update({
     "attn_self": lambda: _attention(16, 3, 197, 197, 64, False),
     "attn_cross": lambda: _attention(16, 3, 32, 197, 64, False),
     "attn_causal": lambda: _attention(16, 4, 64, 64, 64, True),
+    "attn_t5_bias": lambda: _attention_extra(16, 4, 64, 64, 64, True, False),
+    "attn_qf_self": lambda: _attention_extra(16, 3, 64, 64, 64, False, True),
     "softmax": _softmax,
     "layernorm": _layernorm,
     "gelu": _gelu,
