@@ -1,0 +1,204 @@
+/**
+ * A scanner that tokenizes English the way Stanford CoreNLP 3.4.1's `PTBTokenizer` does with
+ * its default (PTB3-escaping) options plus `tokenizeNLs`, i.e. as pycocoevalcap runs it with
+ * `-preserveLines`. Our own implementation of the behaviour of its lexer; the token shapes
+ * live in ./patterns.ts.
+ *
+ * Matching discipline (that of the reference scanner): at every position each rule is
+ * tried; the longest match wins and ties go to the earlier rule. A rule may demand right
+ * context (`look`): the context counts toward the match length but is not consumed. Some
+ * rules give back part of what they matched (`cannot` -> `can` + `not`; the period of
+ * `etc.` at a sentence end is both kept on the word and returned as its own token).
+ *
+ * Cost: each token start tries every rule once with a sticky regex that scans only the
+ * token (and a bounded right context), so tokenizing is linear in the text length for
+ * text made of ordinary tokens. Bench: tests/eval/ptb_tokenizer_bench.ts.
+ */
+import * as P from "./patterns.ts";
+
+/** Marker for a line break token in the output of `lexPtb`. */
+export const PTB_NEWLINE: unique symbol = Symbol("PTB newline");
+
+/** A lexer token: its text after PTB normalisation, or a line break. */
+export type PtbToken = string | typeof PTB_NEWLINE;
+
+/** What a rule does with its matched text (`text` = the consumed part, without right context). */
+type Action = (text: string) => { emit: PtbToken | null; keep?: number };
+
+interface Rule {
+  /** Debug name. */
+  name: string;
+  /** Sticky regexes, one per alternative; group `m` is the consumed part. */
+  res: RegExp[];
+  act: Action;
+}
+
+const SOFT_HYPHEN = /\u00AD/g;
+/** Drop soft hyphens (they only mark a possible line break); never leave a token empty. */
+function noSoftHyphens(s: string): string {
+  if (s.indexOf("\u00AD") < 0) return s;
+  const out = s.replace(SOFT_HYPHEN, "");
+  return out.length === 0 ? "-" : out;
+}
+const AMP_ENTITY = /&amp;/gi;
+const nbsp = (s: string) => s.replaceAll(" ", "\u00A0");
+const parens = (s: string) => s.replaceAll("(", "-LRB-").replaceAll(")", "-RRB-");
+
+/** PTB (LaTeX-style) quotes; `left` when the quote probably opens. */
+function latexQuotes(s: string, left: boolean): string {
+  return s
+    .replace(/&apos;|'/g, left ? "`" : "'")
+    .replace(/"|&quot;/g, left ? "``" : "''")
+    .replace(/[\u0091\u2018\u201B\u2039]/g, "`")
+    .replace(/[\u0092\u2019\u203A]/g, "'")
+    .replace(/[\u0093\u201C\u00AB]/g, "``")
+    .replace(/[\u0094\u201D\u00BB]/g, "''");
+}
+
+const FRACTION_TEXT: Readonly<Record<string, string>> = {
+  "\u00BC": "1/4",
+  "\u00BD": "1/2",
+  "\u00BE": "3/4",
+  "\u2153": "1/3",
+  "\u2154": "2/3",
+};
+
+const same: Action = (t) => ({ emit: t });
+const skip: Action = () => ({ emit: null });
+const fixed = (s: string): Action => () => ({ emit: s });
+/** Emit all but the last `n` characters and rescan those. */
+const giveBack = (n: number): Action => (t) => ({ emit: t.slice(0, t.length - n), keep: t.length - n });
+/** Emit the whole match but rescan its final period as a token of its own. */
+const periodTwice: Action = (t) => ({ emit: t, keep: t.length - 1 });
+const quotes = (left: boolean): Action => (t) => ({ emit: latexQuotes(t, left) });
+
+function rule(name: string, main: string | readonly string[], act: Action, look?: string): Rule {
+  const alts = typeof main === "string" ? [main] : main;
+  const res = alts.map((m) =>
+    new RegExp(look === undefined ? `(?<m>${P.caseless(m)})` : `(?<m>${P.caseless(m)})(?:${P.caseless(look)})`, "uy")
+  );
+  return { name, res, act };
+}
+
+// The rules in priority order (earlier wins a tie in length).
+const RULES: Rule[] = [
+  rule("c++", String.raw`c\+\+`, same),
+  rule("c#", "[cfCF]#", same),
+  rule("cannot", "cannot", giveBack(3)),
+  rule("'twas", "'twas", giveBack(3)),
+  rule("'tis", "'tis", giveBack(2)),
+  rule("gonna", "gonna|gotta|lemme|gimme|wanna", giveBack(2)),
+  rule("sgml", P.SGML, (t) => ({ emit: nbsp(t) })),
+  rule("dash-entity", String.raw`&(?:MD|mdash|ndash);|[\u0096\u0097\u2013\u2014\u2015]`, fixed("--")),
+  rule("amp", "&amp;", fixed("&")),
+  rule("punct-entity", String.raw`&(?:HT|TL|UR|LR|QC|QL|QR|odq|cdq|#[0-9]+);`, same),
+  rule("word+clitic", P.WORD, (t) => ({ emit: noSoftHyphens(t) }), P.CLITIC),
+  rule("word+n't", P.NEG_STEM, (t) => ({ emit: noSoftHyphens(t) }), P.NEG),
+  rule("word", P.WORD, (t) => ({ emit: noSoftHyphens(t) })),
+  rule("apostrophe-word", P.APOSTROPHE_WORDS, same),
+  rule("y'", String.raw`y${P.APOS}`, same, P.PLAIN_LETTER),
+  rule("url", P.FULL_URL, same),
+  rule("likely-url", P.LIKELY_URLS, same),
+  rule("email", P.EMAIL, same),
+  rule("twitter", P.TWITTER, same),
+  rule("clitic", P.CLITIC, quotes(false), "[^A-Za-z]"),
+  rule("n't", P.NEG, quotes(false), "[^A-Za-z]"),
+  rule("date", P.DATE, same),
+  rule("number", P.NUMBERS, (t) => ({ emit: noSoftHyphens(t) })),
+  rule("subsup", P.SUBSUP, same),
+  rule("fraction", P.FRACTION, (t) => ({ emit: nbsp(t) })),
+  rule("fraction-char", P.FRACTION_CHAR, (t) => ({ emit: FRACTION_TEXT[t] ?? t })),
+  rule("special", P.SPECIALS, (t) => ({ emit: t.replace(AMP_ENTITY, "&") })),
+  rule("slash-word", P.SLASH_WORD, same),
+  rule("dollar", P.DOLLARS, same),
+  rule("currency", P.CURRENCY_CHAR, (t) => ({
+    emit: t.replace(/\u00A2/g, "cents").replace(/\u00A3/g, "#").replace(/[\u0080\u00A4\u20A0\u20AC]/g, "$"),
+  })),
+  // An acronym before a sentence-starting word: "A." splits into "A" "."; longer ones keep
+  // their period and return it again as a token.
+  rule("acronym-end", String.raw`${P.ACRO}\.`, (t) => (t.length === 2 ? giveBack(1)(t) : periodTwice(t)), P.SENTENCE_START),
+  rule("number-abbrev", P.NUMBER_ABBREV, same, String.raw`${P.SPACENL}?(?=[\0-\uFFFF])\p{Nd}`),
+  rule("pty.", String.raw`(?:pt[eyEY]|co)\.`, same, `${P.SPACE}(?:ltd|lim)`),
+  rule("abbrev-end", P.ABBREV_LOWER, periodTwice, P.SENTENCE_END),
+  rule("abbrev", P.ABBREV_LOWER, same, "[^][^]"),
+  rule("abbrev-eof", P.ABBREV_LOWER, periodTwice),
+  rule("title.", String.raw`${P.ABBREV_TITLE}\.`, same),
+  rule("title", P.ABBREV_TITLE, same, P.SPACE),
+  rule("acro", P.ACRO, same, P.SPACENL),
+  rule("'90", String.raw`${P.APOS}[0-9][0-9]`, same, P.SPACENL),
+  rule("filename", P.FILENAME, same, String.raw`${P.SPACENL}|[.?!,]`),
+  rule("word.", String.raw`${P.WORD}\.`, (t) => ({ emit: noSoftHyphens(t) }), P.INSENTP),
+  rule("phone", P.PHONES, (t) => ({ emit: parens(nbsp(t)) })),
+  rule("open-dquote", P.DOUBLE_QUOTE, quotes(true), "[A-Za-z0-9$]"),
+  rule("dquote", P.DOUBLE_QUOTE, quotes(false)),
+  rule("del", String.raw`\u007F`, skip),
+  rule("<", "<|&lt;", fixed("<")),
+  rule(">", ">|&gt;", fixed(">")),
+  rule("smiley", P.SMILEY, (t) => ({ emit: parens(t) }), "[^A-Za-z0-9]"),
+  rule("asian-smiley", P.ASIAN_SMILEYS, (t) => ({ emit: parens(t) })),
+  rule("{", String.raw`\{`, fixed("-LCB-")),
+  rule("}", String.raw`\}`, fixed("-RCB-")),
+  rule("[", String.raw`\[`, fixed("-LSB-")),
+  rule("]", String.raw`\]`, fixed("-RSB-")),
+  rule("(", String.raw`\(`, fixed("-LRB-")),
+  rule(")", String.raw`\)`, fixed("-RRB-")),
+  rule("hyphens", String.raw`-+`, (t) => ({ emit: t.length === 3 || t.length === 4 ? "--" : t })),
+  rule("ellipsis", P.ELLIPSES, fixed("...")),
+  rule("marks", ["@+", "#+", "_+"], same),
+  rule("asterisks", [String.raw`\*+`, String.raw`(?:\\\*){1,3}`], same),
+  rule("insentp", P.INSENTP, same),
+  rule("?!", "[?!]+", same),
+  rule("period", String.raw`[.\u00A1\u00BF\u037E\u0589\u061F\u06D4\u0700-\u0702\u07FA\u3002]`, same),
+  rule("=", "=", same),
+  rule("/", String.raw`\/`, same),
+  rule("hyphenated.", String.raw`${P.HYPHENATED}\.`, (t) => ({ emit: noSoftHyphens(t) }), P.INSENTP),
+  rule("hyphenated", P.HYPHENATED, (t) => ({ emit: noSoftHyphens(t) })),
+  rule("thing.", String.raw`${P.THING}\.`, same, P.INSENTP),
+  rule("thing", P.THING, same),
+  rule("caps-amp.", String.raw`${P.CAPS_AMP}\.`, (t) => ({ emit: t.replace(AMP_ENTITY, "&") }), P.INSENTP),
+  rule("caps-amp", P.CAPS_AMP, (t) => ({ emit: t.replace(AMP_ENTITY, "&") })),
+  rule("open-squote", "'", quotes(true), String.raw`[A-Za-z][^ \t\n\r\u00A0]`),
+  rule("clitic-eof", P.CLITIC, quotes(false)),
+  rule("n't-eof", P.NEG, quotes(false)),
+  rule("quote", P.QUOTE_FORMS, quotes(false)),
+  rule("duck-feet", "<<|>>", same),
+  rule("symbol", P.MISC_SYMBOL, same),
+  rule("space", String.raw`\0|${P.SPACE}+|[\u200B\u200E\u200F\uFEFF]`, skip),
+  rule("newline", P.NEWLINE, () => ({ emit: PTB_NEWLINE })),
+  rule("nbsp-entity", "&nbsp;", skip),
+  // Anything else is untokenizable and deleted (the reference warns once and drops it).
+  rule("other", String.raw`[^\n]`, skip),
+];
+
+/**
+ * Tokenize `text` into PTB tokens (case preserved, not filtered); line breaks become
+ * `PTB_NEWLINE`. Matches CoreNLP 3.4.1 `PTBTokenizer` with `tokenizeNLs`.
+ */
+export function lexPtb(text: string): PtbToken[] {
+  const out: PtbToken[] = [];
+  const n = text.length;
+  let pos = 0;
+  while (pos < n) {
+    let bestLen = 0;
+    let bestMain = "";
+    let best: Rule | null = null;
+    for (const r of RULES) {
+      for (const re of r.res) {
+        re.lastIndex = pos;
+        const m = re.exec(text);
+        if (m !== null && m[0].length > bestLen) {
+          bestLen = m[0].length;
+          bestMain = m.groups!.m;
+          best = r;
+        }
+      }
+    }
+    if (best === null || bestMain.length === 0) {
+      throw new Error(`lexPtb: no rule matches at offset ${pos} of ${JSON.stringify(text.slice(pos, pos + 20))}`);
+    }
+    const { emit, keep } = best.act(bestMain);
+    if (emit !== null) out.push(emit);
+    pos += keep ?? bestMain.length;
+  }
+  return out;
+}
