@@ -31,6 +31,8 @@ interface Rule {
   /** Sticky regexes, one per alternative; group `m` is the consumed part. */
   res: RegExp[];
   act: Action;
+  /** Characters a match can start with (a superset); null = any. Only used to skip rules. */
+  first: RegExp | null;
 }
 
 const SOFT_HYPHEN = /\u00AD/g;
@@ -72,103 +74,181 @@ const giveBack = (n: number): Action => (t) => ({ emit: t.slice(0, t.length - n)
 const periodTwice: Action = (t) => ({ emit: t, keep: t.length - 1 });
 const quotes = (left: boolean): Action => (t) => ({ emit: latexQuotes(t, left) });
 
-function rule(name: string, main: string | readonly string[], act: Action, look?: string): Rule {
+function rule(
+  name: string,
+  main: string | readonly string[],
+  act: Action,
+  look: string | undefined,
+  first: string | null,
+): Rule {
   const alts = typeof main === "string" ? [main] : main;
   const res = alts.map((m) =>
-    new RegExp(look === undefined ? `(?<m>${P.caseless(m)})` : `(?<m>${P.caseless(m)})(?:${P.caseless(look)})`, "uy")
+    new RegExp(
+      look === undefined ? `(?<m>${P.caseless(m)})` : `(?<m>${P.caseless(m)})(?:${P.caseless(look)})`,
+      "uy",
+    )
   );
-  return { name, res, act };
+  return { name, res, act, first: first === null ? null : new RegExp(`^(?:${first})`, "u") };
 }
+
+// First-character classes for skipping rules that cannot start at a position (supersets).
+const F_LETTER = `${P.PLAIN_LETTER}|${P.EXTRA_LETTER}|&`;
+const F_ALNUM = `${F_LETTER}|${P.DIGIT}`;
+const F_APOS = String.raw`['\u0092\u2019&]`;
+const F_ASCII = "[A-Za-z]";
 
 // The rules in priority order (earlier wins a tie in length).
 const RULES: Rule[] = [
-  rule("c++", String.raw`c\+\+`, same),
-  rule("c#", "[cfCF]#", same),
-  rule("cannot", "cannot", giveBack(3)),
-  rule("'twas", "'twas", giveBack(3)),
-  rule("'tis", "'tis", giveBack(2)),
-  rule("gonna", "gonna|gotta|lemme|gimme|wanna", giveBack(2)),
-  rule("sgml", P.SGML, (t) => ({ emit: nbsp(t) })),
-  rule("dash-entity", String.raw`&(?:MD|mdash|ndash);|[\u0096\u0097\u2013\u2014\u2015]`, fixed("--")),
-  rule("amp", "&amp;", fixed("&")),
-  rule("punct-entity", String.raw`&(?:HT|TL|UR|LR|QC|QL|QR|odq|cdq|#[0-9]+);`, same),
-  rule("word+clitic", P.WORD, (t) => ({ emit: noSoftHyphens(t) }), P.CLITIC),
-  rule("word+n't", P.NEG_STEM, (t) => ({ emit: noSoftHyphens(t) }), P.NEG),
-  rule("word", P.WORD, (t) => ({ emit: noSoftHyphens(t) })),
-  rule("apostrophe-word", P.APOSTROPHE_WORDS, same),
-  rule("y'", String.raw`y${P.APOS}`, same, P.PLAIN_LETTER),
-  rule("url", P.FULL_URL, same),
-  rule("likely-url", P.LIKELY_URLS, same),
-  rule("email", P.EMAIL, same),
-  rule("twitter", P.TWITTER, same),
-  rule("clitic", P.CLITIC, quotes(false), "[^A-Za-z]"),
-  rule("n't", P.NEG, quotes(false), "[^A-Za-z]"),
-  rule("date", P.DATE, same),
-  rule("number", P.NUMBERS, (t) => ({ emit: noSoftHyphens(t) })),
-  rule("subsup", P.SUBSUP, same),
-  rule("fraction", P.FRACTION, (t) => ({ emit: nbsp(t) })),
-  rule("fraction-char", P.FRACTION_CHAR, (t) => ({ emit: FRACTION_TEXT[t] ?? t })),
-  rule("special", P.SPECIALS, (t) => ({ emit: t.replace(AMP_ENTITY, "&") })),
-  rule("slash-word", P.SLASH_WORD, same),
-  rule("dollar", P.DOLLARS, same),
-  rule("currency", P.CURRENCY_CHAR, (t) => ({
-    emit: t.replace(/\u00A2/g, "cents").replace(/\u00A3/g, "#").replace(/[\u0080\u00A4\u20A0\u20AC]/g, "$"),
-  })),
+  rule("c++", String.raw`c\+\+`, same, undefined, "[cC]"),
+  rule("c#", "[cfCF]#", same, undefined, "[cfCF]"),
+  rule("cannot", "cannot", giveBack(3), undefined, "[cC]"),
+  rule("'twas", "'twas", giveBack(3), undefined, "'"),
+  rule("'tis", "'tis", giveBack(2), undefined, "'"),
+  rule("gonna", "gonna|gotta|lemme|gimme|wanna", giveBack(2), undefined, "[gGlLwW]"),
+  rule("sgml", P.SGML, (t) => ({ emit: nbsp(t) }), undefined, "<"),
+  rule(
+    "dash-entity",
+    String.raw`&(?:MD|mdash|ndash);|[\u0096\u0097\u2013\u2014\u2015]`,
+    fixed("--"),
+    undefined,
+    String.raw`[&\u0096\u0097\u2013-\u2015]`,
+  ),
+  rule("amp", "&amp;", fixed("&"), undefined, "&"),
+  rule("punct-entity", String.raw`&(?:HT|TL|UR|LR|QC|QL|QR|odq|cdq|#[0-9]+);`, same, undefined, "&"),
+  rule("word+clitic", P.WORD, (t) => ({ emit: noSoftHyphens(t) }), P.CLITIC, F_LETTER),
+  rule("word+n't", P.NEG_STEM, (t) => ({ emit: noSoftHyphens(t) }), P.NEG, String.raw`[A-Za-z\u00AD]`),
+  rule("word", P.WORD, (t) => ({ emit: noSoftHyphens(t) }), undefined, F_LETTER),
+  rule("apostrophe-word", P.APOSTROPHE_WORDS, same, undefined, `${F_LETTER}|${F_APOS}`),
+  rule("y'", String.raw`y${P.APOS}`, same, P.PLAIN_LETTER, "[yY]"),
+  rule("url", P.FULL_URL, same, undefined, "[hH]"),
+  rule("likely-url", P.LIKELY_URLS, same, undefined, null),
+  rule("email", P.EMAIL, same, undefined, "[&<a-zA-Z0-9]"),
+  rule("twitter", P.TWITTER, same, undefined, "[@#]"),
+  rule("clitic", P.CLITIC, quotes(false), "[^A-Za-z]", F_APOS),
+  rule("n't", P.NEG, quotes(false), "[^A-Za-z]", "[nN]"),
+  rule("date", P.DATE, same, undefined, P.DIGIT),
+  rule(
+    "number",
+    P.NUMBERS,
+    (t) => ({ emit: noSoftHyphens(t) }),
+    undefined,
+    String.raw`[\-+.:,\u00AD\u066B\u066C]|${P.DIGIT}`,
+  ),
+  rule(
+    "subsup",
+    P.SUBSUP,
+    same,
+    undefined,
+    String.raw`[\u207A\u207B\u208A\u208B\u2070\u00B9\u00B2\u00B3\u2074-\u2079\u2080-\u2089]`,
+  ),
+  rule("fraction", P.FRACTION, (t) => ({ emit: nbsp(t) }), undefined, P.DIGIT),
+  rule(
+    "fraction-char",
+    P.FRACTION_CHAR,
+    (t) => ({ emit: FRACTION_TEXT[t] ?? t }),
+    undefined,
+    P.FRACTION_CHAR,
+  ),
+  rule("special", P.SPECIALS, (t) => ({ emit: t.replace(AMP_ENTITY, "&") }), undefined, "[\\-cCpPaAsS]"),
+  rule("slash-word", P.SLASH_WORD, same, undefined, "[A-Za-z0-9]"),
+  rule("dollar", P.DOLLARS, same, undefined, "[A-Z$#]"),
+  rule(
+    "currency",
+    P.CURRENCY_CHAR,
+    (t) => ({
+      emit: t.replace(/\u00A2/g, "cents").replace(/\u00A3/g, "#").replace(/[\u0080\u00A4\u20A0\u20AC]/g, "$"),
+    }),
+    undefined,
+    P.CURRENCY_CHAR,
+  ),
   // An acronym before a sentence-starting word: "A." splits into "A" "."; longer ones keep
   // their period and return it again as a token.
-  rule("acronym-end", String.raw`${P.ACRO}\.`, (t) => (t.length === 2 ? giveBack(1)(t) : periodTwice(t)), P.SENTENCE_START),
-  rule("number-abbrev", P.NUMBER_ABBREV, same, String.raw`${P.SPACENL}?(?=[\0-\uFFFF])\p{Nd}`),
-  rule("pty.", String.raw`(?:pt[eyEY]|co)\.`, same, `${P.SPACE}(?:ltd|lim)`),
-  rule("abbrev-end", P.ABBREV_LOWER, periodTwice, P.SENTENCE_END),
-  rule("abbrev", P.ABBREV_LOWER, same, "[^][^]"),
-  rule("abbrev-eof", P.ABBREV_LOWER, periodTwice),
-  rule("title.", String.raw`${P.ABBREV_TITLE}\.`, same),
-  rule("title", P.ABBREV_TITLE, same, P.SPACE),
-  rule("acro", P.ACRO, same, P.SPACENL),
-  rule("'90", String.raw`${P.APOS}[0-9][0-9]`, same, P.SPACENL),
-  rule("filename", P.FILENAME, same, String.raw`${P.SPACENL}|[.?!,]`),
-  rule("word.", String.raw`${P.WORD}\.`, (t) => ({ emit: noSoftHyphens(t) }), P.INSENTP),
-  rule("phone", P.PHONES, (t) => ({ emit: parens(nbsp(t)) })),
-  rule("open-dquote", P.DOUBLE_QUOTE, quotes(true), "[A-Za-z0-9$]"),
-  rule("dquote", P.DOUBLE_QUOTE, quotes(false)),
-  rule("del", String.raw`\u007F`, skip),
-  rule("<", "<|&lt;", fixed("<")),
-  rule(">", ">|&gt;", fixed(">")),
-  rule("smiley", P.SMILEY, (t) => ({ emit: parens(t) }), "[^A-Za-z0-9]"),
-  rule("asian-smiley", P.ASIAN_SMILEYS, (t) => ({ emit: parens(t) })),
-  rule("{", String.raw`\{`, fixed("-LCB-")),
-  rule("}", String.raw`\}`, fixed("-RCB-")),
-  rule("[", String.raw`\[`, fixed("-LSB-")),
-  rule("]", String.raw`\]`, fixed("-RSB-")),
-  rule("(", String.raw`\(`, fixed("-LRB-")),
-  rule(")", String.raw`\)`, fixed("-RRB-")),
-  rule("hyphens", String.raw`-+`, (t) => ({ emit: t.length === 3 || t.length === 4 ? "--" : t })),
-  rule("ellipsis", P.ELLIPSES, fixed("...")),
-  rule("marks", ["@+", "#+", "_+"], same),
-  rule("asterisks", [String.raw`\*+`, String.raw`(?:\\\*){1,3}`], same),
-  rule("insentp", P.INSENTP, same),
-  rule("?!", "[?!]+", same),
-  rule("period", String.raw`[.\u00A1\u00BF\u037E\u0589\u061F\u06D4\u0700-\u0702\u07FA\u3002]`, same),
-  rule("=", "=", same),
-  rule("/", String.raw`\/`, same),
-  rule("hyphenated.", String.raw`${P.HYPHENATED}\.`, (t) => ({ emit: noSoftHyphens(t) }), P.INSENTP),
-  rule("hyphenated", P.HYPHENATED, (t) => ({ emit: noSoftHyphens(t) })),
-  rule("thing.", String.raw`${P.THING}\.`, same, P.INSENTP),
-  rule("thing", P.THING, same),
-  rule("caps-amp.", String.raw`${P.CAPS_AMP}\.`, (t) => ({ emit: t.replace(AMP_ENTITY, "&") }), P.INSENTP),
-  rule("caps-amp", P.CAPS_AMP, (t) => ({ emit: t.replace(AMP_ENTITY, "&") })),
-  rule("open-squote", "'", quotes(true), String.raw`[A-Za-z][^ \t\n\r\u00A0]`),
-  rule("clitic-eof", P.CLITIC, quotes(false)),
-  rule("n't-eof", P.NEG, quotes(false)),
-  rule("quote", P.QUOTE_FORMS, quotes(false)),
-  rule("duck-feet", "<<|>>", same),
-  rule("symbol", P.MISC_SYMBOL, same),
-  rule("space", String.raw`\0|${P.SPACE}+|[\u200B\u200E\u200F\uFEFF]`, skip),
-  rule("newline", P.NEWLINE, () => ({ emit: PTB_NEWLINE })),
-  rule("nbsp-entity", "&nbsp;", skip),
+  rule(
+    "acronym-end",
+    String.raw`${P.ACRO}\.`,
+    (t) => (t.length === 2 ? giveBack(1)(t) : periodTwice(t)),
+    P.SENTENCE_START,
+    F_ASCII,
+  ),
+  rule("number-abbrev", P.NUMBER_ABBREV, same, String.raw`${P.SPACENL}?(?=[\0-\uFFFF])\p{Nd}`, F_ASCII),
+  rule("pty.", String.raw`(?:pt[eyEY]|co)\.`, same, `${P.SPACE}(?:ltd|lim)`, F_ASCII),
+  rule("abbrev-end", P.ABBREV_LOWER, periodTwice, P.SENTENCE_END, F_ASCII),
+  rule("abbrev", P.ABBREV_LOWER, same, "[^][^]", F_ASCII),
+  rule("abbrev-eof", P.ABBREV_LOWER, periodTwice, undefined, F_ASCII),
+  rule("title.", String.raw`${P.ABBREV_TITLE}\.`, same, undefined, F_ASCII),
+  rule("title", P.ABBREV_TITLE, same, P.SPACE, F_ASCII),
+  rule("acro", P.ACRO, same, P.SPACENL, F_ASCII),
+  rule("'90", String.raw`${P.APOS}[0-9][0-9]`, same, P.SPACENL, F_APOS),
+  rule("filename", P.FILENAME, same, String.raw`${P.SPACENL}|[.?!,]`, F_ALNUM),
+  rule("word.", String.raw`${P.WORD}\.`, (t) => ({ emit: noSoftHyphens(t) }), P.INSENTP, F_LETTER),
+  rule("phone", P.PHONES, (t) => ({ emit: parens(nbsp(t)) }), undefined, "[(+0-9]"),
+  rule("open-dquote", P.DOUBLE_QUOTE, quotes(true), "[A-Za-z0-9$]", '["&]'),
+  rule("dquote", P.DOUBLE_QUOTE, quotes(false), undefined, '["&]'),
+  rule("del", String.raw`\u007F`, skip, undefined, String.raw`\u007F`),
+  rule("<", "<|&lt;", fixed("<"), undefined, "[<&]"),
+  rule(">", ">|&gt;", fixed(">"), undefined, "[>&]"),
+  rule("smiley", P.SMILEY, (t) => ({ emit: parens(t) }), "[^A-Za-z0-9]", "[<>:;=]"),
+  rule("asian-smiley", P.ASIAN_SMILEYS, (t) => ({ emit: parens(t) }), undefined, String.raw`[\^x=~<>'\-(]`),
+  rule("{", String.raw`\{`, fixed("-LCB-"), undefined, String.raw`\{`),
+  rule("}", String.raw`\}`, fixed("-RCB-"), undefined, String.raw`\}`),
+  rule("[", String.raw`\[`, fixed("-LSB-"), undefined, String.raw`\[`),
+  rule("]", String.raw`\]`, fixed("-RSB-"), undefined, String.raw`\]`),
+  rule("(", String.raw`\(`, fixed("-LRB-"), undefined, String.raw`\(`),
+  rule(")", String.raw`\)`, fixed("-RRB-"), undefined, String.raw`\)`),
+  rule(
+    "hyphens",
+    String.raw`-+`,
+    (t) => ({ emit: t.length === 3 || t.length === 4 ? "--" : t }),
+    undefined,
+    "-",
+  ),
+  rule("ellipsis", P.ELLIPSES, fixed("..."), undefined, String.raw`[.\u0085\u2026]`),
+  rule("marks", ["@+", "#+", "_+"], same, undefined, "[@#_]"),
+  rule("asterisks", [String.raw`\*+`, String.raw`(?:\\\*){1,3}`], same, undefined, String.raw`[*\\]`),
+  rule("insentp", P.INSENTP, same, undefined, P.INSENTP),
+  rule("?!", "[?!]+", same, undefined, "[?!]"),
+  rule(
+    "period",
+    String.raw`[.\u00A1\u00BF\u037E\u0589\u061F\u06D4\u0700-\u0702\u07FA\u3002]`,
+    same,
+    undefined,
+    null,
+  ),
+  rule("=", "=", same, undefined, "="),
+  rule("/", String.raw`\/`, same, undefined, "/"),
+  rule(
+    "hyphenated.",
+    String.raw`${P.HYPHENATED}\.`,
+    (t) => ({ emit: noSoftHyphens(t) }),
+    P.INSENTP,
+    "[A-Za-z0-9]",
+  ),
+  rule("hyphenated", P.HYPHENATED, (t) => ({ emit: noSoftHyphens(t) }), undefined, "[A-Za-z0-9]"),
+  rule("thing.", String.raw`${P.THING}\.`, same, P.INSENTP, P.PLAIN_ALNUM),
+  rule("thing", P.THING, same, undefined, P.PLAIN_ALNUM),
+  rule(
+    "caps-amp.",
+    String.raw`${P.CAPS_AMP}\.`,
+    (t) => ({ emit: t.replace(AMP_ENTITY, "&") }),
+    P.INSENTP,
+    "[A-Z]",
+  ),
+  rule("caps-amp", P.CAPS_AMP, (t) => ({ emit: t.replace(AMP_ENTITY, "&") }), undefined, "[A-Z]"),
+  rule("open-squote", "'", quotes(true), String.raw`[A-Za-z][^ \t\n\r\u00A0]`, "'"),
+  rule("clitic-eof", P.CLITIC, quotes(false), undefined, F_APOS),
+  rule("n't-eof", P.NEG, quotes(false), undefined, "[nN]"),
+  rule("quote", P.QUOTE_FORMS, quotes(false), undefined, null),
+  rule("duck-feet", "<<|>>", same, undefined, "[<>]"),
+  rule("symbol", P.MISC_SYMBOL, same, undefined, P.MISC_SYMBOL),
+  rule("space", String.raw`\0|${P.SPACE}+|[\u200B\u200E\u200F\uFEFF]`, skip, undefined, null),
+  rule("newline", P.NEWLINE, () => ({ emit: PTB_NEWLINE }), undefined, null),
+  rule("nbsp-entity", "&nbsp;", skip, undefined, "&"),
   // Anything else is untokenizable and deleted (the reference warns once and drops it).
-  rule("other", String.raw`[^\n]`, skip),
+  rule("other", String.raw`[^\n]`, skip, undefined, null),
 ];
+
+// Rules that can start with a given code point, filled on first use.
+const byFirstChar = new Map<number, Rule[]>();
 
 /**
  * Tokenize `text` into PTB tokens (case preserved, not filtered); line breaks become
@@ -182,7 +262,14 @@ export function lexPtb(text: string): PtbToken[] {
     let bestLen = 0;
     let bestMain = "";
     let best: Rule | null = null;
-    for (const r of RULES) {
+    const cp = text.codePointAt(pos)!;
+    let candidates = byFirstChar.get(cp);
+    if (candidates === undefined) {
+      const ch = String.fromCodePoint(cp);
+      candidates = RULES.filter((r) => r.first === null || r.first.test(ch));
+      byFirstChar.set(cp, candidates);
+    }
+    for (const r of candidates) {
       for (const re of r.res) {
         re.lastIndex = pos;
         const m = re.exec(text);
@@ -194,7 +281,9 @@ export function lexPtb(text: string): PtbToken[] {
       }
     }
     if (best === null || bestMain.length === 0) {
-      throw new Error(`lexPtb: no rule matches at offset ${pos} of ${JSON.stringify(text.slice(pos, pos + 20))}`);
+      throw new Error(
+        `lexPtb: no rule matches at offset ${pos} of ${JSON.stringify(text.slice(pos, pos + 20))}`,
+      );
     }
     const { emit, keep } = best.act(bestMain);
     if (emit !== null) out.push(emit);

@@ -66,15 +66,20 @@ export const PLAIN_LETTER = String.raw`(?:${BMP}\p{L})`;
 export const DIGIT = String.raw`(?:${BMP}\p{Nd}|[\u07C0-\u07C9])`;
 /** Accented-letter entities such as `&eacute;`, which count as letters. */
 const ENTITY_LETTER = String.raw`&[aeiouAEIOU](?:acute|grave|uml);`;
+/** Marks and modifiers the grammar adds to the letter class. */
 // Marks and modifiers the grammar adds to the letter class (soft hyphen, combining marks of
 // several scripts, a few modifier symbols); a table of the reference's behaviour.
-const EXTRA_LETTER = String.raw`[\u00AD\u0237-\u024F\u02C2-\u02C5\u02D2-\u02DF\u02E5-\u02FF\u0300-\u036F` +
-  String.raw`\u0370-\u037D\u0384\u0385\u03CF\u03F6\u03FC-\u03FF\u0483-\u0487\u04CF\u04F6-\u04FF\u0510-\u0525` +
+export const EXTRA_LETTER =
+  String.raw`[\u00AD\u0237-\u024F\u02C2-\u02C5\u02D2-\u02DF\u02E5-\u02FF\u0300-\u036F` +
+  String
+    .raw`\u0370-\u037D\u0384\u0385\u03CF\u03F6\u03FC-\u03FF\u0483-\u0487\u04CF\u04F6-\u04FF\u0510-\u0525` +
   String.raw`\u055A-\u055F\u0591-\u05BD\u05BF\u05C1\u05C2\u05C4\u05C5\u05C7\u0615-\u061A\u063B-\u063F` +
-  String.raw`\u064B-\u065E\u0670\u06D6-\u06EF\u06FA-\u06FF\u070F\u0711\u0730-\u074F\u0750-\u077F\u07A6-\u07B1` +
+  String
+    .raw`\u064B-\u065E\u0670\u06D6-\u06EF\u06FA-\u06FF\u070F\u0711\u0730-\u074F\u0750-\u077F\u07A6-\u07B1` +
   String.raw`\u07CA-\u07F5\u07FA\u0900-\u0903\u093C\u093E-\u094E\u0951-\u0955\u0962-\u0963\u0981-\u0983` +
   String.raw`\u09BC-\u09C4\u09C7\u09C8\u09CB-\u09CD\u09D7\u09E2\u09E3\u0A01-\u0A03\u0A3C\u0A3E-\u0A4F` +
-  String.raw`\u0A81-\u0A83\u0ABC-\u0ACF\u0B82\u0BBE-\u0BC2\u0BC6-\u0BC8\u0BCA-\u0BCD\u0C01-\u0C03\u0C3E-\u0C56` +
+  String
+    .raw`\u0A81-\u0A83\u0ABC-\u0ACF\u0B82\u0BBE-\u0BC2\u0BC6-\u0BC8\u0BCA-\u0BCD\u0C01-\u0C03\u0C3E-\u0C56` +
   String.raw`\u0D3E-\u0D44\u0D46-\u0D48\u0E30-\u0E3A\u0E47-\u0E4E\u0EB1-\u0EBC\u0EC8-\u0ECD]`;
 /** A letter of a word token. */
 export const LETTER = `(?:${PLAIN_LETTER}|${EXTRA_LETTER}|${ENTITY_LETTER})`;
@@ -124,7 +129,8 @@ export const APOSTROPHE_WORDS: readonly string[] = [
 
 /** SGML/HTML-like tags: `<b>`, `</b>`, `<a href="x">`, `<!-- ... -->`, `<br />`. */
 const NAME = String.raw`[A-Za-z][A-Za-z0-9_:.\-]*`;
-export const SGML = String.raw`<(?:[!?][A-Za-z\-][^>\r\n]*|${NAME}(?:[ ]+(?:${NAME}[ ]*=[ ]*(?:'[^']*'|"[^"]*")|${NAME}))*` +
+export const SGML =
+  String.raw`<(?:[!?][A-Za-z\-][^>\r\n]*|${NAME}(?:[ ]+(?:${NAME}[ ]*=[ ]*(?:'[^']*'|"[^"]*")|${NAME}))*` +
   String.raw`[ ]*\/?|\/${NAME})[ ]*>`;
 
 const NOT_URL_END = String.raw`[^ \t\n\f\r"<>|.!?(){},\-]`;
@@ -141,7 +147,8 @@ export const LIKELY_URLS: readonly string[] = [
 ];
 const EMAIL_PART = String.raw`[^ \t\n\f\r"<>|(){}.\u00A0]+`;
 /** E-mail addresses, optionally in angle brackets. */
-export const EMAIL = String.raw`(?:&lt;|<)?[a-zA-Z0-9][^ \t\n\f\r"<>|()\u00A0{}]*@(?:${EMAIL_PART}\.)*${EMAIL_PART}(?:&gt;|>)?`;
+export const EMAIL = String
+  .raw`(?:&lt;|<)?[a-zA-Z0-9][^ \t\n\f\r"<>|()\u00A0{}]*@(?:${EMAIL_PART}\.)*${EMAIL_PART}(?:&gt;|>)?`;
 /** `@handles` and `#tags`. */
 export const TWITTER: readonly string[] = [String.raw`@[a-zA-Z_][a-zA-Z_0-9]*`, String.raw`#${LETTER}+`];
 
@@ -153,7 +160,8 @@ export const NUMBERS: readonly string[] = [
   String.raw`[\-+]?${DIGIT}*(?:[.:,\u00AD\u066B\u066C]${DIGIT}+)+`,
 ];
 /** Superscript / subscript digit runs (x², H₂O). */
-export const SUBSUP = String.raw`[\u207A\u207B\u208A\u208B]?(?:[\u2070\u00B9\u00B2\u00B3\u2074-\u2079]+|[\u2080-\u2089]+)`;
+export const SUBSUP = String
+  .raw`[\u207A\u207B\u208A\u208B]?(?:[\u2070\u00B9\u00B2\u00B3\u2074-\u2079]+|[\u2080-\u2089]+)`;
 /** Fractions like 1/3 and 1 1/2 (the space becomes U+00A0). */
 export const FRACTION = String.raw`(?:${DIGIT}{1,4}[\- \u00A0])?${DIGIT}{1,4}(?:\\?\/|\u2044)${DIGIT}{1,4}`;
 /** Vulgar-fraction characters. */
@@ -171,11 +179,13 @@ export const SPECIALS: readonly string[] = [
   String.raw`c${APOS}est`,
 ];
 /** Slash compounds: and/or, eye/nose, 24/7-like alphanumerics. */
-export const SLASH_WORD = String.raw`[A-Za-z0-9]+(?:-[A-Za-z]+){0,2}(?:\\?\/[A-Za-z0-9]+(?:-[A-Za-z]+){0,2}){1,2}`;
+export const SLASH_WORD = String
+  .raw`[A-Za-z0-9]+(?:-[A-Za-z]+){0,2}(?:\\?\/[A-Za-z0-9]+(?:-[A-Za-z]+){0,2}){1,2}`;
 /** Currency prefixes: US$, A$, $, #. */
 export const DOLLARS: readonly string[] = [String.raw`[A-Z]*\$`, "#"];
 /** Other currency signs. */
-export const CURRENCY_CHAR = String.raw`[\u00A2\u00A3\u00A4\u00A5\u0080\u20A0\u20AC\u060B\u0E3F\u20A4\uFFE0\uFFE1\uFFE5\uFFE6]`;
+export const CURRENCY_CHAR = String
+  .raw`[\u00A2\u00A3\u00A4\u00A5\u0080\u20A0\u20AC\u060B\u0E3F\u20A4\uFFE0\uFFE1\uFFE5\uFFE6]`;
 
 const ACRO_SPECIAL = String.raw`(?:Canada|Sino|Korean|EU|Japan|non)-U\.S|U\.S\.-(?:U\.K|U\.S\.S\.R)`;
 /** A letter, or letters separated by periods (U.S, a.k.a), or U.S. compounds. */
@@ -242,7 +252,8 @@ export const NUMBER_ABBREV = String.raw`(?:ca|figs?|prop|nos?|art|bldg|pp|op)\.`
 // Abbreviations usually followed by a lower-case word (months, days, states, companies...).
 const AB_MONTH = "Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec";
 const AB_DAY = "Mon|Tue|Tues|Wed|Thu|Thurs|Fri";
-const AB_STATE = "Ala|Ariz|[A]z|[A]rk|Calif|Colo|Conn|Ct|Dak|[D]el|Fla|Ga|[I]ll|Ind|Kans?|Ky|[L]a|[M]ass|Md|" +
+const AB_STATE =
+  "Ala|Ariz|[A]z|[A]rk|Calif|Colo|Conn|Ct|Dak|[D]el|Fla|Ga|[I]ll|Ind|Kans?|Ky|[L]a|[M]ass|Md|" +
   "Mich|Minn|[M]iss|Mo|Mont|Neb|Nev|Okla|[O]re|[P]a|Penn|Tenn|[T]ex|Va|Vt|[W]ash|Wisc?|Wyo";
 const AB_COMPANY = "Inc|Cos?|Corp|Pp?t[ye]s?|Ltd|Plc|Rt|Bancorp|Bhd|Assn|Univ|Intl|Sys";
 const AB_NUMBER = "tel|est|ext|sq";
@@ -257,7 +268,8 @@ const AB_TITLE = "Mr|Mrs|Ms|[M]iss|Drs?|Profs?|Sens?|Reps?|Attys?|Lt|Col|Gen|Mes
   "Mlle|Mme|Msgr|Sfc";
 const AB_COMPANY2 = "Invt|Elec|Natl|M[ft]g|Dept";
 /** Title-like abbreviation without its period. */
-export const ABBREV_TITLE = String.raw`(?:${AB_TITLE}|vs|Alex|Wm|Jos|Cie|a\.k\.a|cf|TREAS|Ph|${ACRO}|${AB_COMPANY2})`;
+export const ABBREV_TITLE = String
+  .raw`(?:${AB_TITLE}|vs|Alex|Wm|Jos|Cie|a\.k\.a|cf|TREAS|Ph|${ACRO}|${AB_COMPANY2})`;
 
 /** Sentence-final look: a space/line break, then another, a capital, or a tag. */
 export const SENTENCE_END = String.raw`${SPACENL}(?:${SPACENL}|${BMP}\p{Lu}|${SGML})`;
@@ -305,11 +317,15 @@ export const HYPHENATED = String.raw`[A-Za-z0-9][A-Za-z0-9.,\u00AD]*(?:-(?:${ACR
 export const QUOTE_FORMS: readonly string[] = [
   APOS,
   "''",
-  String.raw`[\u0060\u2018\u2019\u201A\u201B\u201C\u201D\u0091\u0092\u0093\u0094\u201E\u201F\u2039\u203A\u00AB\u00BB]{1,2}`,
+  String
+    .raw`[\u0060\u2018\u2019\u201A\u201B\u201C\u201D\u0091\u0092\u0093\u0094\u201E\u201F\u2039\u203A\u00AB\u00BB]{1,2}`,
 ];
 /** Stand-alone symbols (math, arrows, dingbats, fullwidth punctuation, ...). */
-export const MISC_SYMBOL = String.raw`[+%&~\^|\\\u00A6\u00A7\u00A8\u00A9\u00AC\u00AE\u00AF\u00B0-\u00BA\u00D7\u00F7\u0387` +
-  String.raw`\u05BE\u05C0\u05C3\u05C6\u05F3\u05F4\u0600-\u0603\u0606-\u060A\u060C\u0614\u061B\u061E\u066A\u066D` +
+export const MISC_SYMBOL =
+  String.raw`[+%&~\^|\\\u00A6\u00A7\u00A8\u00A9\u00AC\u00AE\u00AF\u00B0-\u00BA\u00D7\u00F7\u0387` +
+  String
+    .raw`\u05BE\u05C0\u05C3\u05C6\u05F3\u05F4\u0600-\u0603\u0606-\u060A\u060C\u0614\u061B\u061E\u066A\u066D` +
   String.raw`\u0703-\u070D\u07F6\u07F7\u07F8\u0964\u0965\u0E4F\u1FBD\u2016\u2017\u2020-\u2023\u2030-\u2038` +
-  String.raw`\u203B\u203E-\u2042\u2044\u207A-\u207F\u208A-\u208E\u2100-\u214F\u2190-\u21FF\u2200-\u2BFF\u3012` +
+  String
+    .raw`\u203B\u203E-\u2042\u2044\u207A-\u207F\u208A-\u208E\u2100-\u214F\u2190-\u21FF\u2200-\u2BFF\u3012` +
   String.raw`\u30FB\uFF01-\uFF0F\uFF1A-\uFF20\uFF3B-\uFF40\uFF5B-\uFF65]`;
