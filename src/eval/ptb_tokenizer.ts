@@ -47,10 +47,72 @@ export function ptbTokens(text: string): string[] {
   return lexPtb(text).filter((t): t is string => t !== PTB_NEWLINE);
 }
 
+// Java's final-sigma test works on words as its (legacy) word BreakIterator sees them: letters,
+// marks and digits join, and so does one of - – _ ' " . ‧ or the soft hyphen between a word
+// character and a letter (measured against Java 17: "ΟΔΟΣ-RRB" keeps σ, "ΟΔΟΣ/A" gets ς).
+// "Cased" is Java's: Lu, Ll, Lt and a few Other_Lowercase/Uppercase ranges (not ª or º).
+const WORD_CHAR = /[\p{L}\p{M}\p{Nd}]/u;
+const MID_WORD = /[\p{Pd}\u00AD\u2027"'._]/u;
+const LETTER_CHAR = /\p{L}/u;
+const CASED = /[\p{Lu}\p{Ll}\p{Lt}\u02B0-\u02B8\u02C0\u02C1\u02E0-\u02E4\u0345\u037A\u1D2C-\u1D61\u2160-\u217F\u24B6-\u24E9]/u;
+
+const MID_NUM = /["',.\u066B]/;
+const DIGIT_CHAR = /\p{Nd}/u;
+const MARK = /\p{M}/u;
+
+/** Does the non-word character at `i` join the word characters on both sides (Java's rule)? */
+function joins(t: string, i: number): boolean {
+  let l = i - 1;
+  while (l >= 0 && MARK.test(t[l])) l--;
+  // Marks right after the joiner attach to it and make it an ordinary character.
+  const r = i + 1;
+  if (l < 0 || r >= t.length) return false;
+  const c = t[i];
+  if (MID_WORD.test(c) && LETTER_CHAR.test(t[l]) && LETTER_CHAR.test(t[r])) return true;
+  return MID_NUM.test(c) && DIGIT_CHAR.test(t[l]) && DIGIT_CHAR.test(t[r]);
+}
+
+/** Is the capital sigma at `k` word-final by Java's rule (a cased letter before, none after)? */
+function javaFinalSigma(t: string, k: number): boolean {
+  let casedBefore = false;
+  for (let i = k - 1; i >= 0; i--) {
+    const c = t[i];
+    if (WORD_CHAR.test(c)) {
+      if (CASED.test(c)) {
+        casedBefore = true;
+        break;
+      }
+    } else if (!joins(t, i)) break;
+  }
+  if (!casedBefore) return false;
+  for (let i = k + 1; i < t.length; i++) {
+    const c = t[i];
+    if (WORD_CHAR.test(c)) {
+      if (CASED.test(c)) return false;
+    } else if (!joins(t, i)) break;
+  }
+  return true;
+}
+
 /**
- * What `PTBTokenizer -preserveLines -lowerCase` writes for `text`: tokens lower-cased
- * (Java `toLowerCase(Locale.ENGLISH)` = JS `toLowerCase`) and joined by single spaces, one
- * output line per line break token.
+ * Java `String.toLowerCase(Locale.ENGLISH)`: JS `toLowerCase` except for the context rule of
+ * capital sigma, where Java decides "final" (ς) by word boundaries rather than by Unicode's
+ * case-ignorable rule.
+ */
+export function javaLowerCase(t: string): string {
+  if (t.indexOf("\u03A3") < 0) return t.toLowerCase();
+  let out = "";
+  let from = 0;
+  for (let k = t.indexOf("\u03A3"); k >= 0; k = t.indexOf("\u03A3", k + 1)) {
+    out += t.slice(from, k).toLowerCase() + (javaFinalSigma(t, k) ? "\u03C2" : "\u03C3");
+    from = k + 1;
+  }
+  return out + t.slice(from).toLowerCase();
+}
+
+/**
+ * What `PTBTokenizer -preserveLines -lowerCase` writes for `text`: tokens lower-cased as Java
+ * does (`javaLowerCase`) and joined by single spaces, one output line per line break token.
  */
 export function ptbTokenizerOutput(text: string): string {
   const parts: string[] = [];
@@ -61,7 +123,7 @@ export function ptbTokenizerOutput(text: string): string {
       lineStart = true;
     } else {
       if (!lineStart) parts.push(" ");
-      parts.push(t.toLowerCase());
+      parts.push(javaLowerCase(t));
       lineStart = false;
     }
   }

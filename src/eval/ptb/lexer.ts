@@ -33,7 +33,55 @@ interface Rule {
   act: Action;
   /** Characters a match can start with (a superset); null = any. Only used to skip rules. */
   first: RegExp | null;
+  /** Cheap necessary condition on the text at `pos` (see `Reach`); null = none. */
+  guard: ((reach: Reach, pos: number) => boolean) | null;
 }
+
+/**
+ * Per-text facts that let the rules able to read far past a token fail at once: the e-mail
+ * shape (needs an `@` before the next space-like stop), the hyphenated shape (needs a `-`
+ * right after its run of letters, digits, `.` and `,`) and tags (need a `>` somewhere
+ * ahead). Without them a long run such as `a,a,a,...` would cost O(run length) per token,
+ * O(n^2) in all.
+ */
+interface Reach {
+  /** 1 where an `@` occurs at or after i before any e-mail stop character. */
+  atAhead: Uint8Array;
+  /** 1 where the run of [A-Za-z0-9.,\u00AD] starting at i is followed by `-`. */
+  dashAhead: Uint8Array;
+  /** 1 where a `>` occurs at or after i. */
+  gtAhead: Uint8Array;
+}
+
+const EMAIL_STOP = /[ \t\n\f\r"<>|(){}\u00A0]/;
+const HYPHENATED_RUN = /[A-Za-z0-9.,\u00AD]/;
+
+function reachOf(text: string): Reach {
+  const n = text.length;
+  const atAhead = new Uint8Array(n + 1);
+  const dashAhead = new Uint8Array(n + 1);
+  const gtAhead = new Uint8Array(n + 1);
+  for (let i = n - 1; i >= 0; i--) {
+    const c = text[i];
+    gtAhead[i] = c === ">" ? 1 : gtAhead[i + 1];
+    atAhead[i] = c === "@" ? 1 : EMAIL_STOP.test(c) ? 0 : atAhead[i + 1];
+    dashAhead[i] = HYPHENATED_RUN.test(c) ? dashAhead[i + 1] : c === "-" ? 1 : 0;
+  }
+  return { atAhead, dashAhead, gtAhead };
+}
+
+// An e-mail may open with "<" or "&lt;" (a stop character) before its first letter.
+const emailGuard = (r: Reach, pos: number) =>
+  r.atAhead[pos] === 1 || r.atAhead[pos + 1] === 1 ||
+  r.atAhead[Math.min(pos + 4, r.atAhead.length - 1)] === 1;
+const hyphenatedGuard = (r: Reach, pos: number) => r.dashAhead[pos] === 1;
+const tagGuard = (r: Reach, pos: number) => r.gtAhead[pos] === 1;
+const GUARDS: Readonly<Record<string, (r: Reach, pos: number) => boolean>> = {
+  "email": emailGuard,
+  "hyphenated": hyphenatedGuard,
+  "hyphenated.": hyphenatedGuard,
+  "sgml": tagGuard,
+};
 
 const SOFT_HYPHEN = /\u00AD/g;
 /** Drop soft hyphens (they only mark a possible line break); never leave a token empty. */
@@ -88,7 +136,8 @@ function rule(
       "uy",
     )
   );
-  return { name, res, act, first: first === null ? null : new RegExp(`^(?:${first})`, "u") };
+  const guard = GUARDS[name] ?? null;
+  return { name, res, act, first: first === null ? null : new RegExp(`^(?:${first})`, "u"), guard };
 }
 
 // First-character classes for skipping rules that cannot start at a position (supersets).
@@ -257,6 +306,7 @@ const byFirstChar = new Map<number, Rule[]>();
 export function lexPtb(text: string): PtbToken[] {
   const out: PtbToken[] = [];
   const n = text.length;
+  const reach = reachOf(text);
   let pos = 0;
   while (pos < n) {
     let bestLen = 0;
@@ -270,6 +320,7 @@ export function lexPtb(text: string): PtbToken[] {
       byFirstChar.set(cp, candidates);
     }
     for (const r of candidates) {
+      if (r.guard !== null && !r.guard(reach, pos)) continue;
       for (const re of r.res) {
         re.lastIndex = pos;
         const m = re.exec(text);
