@@ -214,7 +214,7 @@ const RULES: Rule[] = [
   // their period and return it again as a token.
   rule(
     "acronym-end",
-    String.raw`${P.ACRO}\.`,
+    P.ACRO_ALTS.map((a) => String.raw`(?:${a})\.`),
     (t) => (t.length === 2 ? giveBack(1)(t) : periodTwice(t)),
     P.SENTENCE_START,
     F_ASCII,
@@ -224,9 +224,9 @@ const RULES: Rule[] = [
   rule("abbrev-end", P.ABBREV_LOWER, periodTwice, P.SENTENCE_END, F_ASCII),
   rule("abbrev", P.ABBREV_LOWER, same, "[^][^]", F_ASCII),
   rule("abbrev-eof", P.ABBREV_LOWER, periodTwice, undefined, F_ASCII),
-  rule("title.", String.raw`${P.ABBREV_TITLE}\.`, same, undefined, F_ASCII),
-  rule("title", P.ABBREV_TITLE, same, P.SPACE, F_ASCII),
-  rule("acro", P.ACRO, same, P.SPACENL, F_ASCII),
+  rule("title.", P.ABBREV_TITLES.map((a) => String.raw`(?:${a})\.`), same, undefined, F_ASCII),
+  rule("title", P.ABBREV_TITLES, same, P.SPACE, F_ASCII),
+  rule("acro", P.ACRO_ALTS, same, P.SPACENL, F_ASCII),
   rule("'90", String.raw`${P.APOS}[0-9][0-9]`, same, P.SPACENL, F_APOS),
   rule("filename", P.FILENAME, same, String.raw`${P.SPACENL}|[.?!,]`, F_ALNUM),
   rule("word.", String.raw`${P.WORD}\.`, (t) => ({ emit: noSoftHyphens(t) }), P.INSENTP, F_LETTER),

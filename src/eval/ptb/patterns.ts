@@ -188,8 +188,16 @@ export const CURRENCY_CHAR = String
   .raw`[\u00A2\u00A3\u00A4\u00A5\u0080\u20A0\u20AC\u060B\u0E3F\u20A4\uFFE0\uFFE1\uFFE5\uFFE6]`;
 
 const ACRO_SPECIAL = String.raw`(?:Canada|Sino|Korean|EU|Japan|non)-U\.S|U\.S\.-(?:U\.K|U\.S\.S\.R)`;
-/** A letter, or letters separated by periods (U.S, a.k.a), or U.S. compounds. */
-export const ACRO = String.raw`(?:[A-Za-z](?:\.[A-Za-z])*|${ACRO_SPECIAL})`;
+/**
+ * A letter, or letters separated by periods (U.S, a.k.a), or U.S. compounds — as separate
+ * alternatives, because the lexer needs the longest of them ("U.S.-U.K." vs "U.S.") and a JS
+ * alternation would stop at the first that fits.
+ */
+export const ACRO_ALTS: readonly string[] = [
+  String.raw`[A-Za-z](?:\.[A-Za-z])*`,
+  String.raw`(?:Canada|Sino|Korean|EU|Japan|non)-U\.S`,
+  String.raw`U\.S\.-(?:U\.K|U\.S\.S\.R)`,
+];
 /** Like ACRO but at least two letters. */
 export const ACRO2 = String.raw`(?:[A-Za-z](?:\.[A-Za-z])+|${ACRO_SPECIAL})`;
 
@@ -267,9 +275,11 @@ const AB_TITLE = "Mr|Mrs|Ms|[M]iss|Drs?|Profs?|Sens?|Reps?|Attys?|Lt|Col|Gen|Mes
   "Cpl|Pvt|Capt|Ste?|Ave|Pres|Lieut|Hon|Brig|Co?mdr|Pfc|Spc|Supts?|Det|Mt|Ft|Adj|Adv|Asst|Assoc|Ens|Insp|" +
   "Mlle|Mme|Msgr|Sfc";
 const AB_COMPANY2 = "Invt|Elec|Natl|M[ft]g|Dept";
-/** Title-like abbreviation without its period. */
-export const ABBREV_TITLE = String
-  .raw`(?:${AB_TITLE}|vs|Alex|Wm|Jos|Cie|a\.k\.a|cf|TREAS|Ph|${ACRO}|${AB_COMPANY2})`;
+/** Title-like abbreviations without their period: the acronym shapes, then the word list. */
+export const ABBREV_TITLES: readonly string[] = [
+  ...ACRO_ALTS,
+  String.raw`(?:${AB_TITLE}|vs|Alex|Wm|Jos|Cie|a\.k\.a|cf|TREAS|Ph|${AB_COMPANY2})`,
+];
 
 /** Sentence-final look: a space/line break, then another, a capital, or a tag. */
 export const SENTENCE_END = String.raw`${SPACENL}(?:${SPACENL}|${BMP}\p{Lu}|${SGML})`;
