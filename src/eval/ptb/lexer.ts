@@ -30,6 +30,8 @@ interface Rule {
   name: string;
   /** Sticky regexes, one per alternative; group `m` is the consumed part. */
   res: RegExp[];
+  /** Hand-written alternatives (no right context): match length at a position, or -1. */
+  fns: ((text: string, pos: number) => number)[];
   act: Action;
   /** Characters a match can start with (a superset); null = any. Only used to skip rules. */
   first: RegExp | null;
@@ -137,7 +139,7 @@ function rule(
     )
   );
   const guard = GUARDS[name] ?? null;
-  return { name, res, act, first: first === null ? null : new RegExp(`^(?:${first})`, "u"), guard };
+  return { name, res, fns: [], act, first: first === null ? null : new RegExp(`^(?:${first})`, "u"), guard };
 }
 
 // First-character classes for skipping rules that cannot start at a position (supersets).
@@ -170,7 +172,14 @@ const RULES: Rule[] = [
   rule("apostrophe-word", P.APOSTROPHE_WORDS, same, undefined, `${F_LETTER}|${F_APOS}`),
   rule("y'", String.raw`y${P.APOS}`, same, P.PLAIN_LETTER, "[yY]"),
   rule("url", P.FULL_URL, same, undefined, "[hH]"),
-  rule("likely-url", P.LIKELY_URLS, same, undefined, null),
+  {
+    name: "likely-url",
+    res: [],
+    fns: P.LIKELY_URLS.map((shape) => (text: string, pos: number) => P.longestSegmented(shape, text, pos)),
+    act: same,
+    first: null,
+    guard: null,
+  },
   rule("email", P.EMAIL, same, undefined, "[&<a-zA-Z0-9]"),
   rule("twitter", P.TWITTER, same, undefined, "[@#]"),
   rule("clitic", P.CLITIC, quotes(false), "[^A-Za-z]", F_APOS),
@@ -321,6 +330,14 @@ export function lexPtb(text: string): PtbToken[] {
     }
     for (const r of candidates) {
       if (r.guard !== null && !r.guard(reach, pos)) continue;
+      for (const fn of r.fns) {
+        const len = fn(text, pos);
+        if (len > bestLen) {
+          bestLen = len;
+          bestMain = text.slice(pos, pos + len);
+          best = r;
+        }
+      }
       for (const re of r.res) {
         re.lastIndex = pos;
         const m = re.exec(text);

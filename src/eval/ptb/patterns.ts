@@ -138,13 +138,54 @@ const NOT_URL_END = String.raw`[^ \t\n\f\r"<>|.!?(){},\-]`;
 export const FULL_URL = String.raw`https?:\/\/[^ \t\n\f\r"<>|(){}]+${NOT_URL_END}`;
 const URL_PATH = String.raw`(?:\/[^ \t\n\f\r"<>|()]+${NOT_URL_END})?`;
 /**
- * `www.x.yy` and `x.com`-like URLs. The host class of the second form holds the range
+ * `www.x.yy` and `x.com`-like URLs: a prefix, one or more `segment.` parts, then a tail (top
+ * level domain and optional path). The host class of the second form holds the range
  * `,`..`_` (as the reference does), which excludes digits, capitals and `/`.
+ * Greedy regex matching would take as many segments as possible even when fewer give a
+ * longer URL ("www.a.uk/p2.pn g": segments "a." + tail "uk/p2.pn g"), so the lexer tries
+ * the tail after every segment (`longestSegmented`).
  */
-export const LIKELY_URLS: readonly string[] = [
-  String.raw`www\.(?:[^ \t\n\f\r"<>|.!?(){},]+\.)+[a-zA-Z]{2,4}${URL_PATH}`,
-  String.raw`(?:[^ \t\n\f\r"\u0060'<>|.!?(){},-_$]+\.)+(?:com|net|org|edu)${URL_PATH}`,
+export interface SegmentedShape {
+  /** Sticky regex for what comes before the first segment ("" = nothing). */
+  prefix: RegExp | null;
+  /** One character of a segment (segments never contain "."). */
+  segmentChar: RegExp;
+  /** Sticky regex for what follows the last segment's "."; its whole match counts. */
+  tail: RegExp;
+}
+export const LIKELY_URLS: readonly SegmentedShape[] = [
+  {
+    prefix: new RegExp(caseless(String.raw`www\.`), "y"),
+    segmentChar: /[^ \t\n\f\r"<>|.!?(){},]/,
+    tail: new RegExp(caseless(String.raw`[a-zA-Z]{2,4}${URL_PATH}`), "uy"),
+  },
+  {
+    prefix: null,
+    segmentChar: /[^ \t\n\f\r"\u0060'<>|.!?(){},-_$]/,
+    tail: new RegExp(caseless(String.raw`(?:com|net|org|edu)${URL_PATH}`), "uy"),
+  },
 ];
+
+/** Length of the longest match of `shape` at `pos`, or -1. Linear in the run it reads. */
+export function longestSegmented(shape: SegmentedShape, text: string, pos: number): number {
+  let i = pos;
+  if (shape.prefix !== null) {
+    shape.prefix.lastIndex = pos;
+    const m = shape.prefix.exec(text);
+    if (m === null) return -1;
+    i += m[0].length;
+  }
+  let best = -1;
+  for (;;) {
+    let j = i;
+    while (j < text.length && shape.segmentChar.test(text[j])) j++;
+    if (j === i || text[j] !== ".") return best;
+    i = j + 1;
+    shape.tail.lastIndex = i;
+    const t = shape.tail.exec(text);
+    if (t !== null && i + t[0].length - pos > best) best = i + t[0].length - pos;
+  }
+}
 const EMAIL_PART = String.raw`[^ \t\n\f\r"<>|(){}.\u00A0]+`;
 /** E-mail addresses, optionally in angle brackets. */
 export const EMAIL = String
