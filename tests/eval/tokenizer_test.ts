@@ -1,6 +1,6 @@
 // PTB tokenization as the COCO caption evaluation does it (lower-case, punctuation removed).
 import { assertEquals } from "./assert_helpers.ts";
-import { ptbTokenize, ptbTokens } from "../../src/eval/ptb_tokenizer.ts";
+import { javaLowerCase, ptbTokenize, ptbTokenizerOutput, ptbTokens } from "../../src/eval/ptb_tokenizer.ts";
 
 const cases: [string, string][] = [
   ["A man's dog can't run.", "a man 's dog ca n't run"],
@@ -30,4 +30,35 @@ Deno.test("ptbTokens keeps the PTB bracket and quote tokens before filtering", (
   // A double quote opens (``) only before a letter, digit or $; before "(" it closes ('').
   assertEquals(ptbTokens('"(a)"'), ["''", "-LRB-", "a", "-RRB-", "''"]);
   assertEquals(ptbTokens('"a"'), ["``", "a", "''"]);
+});
+
+// Outputs below were produced by the real CoreNLP 3.4.1 PTBTokenizer (compiled from the v3.4.1
+// sources, run as pycocoevalcap does) and by Java 17's String.toLowerCase(Locale.ENGLISH) while
+// differential-testing this port; they cover cases the fixture file does not.
+Deno.test("ptbTokenizerOutput: longest match where greedy regexes would stop early", () => {
+  const cases: [string, string][] = [
+    // The likely-URL host takes fewer segments so that the path can follow (U+00A0 inside).
+    ["www.example.cN'To.uk/path2.pn\u00a0g", "www.example.cn'to.uk/path2.pn\u00a0g"],
+    // Acronym shapes: the longest alternative wins over "a.k.a".
+    ["a.k.a.t.", "a.k.a.t."],
+    ["a.k.a.J.R.R. d'ArcTolk:-(ien", "a.k.a.j.r.r. d'arctolk : - -lrb- ien"],
+    ['a.k.a.e.g. "x" \u2026\t   \u00bb', "a.k.a.e.g. `` x '' ... ''"],
+  ];
+  for (const [input, want] of cases) assertEquals(ptbTokenizerOutput(input), want, JSON.stringify(input));
+});
+
+Deno.test("javaLowerCase: Java's final-sigma rule (word boundaries, not Unicode's)", () => {
+  const cases: [string, string][] = [
+    ["\u039f\u0394\u039f\u03a3", "\u03bf\u03b4\u03bf\u03c2"], // ΟΔΟΣ -> οδος (final)
+    ["\u039f\u0394\u039f\u03a3-RRB", "\u03bf\u03b4\u03bf\u03c3-rrb"], // hyphen joins the word
+    ["\u039f\u0394\u039f\u03a3_es", "\u03bf\u03b4\u03bf\u03c3_es"],
+    ["\u039f\u0394\u039f\u03a3/a", "\u03bf\u03b4\u03bf\u03c2/a"], // slash ends it
+    ["\u039f\u0394\u039f\u03a3__a", "\u03bf\u03b4\u03bf\u03c2__a"], // two joiners end it
+    ["\u039f\u0394\u039f\u03a31a", "\u03bf\u03b4\u03bf\u03c31a"], // digits are in the word
+    ["\u03a3", "\u03c3"],
+    ["1\u03a3", "1\u03c3"],
+    ["\u00aa\u03a3", "\u00aa\u03c3"], // ª is not "cased" to Java
+    ["\u0130stanbul", "i\u0307stanbul"],
+  ];
+  for (const [input, want] of cases) assertEquals(javaLowerCase(input), want, JSON.stringify(input));
 });

@@ -323,7 +323,7 @@ export const ABBREV_TITLES: readonly string[] = [
 ];
 
 /** Sentence-final look: a space/line break, then another, a capital, or a tag. */
-export const SENTENCE_END = String.raw`${SPACENL}(?:${SPACENL}|${BMP}\p{Lu}|${SGML})`;
+export const SENTENCE_END = String.raw`${SPACENL}(?:${SPACENL}|${BMP}\p{Uppercase}|${SGML})`;
 
 const FILE_EXT = "bat|bmp|c|class|cgi|cpp|dll|doc|docx|exe|gif|gz|h|htm|html|jar|java|jpeg|jpg|mov|mp3|pdf|" +
   "php|pl|png|ppt|ps|py|sql|tar|txt|wav|x|xml|zip";
