@@ -54,7 +54,8 @@ export function ptbTokens(text: string): string[] {
 const WORD_CHAR = /[\p{L}\p{M}\p{Nd}]/u;
 const MID_WORD = /[\p{Pd}\u00AD\u2027"'._]/u;
 const LETTER_CHAR = /\p{L}/u;
-const CASED = /[\p{Lu}\p{Ll}\p{Lt}\u02B0-\u02B8\u02C0\u02C1\u02E0-\u02E4\u0345\u037A\u1D2C-\u1D61\u2160-\u217F\u24B6-\u24E9]/u;
+const CASED =
+  /[\p{Lu}\p{Ll}\p{Lt}\u02B0-\u02B8\u02C0\u02C1\u02E0-\u02E4\u0345\u037A\u1D2C-\u1D61\u2160-\u217F\u24B6-\u24E9]/u;
 
 const MID_NUM = /["',.\u066B]/;
 const DIGIT_CHAR = /\p{Nd}/u;
@@ -130,7 +131,9 @@ export function ptbTokenizerOutput(text: string): string {
   return parts.join("");
 }
 
-// Python's str.rstrip() with no argument: trailing characters for which str.isspace() holds.
+// Python's str.rstrip() with no argument: trailing characters for which str.isspace() holds
+// (that set includes the separators U+001C..U+001F, hence the control characters).
+// deno-lint-ignore no-control-regex
 const PY_TRAILING_SPACE = /[\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$/;
 
 /** pycocoevalcap's per-line post-processing: rstrip, split on ' ', drop punctuation tokens. */

@@ -111,7 +111,9 @@ Deno.test("captionMetrics: raw captions score as their real-tokenizer tokens (BL
   }
   const got = captionMetrics(raw.gts, raw.res, { skipMeteor: true });
   const want = captionMetrics(tok.gts, tok.res, { tokenized: true, skipMeteor: true });
-  for (const k of ["Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4", "ROUGE_L", "CIDEr"] as const) close(got[k], want[k], 1e-12);
+  for (const k of ["Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4", "ROUGE_L", "CIDEr"] as const) {
+    close(got[k], want[k], 1e-12);
+  }
   assert(want.Bleu_1 > 0 && want.CIDEr > 0, "the corpus must have overlap for the check to mean something");
 });
 

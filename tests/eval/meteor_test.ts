@@ -127,7 +127,11 @@ Deno.test({
     // offset; METEOR's ids carry no part of speech, so it treats them as shared...
     assert(wn.synSets("get").has(1215421) && wn.synSets("low").has(1215421));
     // ...and its synonym stage matches "got" (-> get) with "lower" (-> low); so do we.
-    const s = meteorSegmentStats("got", ["lower"], { functionWords: new Set(), synonyms: wn, source: "test" });
+    const s = meteorSegmentStats("got", ["lower"], {
+      functionWords: new Set(),
+      synonyms: wn,
+      source: "test",
+    });
     assertEquals(s.testContent.slice(0, 3), [0, 0, 1]);
   },
 });

@@ -6,8 +6,8 @@ import { assertEquals } from "./assert_helpers.ts";
 import {
   PTB_PUNCTUATIONS,
   ptbTokenize,
-  ptbTokenizeRun,
   ptbTokenizerOutput,
+  ptbTokenizeRun,
 } from "../../src/eval/ptb_tokenizer.ts";
 
 interface Case {
@@ -35,7 +35,9 @@ Deno.test("ptb fixture: every caption alone (last line of its run) = tokens", ()
   const bad: string[] = [];
   for (const c of fixture.cases) {
     const got = ptbTokenize(c.input);
-    if (got !== c.tokens) bad.push(`${JSON.stringify(c.input)}: got ${JSON.stringify(got)}, want ${JSON.stringify(c.tokens)}`);
+    if (got !== c.tokens) {
+      bad.push(`${JSON.stringify(c.input)}: got ${JSON.stringify(got)}, want ${JSON.stringify(c.tokens)}`);
+    }
   }
   assertEquals(bad, []);
 });
@@ -45,7 +47,9 @@ Deno.test("ptb fixture: every caption followed by another = tokens_followed", ()
   for (const c of fixture.cases) {
     const [got, next] = ptbTokenizeRun([c.input, "x"]);
     if (got !== c.tokens_followed) {
-      bad.push(`${JSON.stringify(c.input)}: got ${JSON.stringify(got)}, want ${JSON.stringify(c.tokens_followed)}`);
+      bad.push(
+        `${JSON.stringify(c.input)}: got ${JSON.stringify(got)}, want ${JSON.stringify(c.tokens_followed)}`,
+      );
     }
     // A caption holding a line break of its own shifts "x" off its line.
     if (!/[\r\v\f\u2028\u2029]/.test(c.input)) assertEquals(next, "x", JSON.stringify(c.input));

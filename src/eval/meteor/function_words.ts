@@ -1,7 +1,7 @@
 /**
  * English function words for METEOR's content/function weighting (delta = 0.75 weighs
  * content words, 1 - delta function words). METEOR 1.5 ships its own frequency-derived
- * list (resources/function/english.words, 100 entries incl. punctuation), which we do not
+ * list (resources/function/english.words, 93 entries incl. punctuation), which we do not
  * ship; this is our closed-class substitute (articles, pronouns, prepositions, conjunctions,
  * auxiliaries, modals, determiners, particles and clitic pieces). It only changes weights,
  * never which words match. `eval "$(bash scripts/meteor_resources.sh PATH_TO_METEOR)"` points

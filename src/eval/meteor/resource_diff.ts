@@ -98,11 +98,14 @@ if (import.meta.main) {
     );
     Deno.exit(2);
   }
-  const capFile = opt("--captions") ?? new URL("../../../tests/fixtures/eval/ptb_3_4_1.json", import.meta.url);
+  const capFile = opt("--captions") ??
+    new URL("../../../tests/fixtures/eval/ptb_3_4_1.json", import.meta.url);
   const parsed = JSON.parse(Deno.readTextFileSync(capFile));
   const captions: string[] = Array.isArray(parsed)
     ? parsed
-    : parsed.cases.map((c: { input: string }) => c.input).filter((s: string) => !/[\r\v\f\u2028\u2029]/.test(s));
+    : parsed.cases.map((c: { input: string }) => c.input).filter((s: string) =>
+      !/[\r\v\f\u2028\u2029]/.test(s)
+    );
   const wn = Deno.env.get("FT_WORDNET_DIR") ?? "/usr/share/wordnet";
   const ours: MeteorResources = {
     functionWords: new Set(DEFAULT_FUNCTION_WORDS),
