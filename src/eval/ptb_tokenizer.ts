@@ -52,6 +52,8 @@ export function ptbTokens(text: string): string[] {
 // character and a letter (measured against Java 17: "ΟΔΟΣ-RRB" keeps σ, "ΟΔΟΣ/A" gets ς).
 // "Cased" is Java's: Lu, Ll, Lt and a few Other_Lowercase/Uppercase ranges (not ª or º).
 const WORD_CHAR = /[\p{L}\p{M}\p{Nd}]/u;
+// Kana and CJK ideographs are words of their own to that BreakIterator (Java 17 ranges).
+const IDEOGRAPHIC = /[\u3005\u3041-\u3094\u30a1-\u30fe\u4e00-\u9fa5\uf900-\ufa2d]/;
 const MID_WORD = /[\p{Pd}\u00AD\u2027"'._]/u;
 const LETTER_CHAR = /\p{L}/u;
 const CASED =
@@ -78,6 +80,7 @@ function javaFinalSigma(t: string, k: number): boolean {
   let casedBefore = false;
   for (let i = k - 1; i >= 0; i--) {
     const c = t[i];
+    if (IDEOGRAPHIC.test(c)) break;
     if (WORD_CHAR.test(c)) {
       if (CASED.test(c)) {
         casedBefore = true;
@@ -88,6 +91,7 @@ function javaFinalSigma(t: string, k: number): boolean {
   if (!casedBefore) return false;
   for (let i = k + 1; i < t.length; i++) {
     const c = t[i];
+    if (IDEOGRAPHIC.test(c)) break;
     if (WORD_CHAR.test(c)) {
       if (CASED.test(c)) return false;
     } else if (!joins(t, i)) break;

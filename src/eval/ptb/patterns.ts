@@ -214,8 +214,8 @@ export const SPECIALS: readonly string[] = [
   String.raw`C\.D\.s`,
   String.raw`pro-`,
   String.raw`anti-`,
-  String.raw`S(?:&|&amp;)P-500`,
-  String.raw`S(?:&|&amp;)Ls`,
+  String.raw`S(?:&amp;|&)P-500`,
+  String.raw`S(?:&amp;|&)Ls`,
   String.raw`Cap${APOS}n`,
   String.raw`c${APOS}est`,
 ];
@@ -361,7 +361,7 @@ const APOS_PREFIX = String.raw`(?:[dDoOlL]${APOS_ANY}${PLAIN_ALNUM})?`;
 /** Alphanumeric runs joined by hyphens (with d'/o'/l' prefixes): x-ray-like, o'clock. */
 export const THING = String.raw`${APOS_PREFIX}${PLAIN_ALNUM}+(?:${JOINER}${APOS_PREFIX}${PLAIN_ALNUM}+)*`;
 /** Capital runs joined by + or & (AT&T, R&D). */
-export const CAPS_AMP = String.raw`[A-Z]+(?:(?:[+&]|&amp;)[A-Z]+)+`;
+export const CAPS_AMP = String.raw`[A-Z]+(?:(?:&amp;|[+&])[A-Z]+)+`;
 /** Hyphenated words that may hold periods/commas before the first hyphen (3.5-inch). */
 export const HYPHENATED = String.raw`[A-Za-z0-9][A-Za-z0-9.,\u00AD]*(?:-(?:${ACRO2}\.|[A-Za-z0-9\u00AD]+))+`;
 /** Quote characters: apostrophes, '' and 1-2 of the typographic quotes. */
