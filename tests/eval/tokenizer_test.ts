@@ -43,6 +43,12 @@ Deno.test("ptbTokenizerOutput: longest match where greedy regexes would stop ear
     ["a.k.a.t.", "a.k.a.t."],
     ["a.k.a.J.R.R. d'ArcTolk:-(ien", "a.k.a.j.r.r. d'arctolk : - -lrb- ien"],
     ['a.k.a.e.g. "x" \u2026\t   \u00bb', "a.k.a.e.g. `` x '' ... ''"],
+    // "&amp;" (any case) inside capitals joined by & is one joiner, not "&" + "Amp".
+    ["U&Amp;S$\nR&D&Amp;Cap'n", "u&s $\nr&d&c ap 'n"],
+    // Before an Other_Uppercase letter (Roman numeral) "Co." also ends the sentence.
+    ["Co.\n\u2160x", "co. .\nx"], // (the numeral itself is untokenizable and dropped)
+    // Java lower-cases a capital sigma before CJK as final.
+    ["iΟΔΟΣ左眼s", "iοδος左眼s"],
   ];
   for (const [input, want] of cases) assertEquals(ptbTokenizerOutput(input), want, JSON.stringify(input));
 });
