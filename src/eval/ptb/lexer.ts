@@ -10,9 +10,11 @@
  * rules give back part of what they matched (`cannot` -> `can` + `not`; the period of
  * `etc.` at a sentence end is both kept on the word and returned as its own token).
  *
- * Cost: each token start tries every rule once with a sticky regex that scans only the
- * token (and a bounded right context), so tokenizing is linear in the text length for
- * text made of ordinary tokens. Bench: tests/eval/ptb_tokenizer_bench.ts.
+ * Cost: each token start tries only the rules that can begin with its character, each once,
+ * with a sticky regex that reads the token and a bounded right context; the few shapes that
+ * could read far past a token are ruled out in O(1) by a per-text table (`Reach`). So
+ * tokenizing is linear in the text length. Bench: bench/ptb_tokenizer_bench.ts; tests:
+ * tests/eval/ptb_fixture_test.ts, tests/eval/tokenizer_test.ts.
  */
 import * as P from "./patterns.ts";
 
