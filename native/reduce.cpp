@@ -5,11 +5,11 @@
 #include <cstdint>
 
 #include "ft.h"
+#include "simd.h"
 #include "threadpool.h"
 
-#define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 
-CLONES static void sum_block(int64_t R, int64_t inner, const float* x, float* y, float scale) {
+FT_INLINE void sum_block_impl(int64_t R, int64_t inner, const float* x, float* y, float scale) {
   if (inner == 1) {
     // contiguous reduction: 8 partial sums for speed and accuracy
     float acc[16] = {0};
@@ -29,6 +29,7 @@ CLONES static void sum_block(int64_t R, int64_t inner, const float* x, float* y,
   }
   for (int64_t i = 0; i < inner; i++) y[i] *= scale;
 }
+FT_MULTIVERSION(, , void, sum_block, (int64_t R, int64_t inner, const float* x, float* y, float scale), (R, inner, x, y, scale))
 
 // y(outer, inner) = scale * sum_r x(outer, R, inner)
 FT_API int ft_reduce_sum(int64_t outer, int64_t R, int64_t inner, const float* x, float* y,

@@ -23,11 +23,11 @@
 
 
 namespace {
-using ft::detect_avx512;
 using ft::tail_mask;
 using ft::exp16;
 
-const bool kUse512 = detect_avx512();
+// asked per call (not cached at load) so ft_cpu_set_isa reaches this kernel too
+inline bool use512() { return ft::use_avx512(); }
 const float kNegInf = -std::numeric_limits<float>::infinity();
 
 // exp(x) for 16 lanes: Cody–Waite reduction, Cephes degree-6 polynomial, scalef; ~1 ulp.
@@ -155,7 +155,7 @@ FT_API int ft_softmax_fwd(int64_t rows, int64_t T,
             }
             m = mask + off;
           }
-          if (kUse512) row_fwd_512(T, x + r * T, m, log, y + r * T);
+          if (use512()) row_fwd_512(T, x + r * T, m, log, y + r * T);
           else row_fwd_ref(T, x + r * T, m, log, y + r * T);
         }
       },
@@ -176,7 +176,7 @@ FT_API int ft_softmax_bwd(int64_t rows, int64_t T,
       rows,
       [&](int64_t r0, int64_t r1, int) {
         for (int64_t r = r0; r < r1; r++) {
-          if (kUse512) row_bwd_512(T, y + r * T, g + r * T, log, gx + r * T);
+          if (use512()) row_bwd_512(T, y + r * T, g + r * T, log, gx + r * T);
           else row_bwd_ref(T, y + r * T, g + r * T, log, gx + r * T);
         }
       },
