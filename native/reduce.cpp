@@ -1,8 +1,12 @@
 // Reductions over the middle axis of x viewed as (outer, R, inner): sum (scaled, so mean is
 // free) and max with argmax, plus max's backward (scatter to the argmax). Any set of axes
-// reduces as a sequence of these views (src/ops/reduce.ts).
+// reduces as a sequence of these views (src/ops/reduce.ts). A long R over few slices (the
+// linear bias gradient) splits R across threads. Test: tests/ops/reduce_test.ts;
+// bench: bench/bias_grad_bench.ts.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "ft.h"
 #include "simd.h"
@@ -50,6 +54,34 @@ FT_API int ft_reduce_sum(int64_t outer, int64_t R, int64_t inner, const float* x
     double s = 0;
     for (int t = 0; t < nt; t++) s += parts[t];
     y[0] = (float)(s * scale);
+    return FT_OK;
+  }
+  const int nt = ft::num_threads();
+  if (outer < nt && R >= 128 && R * inner >= 65536) {
+    // Few slices over a long R (the bias gradient: outer 1, R = rows, inner = features): one
+    // thread per slice would leave the other cores idle. Blocks of RB rows are summed in
+    // parallel into partials, then combined per column in block order, in double. RB depends
+    // only on the shape, so the result does not change with FT_NUM_THREADS.
+    const int64_t RB = std::max<int64_t>(64, 16384 / inner), nb = (R + RB - 1) / RB;
+    std::vector<float> part((size_t)(outer * nb * inner));
+    ft::parallel_for(outer * nb, [&](int64_t t0, int64_t t1, int) {
+      for (int64_t t = t0; t < t1; t++) {
+        const int64_t o = t / nb, r0 = (t % nb) * RB, rn = std::min(RB, R - r0);
+        sum_block(rn, inner, x + (o * R + r0) * inner, part.data() + t * inner, 1.f);
+      }
+    });
+    ft::parallel_for(
+        outer * inner,
+        [&](int64_t c0, int64_t c1, int) {
+          for (int64_t c = c0; c < c1; c++) {
+            const int64_t o = c / inner, i = c % inner;
+            const float* pc = part.data() + o * nb * inner + i;
+            double acc = 0;
+            for (int64_t b = 0; b < nb; b++) acc += pc[b * inner];
+            y[c] = (float)(acc * scale);
+          }
+        },
+        256);
     return FT_OK;
   }
   int64_t grain = R * inner >= 16384 ? 1 : 16384 / (R * inner + 1) + 1;
