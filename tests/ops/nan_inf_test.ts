@@ -233,3 +233,24 @@ Deno.test("mean of an empty tensor is NaN (PyTorch), sum is 0", () => {
     assertEquals(Array.from(m).every(Number.isNaN), true, "mean over an empty axis");
   });
 });
+
+Deno.test("NaN/inf: a NaN among -inf (masked) logits is NaN, not a fully masked row of zeros", () => {
+  for (const level of [2, 0] as const) {
+    for (const L of [5, 37]) {
+      withCpuIsa(level, () =>
+        tidy(() => {
+          const v = new Array<number>(L).fill(-Infinity);
+          v[3] = NaN;
+          const x = tensor(v, [1, L]);
+          const what = `row of ${L} (ISA level <= ${level})`;
+          assertEquals(softmax(x).data().every(Number.isNaN), true, `softmax ${what}`);
+          assertEquals(logSoftmax(x).data().every(Number.isNaN), true, `logSoftmax ${what}`);
+          assertEquals(
+            Number.isNaN(crossEntropy(x, intTensor([0], [1])).item()),
+            true,
+            `crossEntropy ${what}`,
+          );
+        }));
+    }
+  }
+});
