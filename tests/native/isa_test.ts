@@ -11,7 +11,6 @@ import { assertEquals } from "../assert.ts";
 import { cpuIsa, setCpuIsa, withCpuIsa } from "../../src/backend/cpu_isa.ts";
 import { cpuKernels } from "../../src/backend/cpu.ts";
 import { intTensor, tensor } from "../../src/tensor/create.ts";
-import type { Tensor } from "../../src/tensor/tensor.ts";
 import { tidy } from "../../src/tensor/scope.ts";
 import { backward } from "../../src/autograd/tape.ts";
 import { add, axpby, full, mul } from "../../src/ops/elementwise.ts";
