@@ -23,6 +23,8 @@ import { attention } from "../src/ops/attention.ts";
 import { softmax } from "../src/ops/softmax.ts";
 import { layerNorm } from "../src/ops/norm.ts";
 import { gelu } from "../src/ops/gelu.ts";
+import { dropout } from "../src/ops/dropout.ts";
+import { sum } from "../src/ops/reduce.ts";
 import { coordConv2d } from "../src/ops/conv2d.ts";
 import { convTranspose2d } from "../src/ops/conv_transpose2d.ts";
 import { bceWithLogits, softDice } from "../src/ops/bce_dice.ts";
@@ -143,6 +145,16 @@ Object.assign(BUILDERS, {
     const r = new Rng(1);
     const x = randn([16, 196, 768], r), g = randn([16, 196, 768], r);
     return pair(() => gelu(x, "none"), [x], g);
+  },
+  dropout: () => {
+    const r = new Rng(1);
+    const x = randn([16, 196, 768], r), g = randn([16, 196, 768], r);
+    return pair(() => dropout(x, 0.1, { rng: r }), [x], g);
+  },
+  bias_grad: () => {
+    // the linear bias gradient: column sum of the output gradient (rows, out) over the rows
+    const g = randn([3136, 3072], new Rng(1));
+    return { fwd: () => tidy(() => void noGrad(() => sum(g, 0))), fwdBwd: null };
   },
   coordconv: () => {
     const r = new Rng(1);

@@ -7,7 +7,8 @@ Case ids (the keys of side_by_side.ts --json) and what is timed:
                  oneDNN's GEMM (torch._C._nn.mkldnn_linear on mkldnn tensors), torch's fastest
                  fp32 CPU GEMM here; plain matmul goes to the BLAS ATen was built with.
   attn_*         q·kᵀ·scale (+causal mask) -> softmax -> ·v (torch 1.13 has no fused CPU attention)
-  softmax, layernorm (x, w, b), gelu (erf form), cross_entropy (label smoothing 0.1, every 7th
+  softmax, layernorm (x, w, b), gelu (erf form), dropout (p 0.1, training), bias_grad (column sum
+  of a (rows, out) gradient: the linear bias gradient; fwd only), cross_entropy (label smoothing 0.1, every 7th
   target ignored), embedding (dense weight gradient), coordconv (cat 2 coordinate channels, then
   conv2d 3x3 pad 1), convt (conv_transpose2d 2x2 stride 2), bce_dice (BCE with weight 0.2 on
   negatives, mean, + per-sample soft Dice, smooth 1)
@@ -41,6 +42,8 @@ LABELS.update({
     "softmax": "softmax (16,3,196,196)",
     "layernorm": "layerNorm (16,196,192)",
     "gelu": "GELU erf (16,196,768)",
+    "dropout": "dropout p=0.1 (16,196,768)",
+    "bias_grad": "bias grad: column sum (3136,3072)",
     "coordconv": "CoordConv 3x3 (16,3,224,224)->32",
     "convt": "convT 2x2/2 (16,128,14,14)->64",
     "bce_dice": "BCE(neg 0.2)+Dice (16,1,224,224)",
@@ -170,6 +173,21 @@ def _gelu():
     return _pair(lambda: F.gelu(x), [x], g)
 
 
+def _dropout():
+    x, g = _leaf(16, 196, 768), torch.randn(16, 196, 768)
+    return _pair(lambda: F.dropout(x, 0.1, training=True), [x], g)
+
+
+def _bias_grad():
+    g = torch.randn(3136, 3072)
+
+    def fwd():
+        with torch.no_grad():
+            g.sum(0)
+
+    return fwd, None
+
+
 def _coordconv():
     x, w, b = _leaf(16, 3, 224, 224), _leaf(32, 5, 3, 3, scale=0.2), _leaf(32)
     g = torch.randn(16, 32, 224, 224)
@@ -233,6 +251,8 @@ BUILDERS.update({
     "softmax": _softmax,
     "layernorm": _layernorm,
     "gelu": _gelu,
+    "dropout": _dropout,
+    "bias_grad": _bias_grad,
     "coordconv": _coordconv,
     "convt": _convt,
     "bce_dice": _bce_dice,
