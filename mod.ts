@@ -93,13 +93,21 @@ export { conv2d, type Conv2dOptions, coordConv2d } from "./src/ops/conv2d.ts";
 export { convTranspose2d } from "./src/ops/conv_transpose2d.ts";
 export { adaptiveAvgPool1x1, avgPool2d, maxPool2d } from "./src/ops/pool.ts";
 export { batchNorm2d } from "./src/ops/batchnorm.ts";
-export { interpolate } from "./src/ops/resize.ts";
+export { interpolate, type ResizeMode } from "./src/ops/resize.ts";
+export { gather, indexSelect } from "./src/ops/gather.ts";
+export { maskedFill, where } from "./src/ops/where.ts";
+export { cast, oneHot } from "./src/ops/cast.ts";
+export { cumsum } from "./src/ops/cumsum.ts";
+export { pad } from "./src/ops/pad.ts";
+export { tril, triu } from "./src/ops/masks.ts";
+export { argmax, type TopK, topk } from "./src/ops/topk.ts";
 export { bceWithLogits, softDice } from "./src/ops/bce_dice.ts";
 
 // nn
 export { type LoadOptions, type LoadResult, Module, ModuleList, type StateDict } from "./src/nn/module.ts";
 export { Linear } from "./src/nn/linear.ts";
-export { LayerNorm, RMSNorm } from "./src/nn/norm.ts";
+export { LayerNorm, LayerNorm2d, RMSNorm } from "./src/nn/norm.ts";
+export { KVCache, type KVCacheOptions } from "./src/nn/kv_cache.ts";
 export { Embedding, type EmbeddingOptions } from "./src/nn/embedding.ts";
 export { MLP } from "./src/nn/mlp.ts";
 export { MultiHeadAttention } from "./src/nn/attention.ts";

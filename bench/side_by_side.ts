@@ -23,6 +23,8 @@ import { attention } from "../src/ops/attention.ts";
 import { softmax } from "../src/ops/softmax.ts";
 import { layerNorm } from "../src/ops/norm.ts";
 import { gelu } from "../src/ops/gelu.ts";
+import { dropout } from "../src/ops/dropout.ts";
+import { sum } from "../src/ops/reduce.ts";
 import { coordConv2d } from "../src/ops/conv2d.ts";
 import { convTranspose2d } from "../src/ops/conv_transpose2d.ts";
 import { bceWithLogits, softDice } from "../src/ops/bce_dice.ts";
@@ -104,12 +106,30 @@ function attentionCase([B, H, Tq, Tk, D]: number[], causal: boolean): Case {
   return pair(() => attention(q, k, v, { causal }), [q, k, v], g);
 }
 
+/** T5 (learnable (1,H,Tq,Tk) bias) or Q-Former (key-padding mask: row b keeps Tk - b % 8 keys). */
+function attentionExtraCase([B, H, Tq, Tk, D]: number[], withBias: boolean, withPad: boolean): Case {
+  const r = new Rng(1);
+  const q = randn([B, H, Tq, D], r), k = randn([B, H, Tk, D], r), v = randn([B, H, Tk, D], r);
+  const g = randn([B, H, Tq, D], r);
+  const bias = withBias ? randn([1, H, Tq, Tk], r) : null;
+  const mask = withPad
+    ? tensor(Array.from({ length: B * Tk }, (_, i) => (i % Tk < Tk - (Math.floor(i / Tk) % 8) ? 1 : 0)), [
+      B,
+      Tk,
+    ])
+    : null;
+  const leaves = bias ? [q, k, v, bias] : [q, k, v];
+  return pair(() => attention(q, k, v, { bias, keyPaddingMask: mask }), leaves, g);
+}
+
 const BUILDERS: Record<string, () => Case> = {};
 for (const [M, N, K] of GEMM_SHAPES) BUILDERS[`gemm_${M}x${N}x${K}`] = () => gemmCase(M, N, K);
 Object.assign(BUILDERS, {
   attn_self: () => attentionCase([16, 3, 197, 197, 64], false),
   attn_cross: () => attentionCase([16, 3, 32, 197, 64], false),
   attn_causal: () => attentionCase([16, 4, 64, 64, 64], true),
+  attn_t5_bias: () => attentionExtraCase([16, 4, 64, 64, 64], true, false),
+  attn_qf_self: () => attentionExtraCase([16, 3, 64, 64, 64], false, true),
   softmax: () => {
     const r = new Rng(1);
     const x = randn([16, 3, 196, 196], r), g = randn([16, 3, 196, 196], r);
@@ -125,6 +145,16 @@ Object.assign(BUILDERS, {
     const r = new Rng(1);
     const x = randn([16, 196, 768], r), g = randn([16, 196, 768], r);
     return pair(() => gelu(x, "none"), [x], g);
+  },
+  dropout: () => {
+    const r = new Rng(1);
+    const x = randn([16, 196, 768], r), g = randn([16, 196, 768], r);
+    return pair(() => dropout(x, 0.1, { rng: r }), [x], g);
+  },
+  bias_grad: () => {
+    // the linear bias gradient: column sum of the output gradient (rows, out) over the rows
+    const g = randn([3136, 3072], new Rng(1));
+    return { fwd: () => tidy(() => void noGrad(() => sum(g, 0))), fwdBwd: null };
   },
   coordconv: () => {
     const r = new Rng(1);

@@ -7,7 +7,8 @@ Case ids (the keys of side_by_side.ts --json) and what is timed:
                  oneDNN's GEMM (torch._C._nn.mkldnn_linear on mkldnn tensors), torch's fastest
                  fp32 CPU GEMM here; plain matmul goes to the BLAS ATen was built with.
   attn_*         q·kᵀ·scale (+causal mask) -> softmax -> ·v (torch 1.13 has no fused CPU attention)
-  softmax, layernorm (x, w, b), gelu (erf form), cross_entropy (label smoothing 0.1, every 7th
+  softmax, layernorm (x, w, b), gelu (erf form), dropout (p 0.1, training), bias_grad (column sum
+  of a (rows, out) gradient: the linear bias gradient; fwd only), cross_entropy (label smoothing 0.1, every 7th
   target ignored), embedding (dense weight gradient), coordconv (cat 2 coordinate channels, then
   conv2d 3x3 pad 1), convt (conv_transpose2d 2x2 stride 2), bce_dice (BCE with weight 0.2 on
   negatives, mean, + per-sample soft Dice, smooth 1)
@@ -36,9 +37,13 @@ LABELS.update({
     "attn_self": "attention self (16,3,197,64)",
     "attn_cross": "attention cross (16,3,32x197,64)",
     "attn_causal": "attention causal (16,4,64,64)",
+    "attn_t5_bias": "attention T5 + bias (1,4,64,64) (16,4,64,64)",
+    "attn_qf_self": "attention Q-Former self + pad mask (16,3,64,64)",
     "softmax": "softmax (16,3,196,196)",
     "layernorm": "layerNorm (16,196,192)",
     "gelu": "GELU erf (16,196,768)",
+    "dropout": "dropout p=0.1 (16,196,768)",
+    "bias_grad": "bias grad: column sum (3136,3072)",
     "coordconv": "CoordConv 3x3 (16,3,224,224)->32",
     "convt": "convT 2x2/2 (16,128,14,14)->64",
     "bce_dice": "BCE(neg 0.2)+Dice (16,1,224,224)",
@@ -129,6 +134,30 @@ def _attention(b, h, tq, tk, d, causal):
     return _pair(run, [q, k, v], g)
 
 
+def _attention_extra(b, h, tq, tk, d, bias, pad):
+    """Attention with a learnable (1,h,tq,tk) bias (T5) or a (b,tk) key-padding mask (Q-Former)."""
+    q, k, v, g = _leaf(b, h, tq, d), _leaf(b, h, tk, d), _leaf(b, h, tk, d), torch.randn(b, h, tq, d)
+    leaves = [q, k, v]
+    pb = None
+    if bias:
+        pb = _leaf(1, h, tq, tk)
+        leaves.append(pb)
+    hide = None
+    if pad:  # batch row i keeps its first tk - (i % 8) keys
+        keep = torch.arange(tk)[None, :] < (tk - torch.arange(b) % 8)[:, None]
+        hide = ~keep[:, None, None, :]
+
+    def run():
+        s = torch.matmul(q, k.transpose(-2, -1)) * (1.0 / math.sqrt(d))
+        if pb is not None:
+            s = s + pb
+        if hide is not None:
+            s = s.masked_fill(hide, float("-inf"))
+        return torch.matmul(torch.softmax(s, -1), v)
+
+    return _pair(run, leaves, g)
+
+
 def _softmax():
     x, g = _leaf(16, 3, 196, 196), torch.randn(16, 3, 196, 196)
     return _pair(lambda: torch.softmax(x, -1), [x], g)
@@ -142,6 +171,21 @@ def _layernorm():
 def _gelu():
     x, g = _leaf(16, 196, 768), torch.randn(16, 196, 768)
     return _pair(lambda: F.gelu(x), [x], g)
+
+
+def _dropout():
+    x, g = _leaf(16, 196, 768), torch.randn(16, 196, 768)
+    return _pair(lambda: F.dropout(x, 0.1, training=True), [x], g)
+
+
+def _bias_grad():
+    g = torch.randn(3136, 3072)
+
+    def fwd():
+        with torch.no_grad():
+            g.sum(0)
+
+    return fwd, None
 
 
 def _coordconv():
@@ -202,9 +246,13 @@ BUILDERS.update({
     "attn_self": lambda: _attention(16, 3, 197, 197, 64, False),
     "attn_cross": lambda: _attention(16, 3, 32, 197, 64, False),
     "attn_causal": lambda: _attention(16, 4, 64, 64, 64, True),
+    "attn_t5_bias": lambda: _attention_extra(16, 4, 64, 64, 64, True, False),
+    "attn_qf_self": lambda: _attention_extra(16, 3, 64, 64, 64, False, True),
     "softmax": _softmax,
     "layernorm": _layernorm,
     "gelu": _gelu,
+    "dropout": _dropout,
+    "bias_grad": _bias_grad,
     "coordconv": _coordconv,
     "convt": _convt,
     "bce_dice": _bce_dice,

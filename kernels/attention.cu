@@ -1,8 +1,10 @@
 // Fused multi-head attention core (native/attention.cpp's ABI and semantics), forward and
 // backward, flash-style (online softmax; no Tq x Tk matrix in memory):
-//   o(B,H,Tq,D) = softmax(scale * q kᵀ + key-padding mask + causal mask) v, lse(B,H,Tq)
-// k, v (B,H,Tk,D); kmask (B,Tk) float32 or int32, nonzero = keep; causal: key j visible to
-// query i iff j <= i; fully masked rows give o = 0, lse = -inf and zero gradients.
+//   o(B,H,Tq,D) = softmax(scale * q kᵀ + bias + key-padding mask + causal mask) v, lse(B,H,Tq)
+// k, v (B,H,ldk,D) of which the first Tk rows take part (KV-cache capacity); bias
+// (B|1,H|1,Tq,Tk) additive (its gradient dS is written per (b,h) to gbias (B,H,Tq,Tk));
+// kmask (B,ldm) float32 or int32, nonzero = keep; causal 1: key j visible to query i iff j <= i,
+// 2: iff j <= i + Tk - Tq; fully masked rows give o = 0, lse = -inf and zero gradients.
 // Two paths: fp32 on the CUDA cores (one thread per query / key row, K/V tiles in shared
 // memory; D <= 128) and, under bf16/fp16 autocast with D == 64, FlashAttention-2 style
 // tensor-core kernels (mma.sync; P and dS rounded to 16 bits, fp32 accumulation; dQ summed
@@ -15,10 +17,11 @@ using namespace ftc;
 
 constexpr float kLog2e = 1.4426950408889634f, kLn2 = 0.6931471805599453f;
 
-// bias(B, Tk) = 0 where the key is kept, -inf where masked
-__global__ void mask_to_bias(int64_t n, const void* kmask, int i32, float* bias) {
+// bias(B, Tk) = 0 where the key is kept, -inf where masked; kmask rows have stride ldm
+__global__ void mask_to_bias(int64_t n, int64_t Tk, int64_t ldm, const void* kmask, int i32, float* bias) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
-    bool keep = i32 ? ((const int32_t*)kmask)[i] != 0 : ((const float*)kmask)[i] != 0.f;
+    int64_t m = i / Tk * ldm + i % Tk;
+    bool keep = i32 ? ((const int32_t*)kmask)[m] != 0 : ((const float*)kmask)[m] != 0.f;
     bias[i] = keep ? 0.f : -INFINITY;
   }
 }
@@ -29,6 +32,22 @@ __global__ void to16(int64_t n, const float* __restrict__ x, T* __restrict__ y) 
     y[i] = from_f32<T>(x[i]);
 }
 
+// What the newer options add to every kernel: the k/v row stride per (b,h), the causal
+// diagonal offset, the additive logit bias and (backward) its gradient.
+struct Extra {
+  int64_t ldk;       // key rows per (b,h) in k, v, gk, gv
+  int off;           // causal: key j visible to query i iff j <= i + off
+  const float* ab;   // (B|1,H|1,Tq,Tk) bias or null
+  int64_t sb, sh;    // bias batch / head strides (0 = broadcast)
+  float* gb;         // (B,H,Tq,Tk) dL/dbias (pre-zeroed) or null
+  __device__ __forceinline__ float bias(int64_t bh, int H, int Tq, int Tk, int i, int j) const {
+    return ab ? ab[(bh / H) * sb + (bh % H) * sh + (int64_t)i * Tk + j] : 0.f;
+  }
+  __device__ __forceinline__ void grad(int64_t bh, int Tq, int Tk, int i, int j, float g) const {
+    if (gb) gb[(bh * Tq + i) * Tk + j] = g;
+  }
+};
+
 // ---------------- fp32 path (CUDA cores) ----------------
 constexpr int SQ = 128, SK = 32;  // queries per block (one per thread), keys per shared tile
 
@@ -37,7 +56,7 @@ template <int DM>
 __global__ __launch_bounds__(SQ) void attn_fwd_f32(int H, int Tq, int Tk, int D, float scale, int causal,
                                                    const float* __restrict__ q, const float* __restrict__ k,
                                                    const float* __restrict__ v, const float* __restrict__ bias,
-                                                   float* __restrict__ o, float* __restrict__ lse) {
+                                                   float* __restrict__ o, float* __restrict__ lse, Extra x) {
   __shared__ float Ks[SK][DM], Vs[SK][DM];
   int64_t bh = blockIdx.y;
   int b = (int)(bh / H);
@@ -51,14 +70,14 @@ __global__ __launch_bounds__(SQ) void attn_fwd_f32(int H, int Tq, int Tk, int D,
     acc[d] = 0.f;
   }
   float m = -INFINITY, l = 0.f;
-  int kend = causal ? min(Tk, (int)(blockIdx.x + 1) * SQ) : Tk;
+  int kend = causal ? max(0, min(Tk, (int)(blockIdx.x + 1) * SQ + x.off)) : Tk;
   for (int j0 = 0; j0 < kend; j0 += SK) {
     __syncthreads();
     for (int e = threadIdx.x; e < SK * DM; e += SQ) {
       int r = e / DM, d = e % DM, j = j0 + r;
       bool in = j < Tk && d < D;
-      Ks[r][d] = in ? k[(bh * Tk + j) * D + d] : 0.f;
-      Vs[r][d] = in ? v[(bh * Tk + j) * D + d] : 0.f;
+      Ks[r][d] = in ? k[(bh * x.ldk + j) * D + d] : 0.f;
+      Vs[r][d] = in ? v[(bh * x.ldk + j) * D + d] : 0.f;
     }
     __syncthreads();
     int jn = min(SK, kend - j0);
@@ -67,7 +86,8 @@ __global__ __launch_bounds__(SQ) void attn_fwd_f32(int H, int Tq, int Tk, int D,
       float s = 0.f;
 #pragma unroll
       for (int d = 0; d < DM; d++) s = fmaf(qr[d], Ks[jj][d], s);
-      if ((bias && bias[(int64_t)b * Tk + j] == -INFINITY) || (causal && j > i)) s = -INFINITY;
+      if (valid && x.ab) s = fmaf(x.bias(bh, H, Tq, Tk, i, j), kLog2e, s);
+      if ((bias && bias[(int64_t)b * Tk + j] == -INFINITY) || (causal && j > i + x.off)) s = -INFINITY;
       float mn = fmaxf(m, s);  // NaN s keeps m, then p = NaN poisons the row like the CPU
       float base = mn == -INFINITY ? 0.f : mn;
       float corr = exp2f(m - base), p = exp2f(s - base);
@@ -108,7 +128,7 @@ __global__ __launch_bounds__(SQ) void attn_bwd_dq_f32(int H, int Tq, int Tk, int
                                                       const float* __restrict__ q, const float* __restrict__ k,
                                                       const float* __restrict__ v, const float* __restrict__ bias,
                                                       const float* __restrict__ lse, const float* __restrict__ go,
-                                                      const float* __restrict__ dvec, float* __restrict__ gq) {
+                                                      const float* __restrict__ dvec, float* __restrict__ gq, Extra x) {
   __shared__ float Ks[SK][DM], Vs[SK][DM];
   int64_t bh = blockIdx.y;
   int b = (int)(bh / H);
@@ -123,27 +143,29 @@ __global__ __launch_bounds__(SQ) void attn_bwd_dq_f32(int H, int Tq, int Tk, int
     acc[d] = 0.f;
   }
   float l2 = valid ? lse[bh * Tq + i] * kLog2e : -INFINITY, dv = valid ? dvec[bh * Tq + i] : 0.f;
-  int kend = causal ? min(Tk, (int)(blockIdx.x + 1) * SQ) : Tk;
+  int kend = causal ? max(0, min(Tk, (int)(blockIdx.x + 1) * SQ + x.off)) : Tk;
   for (int j0 = 0; j0 < kend; j0 += SK) {
     __syncthreads();
     for (int e = threadIdx.x; e < SK * DM; e += SQ) {
       int r = e / DM, d = e % DM, j = j0 + r;
       bool in = j < Tk && d < D;
-      Ks[r][d] = in ? k[(bh * Tk + j) * D + d] : 0.f;
-      Vs[r][d] = in ? v[(bh * Tk + j) * D + d] : 0.f;
+      Ks[r][d] = in ? k[(bh * x.ldk + j) * D + d] : 0.f;
+      Vs[r][d] = in ? v[(bh * x.ldk + j) * D + d] : 0.f;
     }
     __syncthreads();
     int jn = min(SK, kend - j0);
     for (int jj = 0; jj < jn; jj++) {
       int j = j0 + jj;
-      if ((bias && bias[(int64_t)b * Tk + j] == -INFINITY) || (causal && j > i)) continue;
+      if (!valid || (bias && bias[(int64_t)b * Tk + j] == -INFINITY) || (causal && j > i + x.off)) continue;
       float s = 0.f, dp = 0.f;
 #pragma unroll
       for (int d = 0; d < DM; d++) {
         s = fmaf(qr[d], Ks[jj][d], s);
         dp = fmaf(gr[d], Vs[jj][d], dp);
       }
+      if (x.ab) s = fmaf(x.bias(bh, H, Tq, Tk, i, j), kLog2e, s);
       float ds = attn_p(s, l2) * (dp - dv);
+      x.grad(bh, Tq, Tk, i, j, ds);
 #pragma unroll
       for (int d = 0; d < DM; d++) acc[d] = fmaf(ds, Ks[jj][d], acc[d]);
     }
@@ -161,7 +183,7 @@ __global__ __launch_bounds__(SQ) void attn_bwd_dkv_f32(int H, int Tq, int Tk, in
                                                        const float* __restrict__ v, const float* __restrict__ bias,
                                                        const float* __restrict__ lse, const float* __restrict__ go,
                                                        const float* __restrict__ dvec, float* __restrict__ gk,
-                                                       float* __restrict__ gv) {
+                                                       float* __restrict__ gv, Extra x) {
   __shared__ float Qs[SK][DM], Gs[SK][DM], Ls[SK], Ds[SK];
   int64_t bh = blockIdx.y;
   int b = (int)(bh / H);
@@ -171,11 +193,12 @@ __global__ __launch_bounds__(SQ) void attn_bwd_dkv_f32(int H, int Tq, int Tk, in
   float kr[DM], vr[DM], dk[DM], dv[DM];
 #pragma unroll
   for (int d = 0; d < DM; d++) {
-    kr[d] = (valid && d < D) ? k[(bh * Tk + j) * D + d] : 0.f;
-    vr[d] = (valid && d < D) ? v[(bh * Tk + j) * D + d] : 0.f;
+    kr[d] = (valid && d < D) ? k[(bh * x.ldk + j) * D + d] : 0.f;
+    vr[d] = (valid && d < D) ? v[(bh * x.ldk + j) * D + d] : 0.f;
     dk[d] = dv[d] = 0.f;
   }
-  int i0s = causal ? (int)(blockIdx.x * SQ) / SK * SK : 0;  // queries before the block's first key see none of it
+  // queries before the block's first key (less the diagonal offset) see none of it
+  int i0s = causal ? max(0, (int)(blockIdx.x * SQ) - x.off) / SK * SK : 0;
   for (int i0 = i0s; i0 < Tq; i0 += SK) {
     __syncthreads();
     for (int e = threadIdx.x; e < SK * DM; e += SQ) {
@@ -193,13 +216,14 @@ __global__ __launch_bounds__(SQ) void attn_bwd_dkv_f32(int H, int Tq, int Tk, in
     if (!valid) continue;
     int in_ = min(SK, Tq - i0);
     for (int ii = 0; ii < in_; ii++) {
-      if (causal && i0 + ii < j) continue;
+      if (causal && i0 + ii + x.off < j) continue;
       float s = 0.f, dp = 0.f;
 #pragma unroll
       for (int d = 0; d < DM; d++) {
         s = fmaf(Qs[ii][d], kr[d], s);
         dp = fmaf(Gs[ii][d], vr[d], dp);
       }
+      if (x.ab) s = fmaf(x.bias(bh, H, Tq, Tk, i0 + ii, j), kLog2e, s);
       float p = attn_p(s, Ls[ii]);
       float ds = p * (dp - Ds[ii]);
 #pragma unroll
@@ -213,8 +237,8 @@ __global__ __launch_bounds__(SQ) void attn_bwd_dkv_f32(int H, int Tq, int Tk, in
 #pragma unroll
   for (int d = 0; d < DM; d++)
     if (d < D) {
-      gk[(bh * Tk + j) * D + d] = dk[d] * kLn2;
-      gv[(bh * Tk + j) * D + d] = dv[d];
+      gk[(bh * x.ldk + j) * D + d] = dk[d] * kLn2;
+      gv[(bh * x.ldk + j) * D + d] = dv[d];
     }
 }
 
@@ -235,15 +259,15 @@ template <typename T, typename OutT>
 __global__ __launch_bounds__(128) void flash_fwd_tc(int H, int Tq, int Tk, float sl, int causal, const T* __restrict__ q,
                                                     const T* __restrict__ k, const T* __restrict__ v,
                                                     const float* __restrict__ bias, OutT* __restrict__ o,
-                                                    float* __restrict__ lse) {
+                                                    float* __restrict__ lse, Extra xt) {
   __shared__ uint4 Qs[TB * 8], Ks[2][TB * 8], Vs[2][TB * 8];
   const int tid = threadIdx.x, w = tid / 32, lane = tid % 32, g = lane / 4, t4 = lane % 4;
   const int64_t bh = blockIdx.y;
   const int b = (int)(bh / H), q0 = blockIdx.x * TB;
   const T* qp = q + bh * Tq * TD;
-  const T* kp = k + bh * Tk * TD;
-  const T* vp = v + bh * Tk * TD;
-  const int kend = causal ? min(Tk, q0 + TB) : Tk;
+  const T* kp = k + bh * xt.ldk * TD;
+  const T* vp = v + bh * xt.ldk * TD;
+  const int kend = causal ? max(0, min(Tk, q0 + TB + xt.off)) : Tk;
   const int nt = (kend + TB - 1) / TB;
   load_tile(Qs, qp, q0, Tq, tid, 128);
   cp_async_commit();
@@ -298,7 +322,9 @@ __global__ __launch_bounds__(128) void flash_fwd_tc(int H, int Tq, int Tk, float
       for (int e = 0; e < 4; e++) {
         int key = t * TB + ni * 8 + 2 * t4 + (e & 1), row = row0 + 8 * (e >> 1);
         float x = s[ni][e] * sl;
-        if (key >= Tk || (bias && bias[(int64_t)b * Tk + key] == -INFINITY) || (causal && key > row)) x = -INFINITY;
+        if (xt.ab && key < Tk && row < Tq) x = fmaf(xt.bias(bh, H, Tq, Tk, row, key), kLog2e, x);
+        if (key >= Tk || (bias && bias[(int64_t)b * Tk + key] == -INFINITY) || (causal && key > row + xt.off))
+          x = -INFINITY;
         s[ni][e] = x;
         mx[e >> 1] = fmaxf(mx[e >> 1], x);
       }
@@ -379,7 +405,7 @@ __global__ __launch_bounds__(128) void flash_bwd_tc(int H, int Tq, int Tk, float
                                                     const T* __restrict__ go, const float* __restrict__ bias,
                                                     const float* __restrict__ lse2, const float* __restrict__ dvec,
                                                     float* __restrict__ dq, float* __restrict__ gk,
-                                                    float* __restrict__ gv, float scale) {
+                                                    float* __restrict__ gv, float scale, Extra xt) {
   extern __shared__ uint4 sm[];
   uint4* Ks = sm;
   uint4* Vs = Ks + TB * 8;
@@ -393,10 +419,10 @@ __global__ __launch_bounds__(128) void flash_bwd_tc(int H, int Tq, int Tk, float
   const int b = (int)(bh / H), k0 = blockIdx.x * TB;
   const T* qp = q + bh * Tq * TD;
   const T* gp = go + bh * Tq * TD;
-  load_tile(Ks, k + bh * Tk * TD, k0, Tk, tid, 128);
-  load_tile(Vs, v + bh * Tk * TD, k0, Tk, tid, 128);
+  load_tile(Ks, k + bh * xt.ldk * TD, k0, Tk, tid, 128);
+  load_tile(Vs, v + bh * xt.ldk * TD, k0, Tk, tid, 128);
   cp_async_commit();
-  const int qt0 = causal ? k0 / TB : 0, nqt = (Tq + TB - 1) / TB;
+  const int qt0 = causal ? max(0, k0 - xt.off) / TB : 0, nqt = (Tq + TB - 1) / TB;
   auto load_q = [&](int qt, int buf) {
     load_tile(Qs + buf * TB * 8, qp, qt * TB, Tq, tid, 128);
     load_tile(Gs + buf * TB * 8, gp, qt * TB, Tq, tid, 128);
@@ -465,10 +491,13 @@ __global__ __launch_bounds__(128) void flash_bwd_tc(int H, int Tq, int Tk, float
         int qc = ni * 8 + 2 * t4 + (e & 1);
         int key = k0 + 16 * w + g + 8 * (e >> 1);
         float x = p[ni][e] * sl + kb[e >> 1];
-        if (causal && i0 + qc < key) x = -INFINITY;
+        const bool in = key < Tk && i0 + qc < Tq;
+        if (xt.ab && in) x = fmaf(xt.bias(bh, H, Tq, Tk, i0 + qc, key), kLog2e, x);
+        if (causal && i0 + qc + xt.off < key) x = -INFINITY;
         float pv = fast_exp2(x - ls[qc]);
         p[ni][e] = pv;
         dp[ni][e] = pv * (dp[ni][e] - ds[qc]);
+        if (in) xt.grad(bh, Tq, Tk, i0 + qc, key, dp[ni][e]);
       }
     // dV += Pᵀ dO and dK += dSᵀ Q (B operands [query][d] through ldmatrix.trans)
 #pragma unroll
@@ -537,8 +566,8 @@ __global__ __launch_bounds__(128) void flash_bwd_tc(int H, int Tq, int Tk, float
   for (int h = 0; h < 2; h++) {
     int key = k0 + 16 * w + g + 8 * h;
     if (key >= Tk) continue;
-    float* dkr = gk + (bh * Tk + key) * TD;
-    float* dvr = gv + (bh * Tk + key) * TD;
+    float* dkr = gk + (bh * xt.ldk + key) * TD;
+    float* dvr = gv + (bh * xt.ldk + key) * TD;
 #pragma unroll
     for (int ni = 0; ni < 8; ni++) {
       int d = ni * 8 + 2 * t4;
@@ -575,11 +604,11 @@ unsigned grid1(int64_t n) { return blocks_for(n, 256, (int64_t)sm_count() * 16);
 
 template <typename T>
 int fwd_tc(int64_t B, int64_t H, int64_t Tq, int64_t Tk, float scale, int causal, const T* q, const T* k, const T* v,
-           const float* bias, void* o, int out16, float* lse) {
+           const float* bias, void* o, int out16, float* lse, Extra x) {
   dim3 grid((unsigned)((Tq + TB - 1) / TB), (unsigned)(B * H));
   float sl = scale * kLog2e;
-  if (out16) flash_fwd_tc<T, T><<<grid, 128, 0, stream()>>>((int)H, (int)Tq, (int)Tk, sl, causal, q, k, v, bias, (T*)o, lse);
-  else flash_fwd_tc<T, float><<<grid, 128, 0, stream()>>>((int)H, (int)Tq, (int)Tk, sl, causal, q, k, v, bias, (float*)o, lse);
+  if (out16) flash_fwd_tc<T, T><<<grid, 128, 0, stream()>>>((int)H, (int)Tq, (int)Tk, sl, causal, q, k, v, bias, (T*)o, lse, x);
+  else flash_fwd_tc<T, float><<<grid, 128, 0, stream()>>>((int)H, (int)Tq, (int)Tk, sl, causal, q, k, v, bias, (float*)o, lse, x);
   return launched("attention fwd (tensor cores)");
 }
 
@@ -587,7 +616,7 @@ int fwd_tc(int64_t B, int64_t H, int64_t Tq, int64_t Tk, float scale, int causal
 template <typename T>
 int bwd_tc(int64_t B, int64_t H, int64_t Tq, int64_t Tk, float scale, int causal, const T* q, const T* k, const T* v,
            const T* go, const float* bias, const float* lse2, const float* dvec, float* dqacc, float* gq, float* gk,
-           float* gv) {
+           float* gv, Extra x) {
   static bool attr = false;
   if (!attr) {
     int st = fail(cudaFuncSetAttribute(flash_bwd_tc<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, BWD_SMEM),
@@ -598,52 +627,77 @@ int bwd_tc(int64_t B, int64_t H, int64_t Tq, int64_t Tk, float scale, int causal
   cudaStream_t s = stream();
   int64_t nq = B * H * Tq * TD;
   cudaMemsetAsync(dqacc, 0, (size_t)nq * 4, s);
+  if (x.ldk > Tk) {  // key rows beyond kvLength get zero gradient
+    cudaMemsetAsync(gk, 0, (size_t)(B * H * x.ldk * TD) * 4, s);
+    cudaMemsetAsync(gv, 0, (size_t)(B * H * x.ldk * TD) * 4, s);
+  }
   dim3 grid((unsigned)((Tk + TB - 1) / TB), (unsigned)(B * H));
   flash_bwd_tc<T><<<grid, 128, BWD_SMEM, s>>>((int)H, (int)Tq, (int)Tk, scale * kLog2e, causal, q, k, v, go, bias, lse2,
-                                             dvec, dqacc, gk, gv, scale);
+                                             dvec, dqacc, gk, gv, scale, x);
   scale_k<<<grid1(nq), 256, 0, s>>>(nq, dqacc, scale, gq);
   return launched("attention bwd (tensor cores)");
 }
 
 template <int DM>
 void fwd_f32_launch(int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t D, float scale, int causal, const float* q,
-                    const float* k, const float* v, const float* bias, float* o, float* lse) {
+                    const float* k, const float* v, const float* bias, float* o, float* lse, Extra x) {
   dim3 grid((unsigned)((Tq + SQ - 1) / SQ), (unsigned)(B * H));
-  attn_fwd_f32<DM><<<grid, SQ, 0, stream()>>>((int)H, (int)Tq, (int)Tk, (int)D, scale, causal, q, k, v, bias, o, lse);
+  attn_fwd_f32<DM><<<grid, SQ, 0, stream()>>>((int)H, (int)Tq, (int)Tk, (int)D, scale, causal, q, k, v, bias, o, lse, x);
 }
 template <int DM>
 void bwd_f32_launch(int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t D, float scale, int causal, const float* q,
                     const float* k, const float* v, const float* bias, const float* lse, const float* go,
-                    const float* dvec, float* gq, float* gk, float* gv) {
+                    const float* dvec, float* gq, float* gk, float* gv, Extra x) {
   dim3 gq_((unsigned)((Tq + SQ - 1) / SQ), (unsigned)(B * H)), gk_((unsigned)((Tk + SQ - 1) / SQ), (unsigned)(B * H));
-  if (Tq > 0) attn_bwd_dq_f32<DM><<<gq_, SQ, 0, stream()>>>((int)H, (int)Tq, (int)Tk, (int)D, scale, causal, q, k, v, bias, lse, go, dvec, gq);
-  if (Tk > 0) attn_bwd_dkv_f32<DM><<<gk_, SQ, 0, stream()>>>((int)H, (int)Tq, (int)Tk, (int)D, scale, causal, q, k, v, bias, lse, go, dvec, gk, gv);
+  if (x.ldk > Tk) {  // key rows beyond kvLength get zero gradient
+    cudaMemsetAsync(gk, 0, (size_t)(B * H * x.ldk * D) * 4, stream());
+    cudaMemsetAsync(gv, 0, (size_t)(B * H * x.ldk * D) * 4, stream());
+  }
+  if (Tq > 0) attn_bwd_dq_f32<DM><<<gq_, SQ, 0, stream()>>>((int)H, (int)Tq, (int)Tk, (int)D, scale, causal, q, k, v, bias, lse, go, dvec, gq, x);
+  if (Tk > 0) attn_bwd_dkv_f32<DM><<<gk_, SQ, 0, stream()>>>((int)H, (int)Tq, (int)Tk, (int)D, scale, causal, q, k, v, bias, lse, go, dvec, gk, gv, x);
+}
+
+bool args_ok(int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t D, int64_t ldk, int causal, const void* kmask,
+             int64_t ldm) {
+  return dims_ok(B, H, Tq, Tk, D) && ldk >= Tk && ldk < INT32_MAX && causal >= 0 && causal <= 2 &&
+         (!kmask || ldm >= Tk);
 }
 
 }  // namespace
 
-// o(B,H,Tq,D) = softmax(scale * q kᵀ + masks) v; lse(B,H,Tq) = row logsumexp (may be null).
-// q (B,H,Tq,D), k/v (B,H,Tk,D); kmask (B,Tk) float32 or int32 (kmask_i32), nonzero = keep, or null
-FT_API int ft_attention_fwd(int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t D, float scale, int causal,
-                            const float* q, const float* k, const float* v, const void* kmask, int kmask_i32,
-                            float* o, float* lse) {
-  if (!dims_ok(B, H, Tq, Tk, D)) return FT_EINVAL;
+// o(B,H,Tq,D) = softmax(scale * q kᵀ + bias + masks) v; lse(B,H,Tq) = row logsumexp (may be null).
+// Arguments as native/attention.cpp: k, v hold ldk >= Tk rows per (b,h); causal 0 none, 1
+// top-left, 2 bottom-right; kmask (B,ldm) or null; bias (B|1,H|1,Tq,Tk) with strides or null.
+FT_API int ft_attention_fwd(int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t D,
+                            int64_t ldk,          // key rows per (b,h) in k and v
+                            float scale, int causal,
+                            const float* q,       // (B,H,Tq,D)
+                            const float* k,       // (B,H,ldk,D)
+                            const float* v,       // (B,H,ldk,D)
+                            const void* kmask,    // (B,ldm) float32 / int32 (kmask_i32) or null
+                            int kmask_i32, int64_t ldm,
+                            const float* bias,    // (B|1,H|1,Tq,Tk) or null
+                            int64_t bias_sb, int64_t bias_sh,
+                            float* o,             // (B,H,Tq,D)
+                            float* lse) {         // (B,H,Tq) or null
+  if (!args_ok(B, H, Tq, Tk, D, ldk, causal, kmask, ldm)) return FT_EINVAL;
   if (B * H == 0 || Tq == 0) return FT_OK;
   if (D > 128) return FT_EUNSUP;
+  const Extra x{ldk, causal == 2 ? (int)(Tk - Tq) : 0, bias, bias_sb, bias_sh, nullptr};
   cudaStream_t s = stream();
   int prec = precision();
   bool tc = D == TD && prec != P_FP32;
   size_t need = kmask ? al256((size_t)B * Tk * 4) : 0;
-  if (tc) need += 256 + al256((size_t)B * H * Tq * D * 2) + 2 * al256((size_t)B * H * Tk * D * 2);
+  if (tc) need += 256 + al256((size_t)B * H * Tq * D * 2) + 2 * al256((size_t)B * H * ldk * D * 2);
   Carve c{(char*)workspace(need + 256)};
   if (!c.p) return FT_ENOMEM;
-  float* bias = nullptr;
+  float* kb = nullptr;
   if (kmask && B * Tk > 0) {
-    bias = c.take<float>((size_t)B * Tk);
-    mask_to_bias<<<grid1(B * Tk), 256, 0, s>>>(B * Tk, kmask, kmask_i32, bias);
+    kb = c.take<float>((size_t)B * Tk);
+    mask_to_bias<<<grid1(B * Tk), 256, 0, s>>>(B * Tk, Tk, ldm, kmask, kmask_i32, kb);
   }
   if (tc) {
-    int64_t nq = B * H * Tq * D, nk = B * H * Tk * D;
+    int64_t nq = B * H * Tq * D, nk = B * H * ldk * D;
     if (prec == P_BF16) {
       auto q16 = c.take<__nv_bfloat16>(nq), k16 = c.take<__nv_bfloat16>(nk), v16 = c.take<__nv_bfloat16>(nk);
       to16<<<grid1(nq), 256, 0, s>>>(nq, q, q16);
@@ -651,7 +705,7 @@ FT_API int ft_attention_fwd(int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_
         to16<<<grid1(nk), 256, 0, s>>>(nk, k, k16);
         to16<<<grid1(nk), 256, 0, s>>>(nk, v, v16);
       }
-      return fwd_tc(B, H, Tq, Tk, scale, causal, q16, k16, v16, bias, o, 0, lse);
+      return fwd_tc(B, H, Tq, Tk, scale, causal, q16, k16, v16, kb, o, 0, lse, x);
     }
     auto q16 = c.take<__half>(nq), k16 = c.take<__half>(nk), v16 = c.take<__half>(nk);
     to16<<<grid1(nq), 256, 0, s>>>(nq, q, q16);
@@ -659,34 +713,49 @@ FT_API int ft_attention_fwd(int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_
       to16<<<grid1(nk), 256, 0, s>>>(nk, k, k16);
       to16<<<grid1(nk), 256, 0, s>>>(nk, v, v16);
     }
-    return fwd_tc(B, H, Tq, Tk, scale, causal, q16, k16, v16, bias, o, 0, lse);
+    return fwd_tc(B, H, Tq, Tk, scale, causal, q16, k16, v16, kb, o, 0, lse, x);
   }
-  if (D <= 32) fwd_f32_launch<32>(B, H, Tq, Tk, D, scale, causal, q, k, v, bias, o, lse);
-  else if (D <= 64) fwd_f32_launch<64>(B, H, Tq, Tk, D, scale, causal, q, k, v, bias, o, lse);
-  else fwd_f32_launch<128>(B, H, Tq, Tk, D, scale, causal, q, k, v, bias, o, lse);
+  if (D <= 32) fwd_f32_launch<32>(B, H, Tq, Tk, D, scale, causal, q, k, v, kb, o, lse, x);
+  else if (D <= 64) fwd_f32_launch<64>(B, H, Tq, Tk, D, scale, causal, q, k, v, kb, o, lse, x);
+  else fwd_f32_launch<128>(B, H, Tq, Tk, D, scale, causal, q, k, v, kb, o, lse, x);
   return launched("ft_attention_fwd");
 }
 
-// Gradients of ft_attention_fwd: gq (B,H,Tq,D), gk, gv (B,H,Tk,D), all overwritten.
-// o (B,H,Tq,D) and lse (B,H,Tq) from the forward; go (B,H,Tq,D) = dL/do
-FT_API int ft_attention_bwd(int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t D, float scale, int causal,
-                            const float* q, const float* k, const float* v, const void* kmask, int kmask_i32,
-                            const float* o, const float* lse, const float* go, float* gq, float* gk, float* gv) {
-  if (!dims_ok(B, H, Tq, Tk, D)) return FT_EINVAL;
+// Gradients of ft_attention_fwd: gq (B,H,Tq,D), gk, gv (B,H,ldk,D) (rows >= Tk zero), all
+// overwritten; gbias (B,H,Tq,Tk), pre-zeroed by the caller, gets dL/dlogits (or null).
+FT_API int ft_attention_bwd(int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t D,
+                            int64_t ldk,          // key rows per (b,h) in k, v, gk, gv
+                            float scale, int causal,
+                            const float* q,       // (B,H,Tq,D)
+                            const float* k,       // (B,H,ldk,D)
+                            const float* v,       // (B,H,ldk,D)
+                            const void* kmask,    // (B,ldm) or null
+                            int kmask_i32, int64_t ldm,
+                            const float* bias,    // (B|1,H|1,Tq,Tk) or null
+                            int64_t bias_sb, int64_t bias_sh,
+                            const float* o,       // (B,H,Tq,D) forward output
+                            const float* lse,     // (B,H,Tq) forward logsumexp
+                            const float* go,      // (B,H,Tq,D) dL/do
+                            float* gq,            // (B,H,Tq,D)
+                            float* gk,            // (B,H,ldk,D)
+                            float* gv,            // (B,H,ldk,D)
+                            float* gbias) {       // (B,H,Tq,Tk) pre-zeroed, or null
+  if (!args_ok(B, H, Tq, Tk, D, ldk, causal, kmask, ldm)) return FT_EINVAL;
   if (B * H == 0) return FT_OK;
   if (D > 128) return FT_EUNSUP;
+  const Extra x{ldk, causal == 2 ? (int)(Tk - Tq) : 0, bias, bias_sb, bias_sh, gbias};
   cudaStream_t s = stream();
   int prec = precision();
   bool tc = D == TD && prec != P_FP32 && Tq > 0 && Tk > 0;
-  int64_t rows = B * H * Tq, nq = rows * D, nk = B * H * Tk * D;
+  int64_t rows = B * H * Tq, nq = rows * D, nk = B * H * ldk * D;
   size_t need = (kmask ? al256((size_t)B * Tk * 4) : 0) + al256((size_t)rows * 4);
   if (tc) need += al256((size_t)rows * 4) + al256((size_t)nq * 4) + 2 * al256((size_t)nq * 2) + 2 * al256((size_t)nk * 2);
   Carve c{(char*)workspace(need + 256)};
   if (!c.p) return FT_ENOMEM;
-  float* bias = nullptr;
+  float* kb = nullptr;
   if (kmask && B * Tk > 0) {
-    bias = c.take<float>((size_t)B * Tk);
-    mask_to_bias<<<grid1(B * Tk), 256, 0, s>>>(B * Tk, kmask, kmask_i32, bias);
+    kb = c.take<float>((size_t)B * Tk);
+    mask_to_bias<<<grid1(B * Tk), 256, 0, s>>>(B * Tk, Tk, ldm, kmask, kmask_i32, kb);
   }
   float* dvec = c.take<float>((size_t)rows);
   if (rows) attn_dvec<float><<<(unsigned)((rows * 32 + 255) / 256), 256, 0, s>>>(rows, (int)D, go, o, dvec);
@@ -701,7 +770,7 @@ FT_API int ft_attention_bwd(int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_
       to16<<<grid1(nq), 256, 0, s>>>(nq, go, g16);
       to16<<<grid1(nk), 256, 0, s>>>(nk, k, k16);
       to16<<<grid1(nk), 256, 0, s>>>(nk, v, v16);
-      return bwd_tc(B, H, Tq, Tk, scale, causal, q16, k16, v16, g16, bias, lse2, dvec, dqacc, gq, gk, gv);
+      return bwd_tc(B, H, Tq, Tk, scale, causal, q16, k16, v16, g16, kb, lse2, dvec, dqacc, gq, gk, gv, x);
     }
     auto q16 = c.take<__half>(nq), g16 = c.take<__half>(nq);
     auto k16 = c.take<__half>(nk), v16 = c.take<__half>(nk);
@@ -709,11 +778,11 @@ FT_API int ft_attention_bwd(int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_
     to16<<<grid1(nq), 256, 0, s>>>(nq, go, g16);
     to16<<<grid1(nk), 256, 0, s>>>(nk, k, k16);
     to16<<<grid1(nk), 256, 0, s>>>(nk, v, v16);
-    return bwd_tc(B, H, Tq, Tk, scale, causal, q16, k16, v16, g16, bias, lse2, dvec, dqacc, gq, gk, gv);
+    return bwd_tc(B, H, Tq, Tk, scale, causal, q16, k16, v16, g16, kb, lse2, dvec, dqacc, gq, gk, gv, x);
   }
-  if (D <= 32) bwd_f32_launch<32>(B, H, Tq, Tk, D, scale, causal, q, k, v, bias, lse, go, dvec, gq, gk, gv);
-  else if (D <= 64) bwd_f32_launch<64>(B, H, Tq, Tk, D, scale, causal, q, k, v, bias, lse, go, dvec, gq, gk, gv);
-  else bwd_f32_launch<128>(B, H, Tq, Tk, D, scale, causal, q, k, v, bias, lse, go, dvec, gq, gk, gv);
+  if (D <= 32) bwd_f32_launch<32>(B, H, Tq, Tk, D, scale, causal, q, k, v, kb, lse, go, dvec, gq, gk, gv, x);
+  else if (D <= 64) bwd_f32_launch<64>(B, H, Tq, Tk, D, scale, causal, q, k, v, kb, lse, go, dvec, gq, gk, gv, x);
+  else bwd_f32_launch<128>(B, H, Tq, Tk, D, scale, causal, q, k, v, kb, lse, go, dvec, gq, gk, gv, x);
   return launched("ft_attention_bwd");
 }
 
@@ -725,10 +794,11 @@ FT_API int ft_cuda_attention_fwd_16(int dtype, int64_t B, int64_t H, int64_t Tq,
   if (B * H == 0 || Tq == 0) return FT_OK;
   if (ftc::misaligned16(q, k, v, o))  // a misaligned cp.async would kill the context
     return ftc::note(FT_EINVAL, "ft_cuda_attention_fwd_16: q, k, v and o must be 16-byte aligned");
+  const Extra x{Tk, 0, nullptr, 0, 0, nullptr};
   if (dtype == 1)
     return fwd_tc(B, H, Tq, Tk, scale, causal, (const __nv_bfloat16*)q, (const __nv_bfloat16*)k,
-                  (const __nv_bfloat16*)v, nullptr, o, 1, lse);
-  return fwd_tc(B, H, Tq, Tk, scale, causal, (const __half*)q, (const __half*)k, (const __half*)v, nullptr, o, 1, lse);
+                  (const __nv_bfloat16*)v, nullptr, o, 1, lse, x);
+  return fwd_tc(B, H, Tq, Tk, scale, causal, (const __half*)q, (const __half*)k, (const __half*)v, nullptr, o, 1, lse, x);
 }
 
 // Backward of ft_cuda_attention_fwd_16: o, go 16-bit like q; gq, gk, gv fp32.
@@ -739,6 +809,7 @@ FT_API int ft_cuda_attention_bwd_16(int dtype, int64_t B, int64_t H, int64_t Tq,
   if (B * H == 0 || Tq == 0 || Tk == 0) return FT_OK;
   if (ftc::misaligned16(q, k, v, o, go))  // a misaligned cp.async would kill the context
     return ftc::note(FT_EINVAL, "ft_cuda_attention_bwd_16: q, k, v, o and go must be 16-byte aligned");
+  const Extra x{Tk, 0, nullptr, 0, 0, nullptr};
   int64_t rows = B * H * Tq, nq = rows * D;
   cudaStream_t s = stream();
   Carve c{(char*)workspace(2 * al256((size_t)rows * 4) + al256((size_t)nq * 4) + 256)};
@@ -751,10 +822,10 @@ FT_API int ft_cuda_attention_bwd_16(int dtype, int64_t B, int64_t H, int64_t Tq,
     attn_dvec<__nv_bfloat16><<<(unsigned)((rows * 32 + 255) / 256), 256, 0, s>>>(
         rows, (int)D, (const __nv_bfloat16*)go, (const __nv_bfloat16*)o, dvec);
     return bwd_tc(B, H, Tq, Tk, scale, causal, (const __nv_bfloat16*)q, (const __nv_bfloat16*)k,
-                  (const __nv_bfloat16*)v, (const __nv_bfloat16*)go, nullptr, lse2, dvec, dqacc, gq, gk, gv);
+                  (const __nv_bfloat16*)v, (const __nv_bfloat16*)go, nullptr, lse2, dvec, dqacc, gq, gk, gv, x);
   }
   attn_dvec<__half><<<(unsigned)((rows * 32 + 255) / 256), 256, 0, s>>>(rows, (int)D, (const __half*)go,
                                                                       (const __half*)o, dvec);
   return bwd_tc(B, H, Tq, Tk, scale, causal, (const __half*)q, (const __half*)k, (const __half*)v, (const __half*)go,
-                nullptr, lse2, dvec, dqacc, gq, gk, gv);
+                nullptr, lse2, dvec, dqacc, gq, gk, gv, x);
 }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "ft.h"
+#include "simd.h"
 #include "threadpool.h"
 
 // GCC 12 flags its own _mm512_undefined_ps() inside _mm512_sqrt_ps (a known false positive)
@@ -75,12 +76,7 @@ __attribute__((target("avx2,fma"))) void adamw_avx2(int64_t n, float* p, const f
   adamw_scalar(i, n, p, g, m, v, c);
 }
 
-int simd_level() {
-  static const int level = __builtin_cpu_supports("avx512f")                                  ? 2
-                           : (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? 1
-                                                                                               : 0;
-  return level;
-}
+int simd_level() { return ft::isa_level(); }  // simd.h: 2 AVX-512, 1 AVX2+FMA, 0 baseline
 
 void adamw_range(int64_t n, float* p, const float* g, float* m, float* v, const Coef& c) {
   switch (simd_level()) {

@@ -8,11 +8,11 @@
 #include <cmath>
 
 #include "ft.h"
+#include "simd.h"
 #include "threadpool.h"
 
-#define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 
-CLONES static double plane_sum(const float* x, int64_t n) {
+FT_INLINE double plane_sum_impl(const float* x, int64_t n) {
   float acc[16] = {0};
   int64_t i = 0;
   for (; i + 16 <= n; i += 16)
@@ -22,8 +22,9 @@ CLONES static double plane_sum(const float* x, int64_t n) {
   for (; i < n; i++) s += x[i];
   return s;
 }
+FT_MULTIVERSION(, , double, plane_sum, (const float* x, int64_t n), (x, n))
 
-CLONES static double plane_sq(const float* x, int64_t n, float m) {
+FT_INLINE double plane_sq_impl(const float* x, int64_t n, float m) {
   float acc[16] = {0};
   int64_t i = 0;
   for (; i + 16 <= n; i += 16)
@@ -36,13 +37,15 @@ CLONES static double plane_sq(const float* x, int64_t n, float m) {
   for (; i < n; i++) s += (double)(x[i] - m) * (x[i] - m);
   return s;
 }
+FT_MULTIVERSION(, , double, plane_sq, (const float* x, int64_t n, float m), (x, n, m))
 
-CLONES static void plane_affine(const float* x, float* y, int64_t n, float a, float b) {
+FT_INLINE void plane_affine_impl(const float* x, float* y, int64_t n, float a, float b) {
   for (int64_t i = 0; i < n; i++) y[i] = x[i] * a + b;
 }
+FT_MULTIVERSION(, , void, plane_affine, (const float* x, float* y, int64_t n, float a, float b), (x, y, n, a, b))
 
 // sums of gy and gy * (x - m) over one plane
-CLONES static void plane_gsums(const float* x, const float* g, int64_t n, float m, double& sg, double& sgx) {
+FT_INLINE void plane_gsums_impl(const float* x, const float* g, int64_t n, float m, double& sg, double& sgx) {
   float a[16] = {0}, b[16] = {0};
   int64_t i = 0;
   for (; i + 16 <= n; i += 16)
@@ -59,12 +62,14 @@ CLONES static void plane_gsums(const float* x, const float* g, int64_t n, float 
     sgx += (double)g[i] * (x[i] - m);
   }
 }
+FT_MULTIVERSION(, , void, plane_gsums, (const float* x, const float* g, int64_t n, float m, double& sg, double& sgx), (x, g, n, m, sg, sgx))
 
 // gx = k1 * gy - k2 * (x - m) - k3
-CLONES static void plane_gx(const float* x, const float* g, float* gx, int64_t n, float m, float k1, float k2,
+FT_INLINE void plane_gx_impl(const float* x, const float* g, float* gx, int64_t n, float m, float k1, float k2,
                             float k3) {
   for (int64_t i = 0; i < n; i++) gx[i] = k1 * g[i] - k2 * (x[i] - m) - k3;
 }
+FT_MULTIVERSION(, , void, plane_gx, (const float* x, const float* g, float* gx, int64_t n, float m, float k1, float k2, float k3), (x, g, gx, n, m, k1, k2, k3))
 
 // y = batchnorm(x); training: saveMean/saveInvstd (C) written, running stats updated if non-null
 FT_API int ft_batchnorm2d_fwd(int64_t B, int64_t C, int64_t HW, int training, float momentum, float eps,

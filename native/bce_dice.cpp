@@ -15,14 +15,12 @@
 #include <vector>
 
 #include "ft.h"
+#include "simd.h"
 #include "threadpool.h"
 
 namespace {
 
-bool avx512() {
-  static const bool ok = __builtin_cpu_supports("avx512f");
-  return ok;
-}
+bool avx512() { return ft::use_avx512(); }  // simd.h: honours FT_NO_AVX512
 
 // ---- scalar reference math ----
 struct SP {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "ft.h"
+#include "simd.h"
 #include "threadpool.h"
 
 extern "C" int ft_gemm_f32(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
@@ -44,10 +45,7 @@ struct Scratch {
   ~Scratch() { std::free(p); }
 };
 
-static bool has_avx512() {
-  static const bool ok = __builtin_cpu_supports("avx512f");
-  return ok;
-}
+static bool has_avx512() { return use_avx512(); }  // simd.h: honours FT_NO_AVX512
 
 // ---- small-A GEMM: C(M,N) (ldc) = A(M,K) (lda) @ B(K,N) (ldb) [+ bias(M) per row] [+ C] ----
 
@@ -342,7 +340,7 @@ void conv_col2im(const float* col, const ConvGeom& g, int64_t cg, int64_t oy0, i
 }
 
 // sum of x(n), 16 partial sums (vectorises; a serial float sum is latency-bound)
-__attribute__((target_clones("avx512f", "avx2", "default"))) float conv_row_sum(const float* x, int64_t n) {
+FT_INLINE float row_sum_impl(const float* x, int64_t n) {
   float acc[16] = {0};
   int64_t i = 0;
   for (; i + 16 <= n; i += 16)
@@ -352,6 +350,8 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) float conv_row_sum(
   for (; i < n; i++) s += x[i];
   return s;
 }
+FT_MULTIVERSION(, , float, row_sum, (const float* x, int64_t n), (x, n))
+float conv_row_sum(const float* x, int64_t n) { return row_sum(x, n); }
 
 // output rows per tile so that one im2col tile (K x rows*Wo) stays in L2
 int64_t conv_tile_rows(int64_t K, int64_t Ho, int64_t Wo) {

@@ -24,11 +24,11 @@
 
 
 namespace {
-using ft::detect_avx512;
 using ft::tail_mask;
 using ft::exp16;
 
-const bool kUse512 = detect_avx512();
+// asked per call (not cached at load) so ft_cpu_set_isa reaches this kernel too
+inline bool use512() { return ft::use_avx512(); }
 const float kNegInf = -std::numeric_limits<float>::infinity();
 
 enum { R_NONE = 0, R_MEAN = 1, R_SUM = 2 };
@@ -123,7 +123,7 @@ FT_API int ft_cross_entropy_fwd(int64_t N, int64_t C,
       [&](int64_t i0, int64_t i1, int) {
         for (int64_t i = i0; i < i1; i++) {
           float l, sx;
-          if (kUse512) row_stats512(C, x + i * C, &l, &sx);
+          if (use512()) row_stats512(C, x + i * C, &l, &sx);
           else row_stats_ref(C, x + i * C, &l, &sx);
           lse[i] = l;
           loss[i] = t[i] == ignore_index ? 0.f
@@ -168,7 +168,7 @@ FT_API int ft_cross_entropy_bwd(int64_t N, int64_t C,
             continue;
           }
           float s = reduction == R_NONE ? g[i] : g0;
-          if (kUse512) row_grad512(C, x + i * C, lse[i], s, eC, gr);
+          if (use512()) row_grad512(C, x + i * C, lse[i], s, eC, gr);
           else row_grad_ref(C, x + i * C, lse[i], s, eC, gr);
           gr[t[i]] -= s * (1.f - eps);
         }

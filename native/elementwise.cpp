@@ -1,16 +1,17 @@
 // Elementwise kernels: broadcasting binary ops, unary ops with their backward, fills and
 // scaled accumulation. Shapes are given as the output shape plus per-input element strides
 // (0 on broadcast axes), coalesced by the caller to at most FT_MAX_DIMS dims.
-// Loops are compiled for AVX-512 / AVX2 / baseline with target_clones (picked at load time).
+// Loops are compiled for AVX-512 / AVX2 / baseline (FT_MULTIVERSION, native/simd.h; picked per
+// call, so FT_NO_AVX512 and ft_cpu_set_isa apply).
 // Check: `cmake --build build --target check_elementwise && build/check_elementwise`.
 #include <cmath>
 #include <cstdint>
 
 #include "ft.h"
+#include "simd.h"
 #include "threadpool.h"
 
 #define FT_MAX_DIMS 8
-#define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 
 enum BinOp { B_ADD = 0, B_SUB = 1, B_MUL = 2, B_DIV = 3, B_MAX = 4, B_MIN = 5, B_POW = 6, B_EQ = 7, B_GT = 8, B_GE = 9 };
 
@@ -30,7 +31,7 @@ static inline float bin(float a, float b) {
 
 // inner row: out[i] = a[i*sa] op b[i*sb]
 template <int OP>
-CLONES static void bin_row(int64_t n, const float* a, int64_t sa, const float* b, int64_t sb,
+FT_INLINE void bin_row_impl(int64_t n, const float* a, int64_t sa, const float* b, int64_t sb,
                            float* o) {
   if (sa == 1 && sb == 1)
     for (int64_t i = 0; i < n; i++) o[i] = bin<OP>(a[i], b[i]);
@@ -43,6 +44,7 @@ CLONES static void bin_row(int64_t n, const float* a, int64_t sa, const float* b
   } else
     for (int64_t i = 0; i < n; i++) o[i] = bin<OP>(a[i * sa], b[i * sb]);
 }
+FT_MULTIVERSION(template <int OP>, <OP>, void, bin_row, (int64_t n, const float* a, int64_t sa, const float* b, int64_t sb, float* o), (n, a, sa, b, sb, o))
 
 template <int OP>
 static void bin_nd(int nd, const int64_t* shape, const int64_t* sa, const int64_t* sb,
@@ -160,17 +162,19 @@ static inline float dun(float x, float y, float p) {
 }
 
 template <int OP>
-CLONES static void un_range(int64_t n, const float* x, float* y, float p, float q) {
+FT_INLINE void un_range_impl(int64_t n, const float* x, float* y, float p, float q) {
   for (int64_t i = 0; i < n; i++) y[i] = un<OP>(x[i], p, q);
 }
+FT_MULTIVERSION(template <int OP>, <OP>, void, un_range, (int64_t n, const float* x, float* y, float p, float q), (n, x, y, p, q))
 template <int OP>
-CLONES static void dun_range(int64_t n, const float* x, const float* y, const float* gy,
+FT_INLINE void dun_range_impl(int64_t n, const float* x, const float* y, const float* gy,
                              float* gx, float p, int accumulate) {
   if (accumulate)
     for (int64_t i = 0; i < n; i++) gx[i] += gy[i] * dun<OP>(x[i], y ? y[i] : 0.f, p);
   else
     for (int64_t i = 0; i < n; i++) gx[i] = gy[i] * dun<OP>(x[i], y ? y[i] : 0.f, p);
 }
+FT_MULTIVERSION(template <int OP>, <OP>, void, dun_range, (int64_t n, const float* x, const float* y, const float* gy, float* gx, float p, int accumulate), (n, x, y, gy, gx, p, accumulate))
 
 #define UN_CASES(M) \
   M(U_NEG) M(U_EXP) M(U_LOG) M(U_SQRT) M(U_TANH) M(U_SIGMOID) M(U_RELU) M(U_LEAKY) \
@@ -217,9 +221,10 @@ FT_API int ft_unary_bwd(int op, int64_t n, const float* x, const float* y, const
 }
 
 // x(n) = v
-CLONES static void fill_range(int64_t n, float* x, float v) {
+FT_INLINE void fill_range_impl(int64_t n, float* x, float v) {
   for (int64_t i = 0; i < n; i++) x[i] = v;
 }
+FT_MULTIVERSION(, , void, fill_range, (int64_t n, float* x, float v), (n, x, v))
 FT_API int ft_fill_f32(int64_t n, float* x, float v) {
   if (n < 0) return FT_EINVAL;
   ft::parallel_for(n, [&](int64_t b, int64_t e, int) { fill_range(e - b, x + b, v); }, 65536);
@@ -227,12 +232,13 @@ FT_API int ft_fill_f32(int64_t n, float* x, float v) {
 }
 
 // y(n) = alpha * x(n) + beta * y(n)   (beta == 0 overwrites y)
-CLONES static void axpby_range(int64_t n, float alpha, const float* x, float beta, float* y) {
+FT_INLINE void axpby_range_impl(int64_t n, float alpha, const float* x, float beta, float* y) {
   if (beta == 0.f)
     for (int64_t i = 0; i < n; i++) y[i] = alpha * x[i];
   else
     for (int64_t i = 0; i < n; i++) y[i] = alpha * x[i] + beta * y[i];
 }
+FT_MULTIVERSION(, , void, axpby_range, (int64_t n, float alpha, const float* x, float beta, float* y), (n, alpha, x, beta, y))
 FT_API int ft_axpby_f32(int64_t n, float alpha, const float* x, float beta, float* y) {
   if (n < 0) return FT_EINVAL;
   ft::parallel_for(n, [&](int64_t b, int64_t e, int) { axpby_range(e - b, alpha, x + b, beta, y + b); },

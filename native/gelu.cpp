@@ -26,10 +26,10 @@
 
 namespace {
 using ft::run_chunked;
-using ft::detect_avx512;
 using ft::tail_mask;
 
-const bool kUse512 = detect_avx512();
+// asked per call (not cached at load) so ft_cpu_set_isa reaches this kernel too
+inline bool use512() { return ft::use_avx512(); }
 
 
 AVX512 inline __m512 set(float v) { return _mm512_set1_ps(v); }
@@ -218,8 +218,8 @@ FT_API int ft_gelu_fwd(int64_t n,
   run_chunked(
       n, 16384, 32768,
       [&](int64_t b, int64_t e, int) {
-        if (kUse512 && approx) fwd512<1>(e - b, x + b, y + b);
-        else if (kUse512) fwd512<0>(e - b, x + b, y + b);
+        if (use512() && approx) fwd512<1>(e - b, x + b, y + b);
+        else if (use512()) fwd512<0>(e - b, x + b, y + b);
         else fwd_ref(e - b, x + b, y + b, approx);
       });
   return FT_OK;
@@ -235,8 +235,8 @@ FT_API int ft_gelu_bwd(int64_t n,
   run_chunked(
       n, 16384, 32768,
       [&](int64_t b, int64_t e, int) {
-        if (kUse512 && approx) bwd512<1>(e - b, x + b, gy + b, gx + b);
-        else if (kUse512) bwd512<0>(e - b, x + b, gy + b, gx + b);
+        if (use512() && approx) bwd512<1>(e - b, x + b, gy + b, gx + b);
+        else if (use512()) bwd512<0>(e - b, x + b, gy + b, gx + b);
         else bwd_ref(e - b, x + b, gy + b, gx + b, approx);
       });
   return FT_OK;

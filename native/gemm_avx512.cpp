@@ -19,6 +19,7 @@
 
 #include "ft.h"
 #include "gemm.h"
+#include "simd.h"
 #include "threadpool.h"
 
 // Every function touching zmm registers carries this; the library baseline stays portable.
@@ -395,15 +396,8 @@ FT_AVX512 void scale_c(float* C, int64_t M, int64_t N, int64_t ldc, float beta) 
 
 }  // namespace
 
-bool gemm_avx512_supported() {
-  static const bool ok = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
-           __builtin_cpu_supports("fma");
-  }();
-  return ok;
-}
+// F, BW, DQ, VL and FMA, and FT_NO_AVX512 not set (simd.h, asked per call)
+bool gemm_avx512_supported() { return ft::use_avx512(); }
 
 int gemm_avx512(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha,
                 const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,

@@ -26,10 +26,10 @@
 
 namespace {
 using ft::run_chunked;
-using ft::detect_avx512;
 using ft::tail_mask;
 
-const bool kUse512 = detect_avx512();
+// asked per call (not cached at load) so ft_cpu_set_isa reaches this kernel too
+inline bool use512() { return ft::use_avx512(); }
 
 
 // statistics of one row x(D): mean (0 for rms) and rstd
@@ -256,7 +256,7 @@ FT_API int ft_norm_fwd(int64_t rows, int64_t D, int rms, float eps,
   if (rows < 0 || D < 0 || !(eps >= 0.f)) return FT_EINVAL;
   if (rows == 0 || D == 0) return FT_OK;
   int64_t grain = D >= 4096 ? 1 : 4096 / D + 1;
-  fwd_rows_fn reg = kUse512 ? fwd_rows_for(D) : nullptr;
+  fwd_rows_fn reg = use512() ? fwd_rows_for(D) : nullptr;
   run_chunked(
       rows, D >= 16384 ? 1 : 16384 / D, grain,
       [&](int64_t r0, int64_t r1, int) {
@@ -267,7 +267,7 @@ FT_API int ft_norm_fwd(int64_t rows, int64_t D, int rms, float eps,
         for (int64_t r = r0; r < r1; r++) {
           float mu, rs;
           const float* xr = x + r * D;
-          if (kUse512) {
+          if (use512()) {
             stats_512(D, xr, rms, eps, &mu, &rs);
             apply_512(D, xr, w, b, mu, rs, y + r * D);
           } else {
@@ -305,7 +305,7 @@ FT_API int ft_norm_bwd(int64_t rows, int64_t D, int rms,
     return FT_ENOMEM;
   }
   int64_t grain = D >= 4096 ? 1 : 4096 / D + 1;
-  bwd_rows_fn breg = kUse512 ? bwd_rows_for(D) : nullptr;
+  bwd_rows_fn breg = use512() ? bwd_rows_for(D) : nullptr;
   run_chunked(rows, chunk, grain, [&](int64_t r0, int64_t r1, int) {
     size_t c = (size_t)(r0 / chunk);
     float* pw = gw ? part.data() + c * 2 * D : nullptr;
@@ -316,7 +316,7 @@ FT_API int ft_norm_bwd(int64_t rows, int64_t D, int rms,
     }
     for (int64_t r = r0; r < r1; r++) {
       float* gxr = gx ? gx + r * D : nullptr;
-      if (kUse512) bwd_512(D, x + r * D, w, g + r * D, mean[r], rstd[r], rms, gxr, pw, pb);
+      if (use512()) bwd_512(D, x + r * D, w, g + r * D, mean[r], rstd[r], rms, gxr, pw, pb);
       else bwd_ref(D, x + r * D, w, g + r * D, mean[r], rstd[r], rms, gxr, pw, pb);
     }
   });

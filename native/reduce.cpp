@@ -1,15 +1,19 @@
 // Reductions over the middle axis of x viewed as (outer, R, inner): sum (scaled, so mean is
 // free) and max with argmax, plus max's backward (scatter to the argmax). Any set of axes
-// reduces as a sequence of these views (src/ops/reduce.ts).
+// reduces as a sequence of these views (src/ops/reduce.ts). A long R over few slices (the
+// linear bias gradient) splits R across threads. Test: tests/ops/reduce_test.ts;
+// bench: bench/bias_grad_bench.ts.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "ft.h"
+#include "simd.h"
 #include "threadpool.h"
 
-#define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 
-CLONES static void sum_block(int64_t R, int64_t inner, const float* x, float* y, float scale) {
+FT_INLINE void sum_block_impl(int64_t R, int64_t inner, const float* x, float* y, float scale) {
   if (inner == 1) {
     // contiguous reduction: 8 partial sums for speed and accuracy
     float acc[16] = {0};
@@ -29,6 +33,7 @@ CLONES static void sum_block(int64_t R, int64_t inner, const float* x, float* y,
   }
   for (int64_t i = 0; i < inner; i++) y[i] *= scale;
 }
+FT_MULTIVERSION(, , void, sum_block, (int64_t R, int64_t inner, const float* x, float* y, float scale), (R, inner, x, y, scale))
 
 // y(outer, inner) = scale * sum_r x(outer, R, inner)
 FT_API int ft_reduce_sum(int64_t outer, int64_t R, int64_t inner, const float* x, float* y,
@@ -49,6 +54,41 @@ FT_API int ft_reduce_sum(int64_t outer, int64_t R, int64_t inner, const float* x
     double s = 0;
     for (int t = 0; t < nt; t++) s += parts[t];
     y[0] = (float)(s * scale);
+    return FT_OK;
+  }
+  const int nt = ft::num_threads();
+  if (outer < nt && R >= 128 && R * inner >= 65536) {
+    // Few slices over a long R (the bias gradient: outer 1, R = rows, inner = features): one
+    // thread per slice would leave the other cores idle. R is cut into nb <= 16 blocks summed
+    // in parallel into partials, then added per column in block order. nb depends only on the
+    // shape, so the result does not change with FT_NUM_THREADS. The partials live in a buffer
+    // kept by the calling thread: fresh pages cost ~3 ms/MiB to fault in on our VMs.
+    const int64_t nb = std::min<int64_t>(16, R / 64), RB = (R + nb - 1) / nb;
+    thread_local std::vector<float> scratch;
+    if (scratch.size() < (size_t)(outer * nb * inner)) scratch.resize((size_t)(outer * nb * inner));
+    float* part = scratch.data();
+    // blocks taken from a shared counter: a worker the busy machine preempts costs one block
+    ft::run_chunked(outer * nb, 1, 1, [&](int64_t t0, int64_t t1, int) {
+      for (int64_t t = t0; t < t1; t++) {
+        const int64_t o = t / nb, r0 = (t % nb) * RB, rn = std::max<int64_t>(0, std::min(RB, R - r0));
+        sum_block(rn, inner, x + (o * R + r0) * inner, part + t * inner, 1.f);
+      }
+    });
+    ft::run_chunked(
+        outer * inner, 2048, 2048,
+        [&](int64_t c0, int64_t c1, int) {
+          // contiguous column runs of one slice at a time, blocks in order (vectorises)
+          for (int64_t c = c0; c < c1;) {
+            const int64_t o = c / inner, i0 = c % inner, i1 = std::min(inner, i0 + (c1 - c));
+            const float* po = part + o * nb * inner;
+            float* yo = y + o * inner;
+            for (int64_t i = i0; i < i1; i++) yo[i] = po[i];
+            for (int64_t b = 1; b < nb; b++)
+              for (int64_t i = i0; i < i1; i++) yo[i] += po[b * inner + i];
+            for (int64_t i = i0; i < i1; i++) yo[i] *= scale;
+            c += i1 - i0;
+          }
+        });
     return FT_OK;
   }
   int64_t grain = R * inner >= 16384 ? 1 : 16384 / (R * inner + 1) + 1;

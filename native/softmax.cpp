@@ -23,11 +23,11 @@
 
 
 namespace {
-using ft::detect_avx512;
 using ft::tail_mask;
 using ft::exp16;
 
-const bool kUse512 = detect_avx512();
+// asked per call (not cached at load) so ft_cpu_set_isa reaches this kernel too
+inline bool use512() { return ft::use_avx512(); }
 const float kNegInf = -std::numeric_limits<float>::infinity();
 
 // exp(x) for 16 lanes: Cody–Waite reduction, Cephes degree-6 polynomial, scalef; ~1 ulp.
@@ -37,13 +37,16 @@ const float kNegInf = -std::numeric_limits<float>::infinity();
 // x(T), m(T) or null -> y(T)
 AVX512 void row_fwd_512(int64_t T, const float* x, const float* m, int log, float* y) {
   __m512 vmax = _mm512_set1_ps(kNegInf);
+  __mmask16 nan = 0;  // max_ps drops a NaN that a later value in its lane meets: track NaN apart
   for (int64_t j = 0; j < T; j += 16) {
     __mmask16 k = tail_mask(T - j);
     __m512 v = _mm512_maskz_loadu_ps(k, x + j);
     if (m) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, m + j));
     vmax = _mm512_mask_max_ps(vmax, k, vmax, v);
+    nan |= _mm512_mask_cmp_ps_mask(k, v, v, _CMP_UNORD_Q);
   }
-  float mx = _mm512_reduce_max_ps(vmax);
+  // a NaN row max makes every output NaN below (never the fully-masked zeros)
+  float mx = nan ? std::numeric_limits<float>::quiet_NaN() : _mm512_reduce_max_ps(vmax);
   if (mx == kNegInf) {  // fully masked row
     __m512 fill = _mm512_set1_ps(log ? kNegInf : 0.f);
     for (int64_t j = 0; j < T; j += 16) _mm512_mask_storeu_ps(y + j, tail_mask(T - j), fill);
@@ -78,7 +81,10 @@ AVX512 void row_fwd_512(int64_t T, const float* x, const float* m, int log, floa
 
 void row_fwd_ref(int64_t T, const float* x, const float* m, int log, float* y) {
   float mx = kNegInf;
-  for (int64_t j = 0; j < T; j++) mx = std::fmax(mx, x[j] + (m ? m[j] : 0.f));
+  for (int64_t j = 0; j < T; j++) {
+    const float v = x[j] + (m ? m[j] : 0.f);
+    mx = v > mx || v != v ? v : mx;  // NaN sticks (std::fmax would drop it)
+  }
   if (mx == kNegInf) {
     for (int64_t j = 0; j < T; j++) y[j] = log ? kNegInf : 0.f;
     return;
@@ -155,7 +161,7 @@ FT_API int ft_softmax_fwd(int64_t rows, int64_t T,
             }
             m = mask + off;
           }
-          if (kUse512) row_fwd_512(T, x + r * T, m, log, y + r * T);
+          if (use512()) row_fwd_512(T, x + r * T, m, log, y + r * T);
           else row_fwd_ref(T, x + r * T, m, log, y + r * T);
         }
       },
@@ -176,7 +182,7 @@ FT_API int ft_softmax_bwd(int64_t rows, int64_t T,
       rows,
       [&](int64_t r0, int64_t r1, int) {
         for (int64_t r = r0; r < r1; r++) {
-          if (kUse512) row_bwd_512(T, y + r * T, g + r * T, log, gx + r * T);
+          if (use512()) row_bwd_512(T, y + r * T, g + r * T, log, gx + r * T);
           else row_bwd_ref(T, y + r * T, g + r * T, log, gx + r * T);
         }
       },

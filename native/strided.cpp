@@ -5,11 +5,11 @@
 #include <cstring>
 
 #include "ft.h"
+#include "simd.h"
 #include "threadpool.h"
 
-#define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 
-CLONES static void row_copy(int64_t n, const float* s, int64_t ss, float* d, int64_t ds, int acc) {
+FT_INLINE void row_copy_impl(int64_t n, const float* s, int64_t ss, float* d, int64_t ds, int acc) {
   if (ss == 1 && ds == 1) {
     if (acc)
       for (int64_t i = 0; i < n; i++) d[i] += s[i];
@@ -21,6 +21,7 @@ CLONES static void row_copy(int64_t n, const float* s, int64_t ss, float* d, int
     for (int64_t i = 0; i < n; i++) d[i * ds] = s[i * ss];
   }
 }
+FT_MULTIVERSION(, , void, row_copy, (int64_t n, const float* s, int64_t ss, float* d, int64_t ds, int acc), (n, s, ss, d, ds, acc))
 
 // shape(nd); src with src_strides(nd); dst with dst_strides(nd); acc: dst += src (float only)
 FT_API int ft_strided_copy(int nd, const int64_t* shape, const float* src, const int64_t* sst,

@@ -1,9 +1,10 @@
 /**
  * `captionMetrics(gts, res)`: the COCO caption evaluation (pycocoevalcap's COCOEvalCap)
- * on its raw scale. Both sides are PTB-tokenized first, then BLEU-1..4, METEOR, ROUGE-L
- * and CIDEr(-D) are computed over the ids of `gts`.
+ * on its raw scale. Both sides are PTB-tokenized first, each side in one tokenizer run as
+ * pycocoevalcap does (so run-level effects match it, see ptb_tokenizer.ts), then BLEU-1..4,
+ * METEOR, ROUGE-L and CIDEr(-D) are computed over the ids of `gts`.
  */
-import { ptbTokenize } from "./ptb_tokenizer.ts";
+import { ptbTokenizeRun } from "./ptb_tokenizer.ts";
 import { bleuScores } from "./bleu.ts";
 import { rougeScores } from "./rouge.ts";
 import { ciderScores } from "./cider.ts";
@@ -57,13 +58,7 @@ export function captionMetrics(
       throw new Error(`captionMetrics: gts['${k}'] must hold at least one reference`);
     }
   }
-  const tok = (xs: string[]) => (opts.tokenized ? xs.slice() : xs.map(ptbTokenize));
-  const g: Record<string, string[]> = {};
-  const r: Record<string, string[]> = {};
-  for (const k of gk) {
-    g[k] = tok(gts[k]);
-    r[k] = tok(res[k]);
-  }
+  const { g, r } = opts.tokenized ? copySides(gk, gts, res) : tokenizeSides(gk, gts, res);
   const bleu = bleuScores(g, r);
   return {
     Bleu_1: bleu[0],
@@ -74,4 +69,42 @@ export function captionMetrics(
     ROUGE_L: rougeScores(g, r).score,
     CIDEr: ciderScores(g, r).score,
   };
+}
+
+/** Pre-tokenized input: copy both sides as they are. */
+function copySides(
+  ids: string[],
+  gts: Record<string, string[]>,
+  res: Record<string, string[]>,
+): { g: Record<string, string[]>; r: Record<string, string[]> } {
+  const g: Record<string, string[]> = {};
+  const r: Record<string, string[]> = {};
+  for (const k of ids) {
+    g[k] = gts[k].slice();
+    r[k] = res[k].slice();
+  }
+  return { g, r };
+}
+
+/**
+ * Tokenize the references in one run and the candidates in another, both in the order of
+ * `ids` (= `Object.keys(gts)`; pycocoevalcap builds both dicts in the same image-id order),
+ * and hand the output lines back to the captions in that order.
+ */
+function tokenizeSides(
+  ids: string[],
+  gts: Record<string, string[]>,
+  res: Record<string, string[]>,
+): { g: Record<string, string[]>; r: Record<string, string[]> } {
+  const refLines = ptbTokenizeRun(ids.flatMap((k) => gts[k]));
+  const candLines = ptbTokenizeRun(ids.map((k) => res[k][0]));
+  const g: Record<string, string[]> = {};
+  const r: Record<string, string[]> = {};
+  let at = 0;
+  ids.forEach((k, i) => {
+    g[k] = refLines.slice(at, at + gts[k].length);
+    at += gts[k].length;
+    r[k] = [candLines[i]];
+  });
+  return { g, r };
 }

@@ -10,7 +10,7 @@
 import { readMMTT, type SPLIT_FILES, splitPath } from "../data/mmtt.ts";
 import { readImage, toGray } from "../data/image_io.ts";
 import { regionLabels } from "../data/regions.ts";
-import { ptbTokenize } from "./ptb_tokenizer.ts";
+import { ptbTokenizeRun } from "./ptb_tokenizer.ts";
 import { bleuScores } from "./bleu.ts";
 import { rougeScores } from "./rouge.ts";
 import { ciderScores } from "./cider.ts";
@@ -114,8 +114,12 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluationReport>
   const n = records.length;
   const counts = new Int32Array(n * 3);
   const plms = new Float64Array(n);
-  const tokRef: string[] = new Array(n);
-  const tokHyp: string[] = new Array(n);
+  // pycocoevalcap tokenizes all references in one run and all candidates in another; a caption's
+  // tokens can depend on its neighbours in the run (src/eval/ptb_tokenizer.ts)
+  const tokRef: string[] = ptbTokenizeRun(records.map((r) => r.caption));
+  const tokHyp: string[] = ptbTokenizeRun(
+    records.map((r) => preds.byKey.get(sampleKey(r.image_id, r.instance_id))?.caption ?? ""),
+  );
   let next = 0;
   let done = 0;
   const worker = async () => {
@@ -125,8 +129,6 @@ export async function evaluate(opts: EvaluateOptions): Promise<EvaluationReport>
       const key = sampleKey(rec.image_id, rec.instance_id);
       const pred = preds.byKey.get(key);
       if (!pred) report("missing", `no prediction for ${key} (scored as empty caption and mask)`);
-      tokRef[i] = ptbTokenize(rec.caption);
-      tokHyp[i] = ptbTokenize(pred?.caption ?? "");
       let pm: ProbMap | null = null;
       if (pred?.maskFile) {
         try {

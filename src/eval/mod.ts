@@ -2,7 +2,14 @@
  * Public evaluation API: caption metrics exactly as the COCO caption evaluation computes
  * them, localization metrics, PLM, and the standalone evaluator.
  */
-export { PTB_PUNCTUATIONS, ptbTokenize, ptbTokens } from "./ptb_tokenizer.ts";
+export {
+  javaLowerCase,
+  PTB_PUNCTUATIONS,
+  ptbTokenize,
+  ptbTokenizerOutput,
+  ptbTokenizeRun,
+  ptbTokens,
+} from "./ptb_tokenizer.ts";
 export { type CaptionMetricOptions, captionMetrics, type CaptionScores } from "./caption_metrics.ts";
 export { bleuScores } from "./bleu.ts";
 export { lcsLength, rougeL, rougeScores } from "./rouge.ts";

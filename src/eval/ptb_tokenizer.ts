@@ -1,15 +1,22 @@
 /**
- * The COCO caption evaluation's tokenizer: Stanford PTBTokenizer (CoreNLP 3.4.1) run as
- * `-preserveLines -lowerCase`, then pycocoevalcap's filter that drops the punctuation tokens
- * in `PUNCTUATIONS`. Our own re-implementation of the PTB lexer rules that matter for
- * captions (clitics, brackets, quotes, numbers, dashes, ellipses, unicode punctuation).
+ * The COCO caption evaluation's tokenizer, as pycocoevalcap runs it: all captions of one
+ * side (references or candidates) have `\n` replaced by a space, are joined with `\n` into
+ * one file, tokenized by Stanford CoreNLP 3.4.1 `PTBTokenizer -preserveLines -lowerCase`,
+ * and the output lines are paired back with the captions in order; each line then loses the
+ * 17 punctuation tokens of `PTB_PUNCTUATIONS`.
  *
- * Quirks kept on purpose because the reference has them:
- * - `-lowerCase` lower-cases *every* token, including `-LRB-`, while the filter list is
- *   upper-case, so brackets survive as `-lrb-` / `-rrb-` / `-lsb-` ... tokens.
- * - PTB3 escaping puts a backslash before `/` and `*`.
- * Not replicated: CoreNLP's British→American respelling ("americanize"); see docs/eval.md.
+ * Run-level effects kept on purpose because the reference has them:
+ * - Some lexer rules look past the end of a caption, so a caption's tokens can depend on
+ *   whether it is the last one of the run (`you're` -> `you re` only when last; a smiley
+ *   `:)` splits only at the very end) and on the next caption's first word (`A.` + `The`).
+ * - `\r`, U+2028, U+2029, `\v`, `\f` (and U+0085 only inside... never: it lexes as an
+ *   ellipsis) are line breaks to the lexer, so they add output lines and every later caption
+ *   of the run is paired with the wrong line; surplus lines are dropped.
+ * - `-lowerCase` lower-cases every token, including `-LRB-`, while the filter list is upper
+ *   case, so brackets survive as `-lrb-` etc.; `/` and `*` are not escaped in 3.4.1.
+ * The lexer itself is in ./ptb/lexer.ts.
  */
+import { lexPtb, PTB_NEWLINE } from "./ptb/lexer.ts";
 
 /** pycocoevalcap's `PUNCTUATIONS`: tokens removed after tokenization (case-sensitive). */
 export const PTB_PUNCTUATIONS: ReadonlySet<string> = new Set([
@@ -32,215 +39,133 @@ export const PTB_PUNCTUATIONS: ReadonlySet<string> = new Set([
   ";",
 ]);
 
-// Characters that belong inside a word token (letters, digits, marks, and the joiners the
-// PTB lexer keeps inside words: hyphen, period, apostrophe, ampersand-in-abbrev, slash).
-const LETTER = /[\p{L}\p{M}\p{N}_]/u;
-const SPACE = /[\s\u00a0\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff]/u;
-
-// Clitics split off the end of a word (PTB: "he's" -> "he 's", "don't" -> "do n't").
-const CLITICS = ["'s", "'re", "'ve", "'ll", "'d", "'m"];
-// Whole words the PTB lexer splits in two.
-const SPLIT_WORDS: Readonly<Record<string, [string, string]>> = {
-  cannot: ["can", "not"],
-  gonna: ["gon", "na"],
-  gotta: ["got", "ta"],
-  wanna: ["wan", "na"],
-  lemme: ["lem", "me"],
-  gimme: ["gim", "me"],
-  "'tis": ["'t", "is"],
-  "'twas": ["'t", "was"],
-};
-// Abbreviations that keep their final period (a subset of PTBLexer's ABBREV lists).
-const ABBREVIATIONS = new Set([
-  "mr",
-  "mrs",
-  "ms",
-  "dr",
-  "prof",
-  "st",
-  "jr",
-  "sr",
-  "vs",
-  "etc",
-  "inc",
-  "ltd",
-  "co",
-  "corp",
-  "no",
-  "e.g",
-  "i.e",
-]);
-
-const BRACKETS: Readonly<Record<string, string>> = {
-  "(": "-LRB-",
-  ")": "-RRB-",
-  "[": "-LSB-",
-  "]": "-RSB-",
-  "{": "-LCB-",
-  "}": "-RCB-",
-};
-
-/** Split a word that may carry a clitic or negation into PTB tokens (case preserved). */
-function splitWord(word: string, out: string[]): void {
-  const lower = word.toLowerCase();
-  const split = SPLIT_WORDS[lower];
-  if (split) {
-    out.push(word.slice(0, split[0].length), word.slice(split[0].length));
-    return;
-  }
-  if (lower.length > 3 && lower.endsWith("n't")) {
-    out.push(word.slice(0, -3), word.slice(-3));
-    return;
-  }
-  for (const c of CLITICS) {
-    if (lower.length > c.length && lower.endsWith(c)) {
-      out.push(word.slice(0, -c.length), word.slice(-c.length));
-      return;
-    }
-  }
-  out.push(word);
+/**
+ * PTB tokens of `text` before lower-casing and filtering (line breaks dropped), e.g.
+ * `ptbTokens('"(a)"')` = ``["``", "-LRB-", "a", "-RRB-", "''"]``.
+ */
+export function ptbTokens(text: string): string[] {
+  return lexPtb(text).filter((t): t is string => t !== PTB_NEWLINE);
 }
 
-/** PTB3 escaping of `/` and `*` inside a token. */
-function escapeToken(t: string): string {
-  return t.replace(/([/*])/g, "\\$1");
+// Java's final-sigma test works on words as its (legacy) word BreakIterator sees them: letters,
+// marks and digits join, and so does one of - – _ ' " . ‧ or the soft hyphen between a word
+// character and a letter (measured against Java 17: "ΟΔΟΣ-RRB" keeps σ, "ΟΔΟΣ/A" gets ς).
+// "Cased" is Java's: Lu, Ll, Lt and a few Other_Lowercase/Uppercase ranges (not ª or º).
+const WORD_CHAR = /[\p{L}\p{M}\p{Nd}]/u;
+// Kana and CJK ideographs are words of their own to that BreakIterator (Java 17 ranges).
+const IDEOGRAPHIC = /[\u3005\u3041-\u3094\u30a1-\u30fe\u4e00-\u9fa5\uf900-\ufa2d]/;
+const MID_WORD = /[\p{Pd}\u00AD\u2027"'._]/u;
+const LETTER_CHAR = /\p{L}/u;
+const CASED =
+  /[\p{Lu}\p{Ll}\p{Lt}\u02B0-\u02B8\u02C0\u02C1\u02E0-\u02E4\u0345\u037A\u1D2C-\u1D61\u2160-\u217F\u24B6-\u24E9]/u;
+
+const MID_NUM = /["',.\u066B]/;
+const DIGIT_CHAR = /\p{Nd}/u;
+const MARK = /\p{M}/u;
+
+/** Does the non-word character at `i` join the word characters on both sides (Java's rule)? */
+function joins(t: string, i: number): boolean {
+  let l = i - 1;
+  while (l >= 0 && MARK.test(t[l])) l--;
+  // Marks right after the joiner attach to it and make it an ordinary character.
+  const r = i + 1;
+  if (l < 0 || r >= t.length) return false;
+  const c = t[i];
+  if (MID_WORD.test(c) && LETTER_CHAR.test(t[l]) && LETTER_CHAR.test(t[r])) return true;
+  return MID_NUM.test(c) && DIGIT_CHAR.test(t[l]) && DIGIT_CHAR.test(t[r]);
 }
 
-/** Tokenize one line the way PTBTokenizer does, before lower-casing and filtering. */
-export function ptbTokens(line: string): string[] {
-  // Normalise the unicode quote, dash and ellipsis forms the lexer maps to PTB tokens.
-  const s = line
-    .replace(/[\u2018\u2019\u201a\u201b\u2032]/g, "'")
-    .replace(/[\u201c\u201d\u201e\u201f\u00ab\u00bb\u2033]/g, '"')
-    .replace(/\u2026/g, "...")
-    .replace(/[\u2013\u2014\u2015]/g, "--")
-    .replace(/&amp;/gi, "&");
-  const out: string[] = [];
-  let i = 0;
-  let openDouble = true;
-  const n = s.length;
-  while (i < n) {
-    const ch = s[i];
-    if (SPACE.test(ch)) {
-      i++;
-      continue;
-    }
-    const leadingApostrophe = ch === "'" && /^'(tis|twas|em|\d+s?)(?![\p{L}\p{N}])/iu.test(s.slice(i, i + 8));
-    if (LETTER.test(ch) || leadingApostrophe || (ch === "$" && i + 1 < n && LETTER.test(s[i + 1]))) {
-      // A word: letters/digits joined by internal hyphens, periods, apostrophes, slashes,
-      // commas/colons between digits (numbers like 1,000 and 10:30).
-      let j = i + 1;
-      if (ch === "$") {
-        out.push("$");
-        i++;
-        continue;
+/** Is the capital sigma at `k` word-final by Java's rule (a cased letter before, none after)? */
+function javaFinalSigma(t: string, k: number): boolean {
+  let casedBefore = false;
+  for (let i = k - 1; i >= 0; i--) {
+    const c = t[i];
+    if (IDEOGRAPHIC.test(c)) break;
+    if (WORD_CHAR.test(c)) {
+      if (CASED.test(c)) {
+        casedBefore = true;
+        break;
       }
-      while (j < n) {
-        const c = s[j];
-        if (LETTER.test(c)) {
-          j++;
-        } else if (
-          (c === "-" || c === "/" || c === "&") && j + 1 < n && LETTER.test(s[j + 1]) &&
-          LETTER.test(s[j - 1])
-        ) {
-          j++;
-        } else if (c === "'" && j + 1 < n && LETTER.test(s[j + 1])) {
-          j++;
-        } else if ((c === "," || c === ":") && /\d/.test(s[j - 1]) && j + 1 < n && /\d/.test(s[j + 1])) {
-          j++;
-        } else if (c === "." && j + 1 < n && LETTER.test(s[j + 1])) {
-          j++;
-        } else {
-          break;
-        }
-      }
-      let word = s.slice(i, j);
-      // Trailing period: kept on abbreviations with internal periods (u.s.) and known
-      // abbreviations; otherwise it is its own token.
-      if (j < n && s[j] === "." && !(j + 1 < n && s[j + 1] === ".")) {
-        const core = word.toLowerCase();
-        if (/^(\p{L}\.)+\p{L}$/u.test(word) || ABBREVIATIONS.has(core)) {
-          word += ".";
-          j++;
-        }
-      }
-      // Possessive plural "dogs'": the apostrophe is a separate token.
-      if (j < n && s[j] === "'" && /s$/i.test(word) && !(j + 1 < n && LETTER.test(s[j + 1]))) {
-        splitWord(word, out);
-        out.push("'");
-        i = j + 1;
-        continue;
-      }
-      splitWord(word, out);
-      i = j;
-      continue;
-    }
-    if (ch === ".") {
-      let j = i;
-      while (j < n && s[j] === ".") j++;
-      out.push(j - i >= 2 ? "..." : ".");
-      i = j;
-      continue;
-    }
-    if (ch === "-") {
-      let j = i;
-      while (j < n && s[j] === "-") j++;
-      out.push(j - i >= 2 ? "--" : "-");
-      i = j;
-      continue;
-    }
-    if (ch === '"') {
-      out.push(openDouble ? "``" : "''");
-      openDouble = !openDouble;
-      i++;
-      continue;
-    }
-    if (ch === "'") {
-      if (s[i + 1] === "'") {
-        out.push("''");
-        i += 2;
-      } else {
-        // An opening single quote follows a space or the line start.
-        out.push(i === 0 || SPACE.test(s[i - 1]) ? "`" : "'");
-        i++;
-      }
-      continue;
-    }
-    if (ch === "`") {
-      if (s[i + 1] === "`") {
-        out.push("``");
-        i += 2;
-      } else {
-        out.push("`");
-        i++;
-      }
-      continue;
-    }
-    if (BRACKETS[ch]) {
-      out.push(BRACKETS[ch]);
-      i++;
-      continue;
-    }
-    // Any other symbol (or a surrogate pair) is a token of its own.
-    const cp = s.codePointAt(i)!;
-    const sym = String.fromCodePoint(cp);
-    out.push(sym);
-    i += sym.length;
+    } else if (!joins(t, i)) break;
   }
-  return out.map(escapeToken);
+  if (!casedBefore) return false;
+  for (let i = k + 1; i < t.length; i++) {
+    const c = t[i];
+    if (IDEOGRAPHIC.test(c)) break;
+    if (WORD_CHAR.test(c)) {
+      if (CASED.test(c)) return false;
+    } else if (!joins(t, i)) break;
+  }
+  return true;
 }
 
 /**
- * Tokenize a caption as the COCO caption evaluation does: PTB tokens, lower-cased, with the
- * punctuation tokens removed, joined by single spaces. Newlines count as spaces (the
- * reference replaces them before tokenizing). An empty or all-punctuation caption gives "".
+ * Java `String.toLowerCase(Locale.ENGLISH)`: JS `toLowerCase` except for the context rule of
+ * capital sigma, where Java decides "final" (ς) by word boundaries rather than by Unicode's
+ * case-ignorable rule.
+ */
+export function javaLowerCase(t: string): string {
+  if (t.indexOf("\u03A3") < 0) return t.toLowerCase();
+  let out = "";
+  let from = 0;
+  for (let k = t.indexOf("\u03A3"); k >= 0; k = t.indexOf("\u03A3", k + 1)) {
+    out += t.slice(from, k).toLowerCase() + (javaFinalSigma(t, k) ? "\u03C2" : "\u03C3");
+    from = k + 1;
+  }
+  return out + t.slice(from).toLowerCase();
+}
+
+/**
+ * What `PTBTokenizer -preserveLines -lowerCase` writes for `text`: tokens lower-cased as Java
+ * does (`javaLowerCase`) and joined by single spaces, one output line per line break token.
+ */
+export function ptbTokenizerOutput(text: string): string {
+  const parts: string[] = [];
+  let lineStart = true;
+  for (const t of lexPtb(text)) {
+    if (t === PTB_NEWLINE) {
+      parts.push("\n");
+      lineStart = true;
+    } else {
+      if (!lineStart) parts.push(" ");
+      parts.push(javaLowerCase(t));
+      lineStart = false;
+    }
+  }
+  return parts.join("");
+}
+
+// Python's str.rstrip() with no argument: trailing characters for which str.isspace() holds
+// (that set includes the separators U+001C..U+001F, hence the control characters).
+// deno-lint-ignore no-control-regex
+const PY_TRAILING_SPACE = /[\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$/;
+
+/** pycocoevalcap's per-line post-processing: rstrip, split on ' ', drop punctuation tokens. */
+function filterLine(line: string): string {
+  return line.replace(PY_TRAILING_SPACE, "").split(" ").filter((w) => !PTB_PUNCTUATIONS.has(w)).join(" ");
+}
+
+/**
+ * Tokenize several captions in ONE run, exactly as pycocoevalcap's `PTBTokenizer.tokenize`
+ * does for all captions of one side: result `i` is output line `i` (see the module note on
+ * line breaks shifting later captions).
+ */
+export function ptbTokenizeRun(captions: readonly string[]): string[] {
+  if (captions.length === 0) return [];
+  const joined = captions.map((c) => c.replaceAll("\n", " ")).join("\n");
+  const lines = ptbTokenizerOutput(joined).split("\n");
+  // The lexer never drops a line break, so there are always at least as many lines.
+  if (lines.length < captions.length) {
+    throw new Error(`ptbTokenizeRun: ${lines.length} output lines for ${captions.length} captions`);
+  }
+  return captions.map((_, i) => filterLine(lines[i]));
+}
+
+/**
+ * Tokenize one caption as the COCO caption evaluation does when it is the only (or last)
+ * caption of its run: PTB tokens, lower-cased, punctuation tokens removed, joined by single
+ * spaces. An empty or all-punctuation caption gives "".
  */
 export function ptbTokenize(text: string): string {
-  const tokens = ptbTokens(text.replace(/[\r\n]/g, " "));
-  const kept: string[] = [];
-  for (const t of tokens) {
-    const lower = t.toLowerCase();
-    if (!PTB_PUNCTUATIONS.has(lower)) kept.push(lower);
-  }
-  return kept.join(" ");
+  return ptbTokenizeRun([text])[0];
 }

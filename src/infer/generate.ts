@@ -20,7 +20,7 @@ import { intTensor } from "../tensor/create.ts";
 import { tidy, keep } from "../tensor/scope.ts";
 import { concat, slice } from "../ops/shape_ops.ts";
 import { noGrad } from "../autograd/tape.ts";
-import type { T5, T5DecodeCache } from "../nn/t5.ts";
+import { T5, type T5DecodeCache } from "../nn/t5.ts";
 
 /** Decoding settings (defaults: the paper's beam 5, 100 new tokens, min length 5, penalty 1.5). */
 export interface DecodeOptions {
@@ -120,13 +120,12 @@ export function gatherRows(t: Tensor, rows: number[]): Tensor {
 }
 
 function keepCache(c: T5DecodeCache): void {
-  for (const s of c.self) keep(s.k), keep(s.v);
   for (const s of c.cross) keep(s.k), keep(s.v);
   if (c.mask) keep(c.mask);
 }
 
 function disposeCache(c: T5DecodeCache): void {
-  for (const s of c.self) s.k.dispose(), s.v.dispose();
+  for (const kv of c.self) kv.dispose();
   for (const s of c.cross) s.k.dispose(), s.v.dispose();
   c.mask?.dispose();
 }
@@ -140,17 +139,9 @@ export function generate(t5: T5, enc: Tensor, encMask: Tensor | null, opts: Deco
   return noGrad(() => (o.beams === 1 ? greedy(t5, enc, encMask, o) : beam(t5, enc, encMask, o)));
 }
 
-/** One decoder step inside its own scope: the cache's new tensors are kept, the rest freed. */
+/** One decoder step inside its own scope (the caches grow in place): logits (B·V) on the host. */
 function step(t5: T5, cache: T5DecodeCache, last: number[]): Float32Array {
-  const old = { self: cache.self.slice(), cross: cache.cross, mask: cache.mask };
-  const logits = tidy(() => {
-    const l = t5.decodeStep(intTensor(last, [last.length, 1], t5.shared.weight.device), cache);
-    for (const s of cache.self) keep(s.k), keep(s.v);
-    return l.data().slice();
-  });
-  // the previous step's self k/v were replaced by their extensions
-  for (const s of old.self) if (s) s.k.dispose(), s.v.dispose();
-  return logits;
+  return tidy(() => t5.decodeStep(intTensor(last, [last.length, 1], t5.shared.weight.device), cache).data().slice());
 }
 
 function greedy(t5: T5, enc: Tensor, encMask: Tensor | null, o: Required<DecodeOptions>): Decoded[] {
@@ -159,7 +150,7 @@ function greedy(t5: T5, enc: Tensor, encMask: Tensor | null, o: Required<DecodeO
   let cache!: T5DecodeCache;
   tidy(() => {
     // the cache owns its tensors (a copy of the mask), freed in `finally`
-    cache = t5.startDecode(enc, encMask ? gatherRows(encMask, all) : null);
+    cache = t5.startDecode(enc, encMask ? gatherRows(encMask, all) : null, o.maxNewTokens + 1);
     keepCache(cache);
   });
   const seqs = Array.from({ length: B }, () => [o.start]);
@@ -230,7 +221,7 @@ function beam(t5: T5, enc: Tensor, encMask: Tensor | null, o: Required<DecodeOpt
   let cache!: T5DecodeCache;
   tidy(() => {
     const encB = gatherRows(enc, rows0);
-    cache = t5.startDecode(encB, encMask ? gatherRows(encMask, rows0) : null);
+    cache = t5.startDecode(encB, encMask ? gatherRows(encMask, rows0) : null, o.maxNewTokens + 1);
     keepCache(cache);
   });
   let seqs = rows0.map(() => [o.start]);
@@ -286,16 +277,7 @@ function beam(t5: T5, enc: Tensor, encMask: Tensor | null, o: Required<DecodeOpt
       }
       seqs = nextSeqs;
       beamScores = nextScores;
-      const identity = srcRows.every((r, i) => r === i);
-      if (!identity) {
-        const old = cache;
-        tidy(() => {
-          const next = { ...old, self: old.self.map(({ k, v }) => ({ k: gatherRows(k, srcRows), v: gatherRows(v, srcRows) })) };
-          for (const s of next.self) keep(s.k), keep(s.v);
-          for (const s of old.self) s.k.dispose(), s.v.dispose();
-          cache = next;
-        });
-      }
+      if (!srcRows.every((r, i) => r === i)) T5.reorderCache(cache, srcRows);
       if (done.every(Boolean)) break;
     }
     for (let b = 0; b < B; b++) {

@@ -12,12 +12,11 @@
  */
 import type { Tensor } from "../tensor/tensor.ts";
 import { defaultRng, type Rng } from "../tensor/rng.ts";
-import { intTensor, tensor } from "../tensor/create.ts";
-import { matmul } from "../ops/matmul.ts";
-import { softmax } from "../ops/softmax.ts";
+import { intTensor } from "../tensor/create.ts";
 import { fmtShape } from "../tensor/shape.ts";
 import { add, mul, scale } from "../ops/elementwise.ts";
-import { concat, permute, reshape, unsqueeze } from "../ops/shape_ops.ts";
+import { permute, reshape, unsqueeze } from "../ops/shape_ops.ts";
+import { KVCache } from "./kv_cache.ts";
 import { attention } from "../ops/attention.ts";
 import { embedding } from "../ops/embedding.ts";
 import { linear } from "../ops/linear.ts";
@@ -67,34 +66,6 @@ export function bucketIds(
     for (let j = 0; j < Tk; j++) ids[i * Tk + j] = relativeBucket(j - (i + offset), bidirectional, numBuckets, maxDistance);
   }
   return ids;
-}
-
-/**
- * TEMPORARY until the fused kernel takes a bias: softmax(q kᵀ + bias + masks) v composed from
- * matmul and the fused masked softmax. mask (B, Tk) 1 keep / 0 pad; causal bottom-right.
- */
-function composedBiasedAttention(
-  q: Tensor,
-  k: Tensor,
-  v: Tensor,
-  bias: Tensor,
-  mask: Tensor | null,
-  causal: boolean,
-): Tensor {
-  const [B, , Tq] = q.shape, Tk = k.shape[2];
-  let add_ = bias;
-  if (mask) {
-    const m = mask.dtype === "int32" ? mask.dataI32() : mask.data();
-    const a = new Float32Array(B * Tk);
-    for (let i = 0; i < a.length; i++) a[i] = m[i] ? 0 : -Infinity;
-    add_ = add(add_, tensor(a, [B, 1, 1, Tk], { device: q.device }));
-  }
-  if (causal) {
-    const a = new Float32Array(Tq * Tk), off = Tk - Tq;
-    for (let i = 0; i < Tq; i++) for (let j = 0; j < Tk; j++) a[i * Tk + j] = j <= i + off ? 0 : -Infinity;
-    add_ = add(add_, tensor(a, [Tq, Tk], { device: q.device }));
-  }
-  return matmul(softmax(matmul(q, k, { transB: true }), add_), v);
 }
 
 /** One T5 attention: q, k, v, o without bias; optional relative-position bias table. */
@@ -153,13 +124,17 @@ export class T5Attention extends Module {
     q: Tensor,
     k: Tensor,
     v: Tensor,
-    o: { bias?: Tensor | null; mask?: Tensor | null; causal?: boolean },
+    o: { bias?: Tensor | null; mask?: Tensor | null; causal?: boolean; kvLength?: number },
   ): Tensor {
     const [B, H, Tq, D] = q.shape;
-    const y = o.bias ? composedBiasedAttention(q, k, v, o.bias, o.mask ?? null, !!o.causal) : attention(q, k, v, {
+    // T5 has no 1/sqrt(d) scale; the relative-position bias goes into the fused kernel
+    const y = attention(q, k, v, {
       scale: 1,
+      bias: o.bias ?? null,
       keyPaddingMask: o.mask ?? null,
       causal: o.causal,
+      causalAlign: "bottom-right",
+      kvLength: o.kvLength,
     });
     return this.o.forward(reshape(permute(y, [0, 2, 1, 3]), [B, Tq, H * D]));
   }
@@ -247,7 +222,7 @@ export class T5Block extends Module {
     o: {
       bias: Tensor | null;
       mask?: Tensor | null;
-      selfKV?: (k: Tensor, v: Tensor) => [Tensor, Tensor];
+      selfKV?: (k: Tensor, v: Tensor) => { k: Tensor; v: Tensor; kvLength?: number };
       cross?: { k: Tensor; v: Tensor; mask: Tensor | null };
       p: number;
       rng?: Rng;
@@ -256,9 +231,10 @@ export class T5Block extends Module {
     const drop = (t: Tensor) => dropout(t, o.p, { training: this.training && o.p > 0, rng: o.rng });
     const sa = this.#self.inner;
     let h = this.#self.norm.forward(x);
-    let k = sa.heads(sa.k, h), v = sa.heads(sa.v, h);
-    if (o.selfKV) [k, v] = o.selfKV(k, v);
-    x = add(x, drop(sa.attend(sa.heads(sa.q, h), k, v, { bias: o.bias, mask: o.mask, causal: this.isDecoder })));
+    let kv: { k: Tensor; v: Tensor; kvLength?: number } = { k: sa.heads(sa.k, h), v: sa.heads(sa.v, h) };
+    if (o.selfKV) kv = o.selfKV(kv.k, kv.v);
+    const q = sa.heads(sa.q, h);
+    x = add(x, drop(sa.attend(q, kv.k, kv.v, { bias: o.bias, mask: o.mask, causal: this.isDecoder, kvLength: kv.kvLength })));
     if (this.#cross) {
       if (!o.cross) throw new Error("T5Block: decoder block needs the encoder keys/values");
       const ca = this.#cross.inner;
@@ -286,12 +262,12 @@ export class T5Stack extends Module {
   }
 }
 
-/** Per-layer decoder caches for incremental decoding (self k/v grow; cross k/v fixed). */
+/** Per-layer decoder caches for incremental decoding (self k/v grow in place; cross k/v fixed). */
 export interface T5DecodeCache {
   /** Tokens already decoded (the position of the next one). */
   length: number;
-  /** Per layer: self-attention keys/values so far, (B, H, length, dKv). */
-  self: { k: Tensor; v: Tensor }[];
+  /** Per layer: self-attention keys/values, written in place (no copy per step). */
+  self: KVCache[];
   /** Per layer: the encoder output projected by that layer's EncDecAttention k/v. */
   cross: { k: Tensor; v: Tensor }[];
   /** Encoder key mask (B, Te) or null. */
@@ -373,9 +349,12 @@ export class T5 extends Module {
     return this.logits(drop(this.decoder.finalNorm.forward(x)));
   }
 
-  /** A fresh decode cache for the encoder output `enc` (B, Te, d). */
-  startDecode(enc: Tensor, encMask: Tensor | null): T5DecodeCache {
-    return { length: 0, self: [], cross: this.crossKV(enc), mask: encMask };
+  /** A fresh decode cache for the encoder output `enc` (B, Te, d), room for `capacity` tokens. */
+  startDecode(enc: Tensor, encMask: Tensor | null, capacity = 128): T5DecodeCache {
+    const self = this.decoder.block.items.map(() =>
+      new KVCache({ batch: enc.shape[0], heads: this.cfg.heads, capacity, headDim: this.cfg.dKv, device: enc.device })
+    );
+    return { length: 0, self, cross: this.crossKV(enc), mask: encMask };
   }
 
   /**
@@ -393,11 +372,9 @@ export class T5 extends Module {
         p: 0,
         cross: { ...cache.cross[i], mask: cache.mask },
         selfKV: (k, v) => {
-          const prev = cache.self[i];
-          const nk = prev ? concat([prev.k, k], 2) : k;
-          const nv = prev ? concat([prev.v, v], 2) : v;
-          cache.self[i] = { k: nk, v: nv };
-          return [nk, nv];
+          const kv = cache.self[i];
+          kv.append(k, v);
+          return { k: kv.k, v: kv.v, kvLength: kv.length };
         },
       });
     });
@@ -406,11 +383,14 @@ export class T5 extends Module {
     return reshape(logits, [B, this.cfg.vocabSize]);
   }
 
-  /** Reorders a cache's batch rows (beam search): rows[i] is the source row of new row i. */
-  static reorderCache(cache: T5DecodeCache, rows: number[], gatherRows: (t: Tensor, rows: number[]) => Tensor): void {
-    cache.self = cache.self.map(({ k, v }) => ({ k: gatherRows(k, rows), v: gatherRows(v, rows) }));
-    cache.cross = cache.cross.map(({ k, v }) => ({ k: gatherRows(k, rows), v: gatherRows(v, rows) }));
-    if (cache.mask) cache.mask = gatherRows(cache.mask, rows);
+  /** Reorders the self-attention caches' batch rows (beam search): rows[i] is the source of row i. */
+  static reorderCache(cache: T5DecodeCache, rows: number[]): void {
+    const idx = intTensor(rows, [rows.length], cache.self[0]?.device ?? "cpu");
+    try {
+      for (const kv of cache.self) kv.reorder(idx);
+    } finally {
+      idx.dispose();
+    }
   }
 }
 

@@ -3,7 +3,10 @@
  * for x (B, C, H, W) -> (B, C, outH, outW). "nearest" takes src = min(floor(dst * in/out), in-1)
  * (PyTorch's legacy nearest); "bilinear" uses half-pixel centres with the source index clamped at
  * 0 (alignCorners=false) or the corner-aligned grid (alignCorners=true), float math as PyTorch's
- * CPU kernel. Forward and backward (scatter of the same weights) are native (native/resize.cpp).
+ * CPU kernel. "bicubic" is PyTorch's upsample_bicubic2d: the same source coordinate (unclamped),
+ * four taps floor(src)-1 .. +2 clamped to the border, Keys cubic-convolution weights with
+ * A = -0.75 (SAM / ViT position-embedding resizing). Forward and backward (scatter of the same
+ * weights) are native (native/resize.cpp, kernels/resize.cu).
  * @module
  */
 import { Tensor } from "../tensor/tensor.ts";
@@ -13,19 +16,23 @@ import { check } from "../backend/status.ts";
 import { record } from "../autograd/tape.ts";
 import { sameDevice } from "./elementwise.ts";
 
-const k = kernels({
+/** FFI signatures of the resize kernels (same names in the CPU and CUDA libraries). */
+export const RESIZE_SYMBOLS = {
   ft_resize_fwd: {
+    // BC, H, W, Ho, Wo, mode (0 nearest / 1 bilinear / 2 bicubic), alignCorners, x (BC,H,W), y (BC,Ho,Wo)
     parameters: ["i64", "i64", "i64", "i64", "i64", "i32", "i32", "pointer", "pointer"],
     result: "i32",
   },
   ft_resize_bwd: {
+    // BC, H, W, Ho, Wo, mode, alignCorners, gy (BC,Ho,Wo), gx (BC,H,W) overwritten
     parameters: ["i64", "i64", "i64", "i64", "i64", "i32", "i32", "pointer", "pointer"],
     result: "i32",
   },
-});
+} satisfies Deno.ForeignLibraryInterface;
+const k = kernels(RESIZE_SYMBOLS);
 
 /** Interpolation modes. */
-export type ResizeMode = "bilinear" | "nearest";
+export type ResizeMode = "bilinear" | "nearest" | "bicubic";
 
 /** Resizes the last two axes of x (B, C, H, W) to (outH, outW). */
 export function interpolate(
@@ -38,10 +45,12 @@ export function interpolate(
   sameDevice("interpolate", x);
   const what = () => `interpolate: x ${fmtShape(x.shape)} -> (${outH},${outW}) ${mode}`;
   if (x.ndim !== 4) throw new Error(`${what()}: expected 4-D x (B,C,H,W)`);
-  if (mode !== "bilinear" && mode !== "nearest") {
-    throw new Error(`${what()}: mode must be "bilinear" or "nearest"`);
+  if (mode !== "bilinear" && mode !== "nearest" && mode !== "bicubic") {
+    throw new Error(`${what()}: mode must be "bilinear", "bicubic" or "nearest"`);
   }
-  if (mode === "nearest" && alignCorners) throw new Error(`${what()}: alignCorners only applies to bilinear`);
+  if (mode === "nearest" && alignCorners) {
+    throw new Error(`${what()}: alignCorners only applies to bilinear and bicubic`);
+  }
   if (![outH, outW].every((v) => Number.isInteger(v) && v >= 1)) {
     throw new Error(`${what()}: output size must be >= 1`);
   }
@@ -50,7 +59,7 @@ export function interpolate(
   const out = Tensor.empty([B, C, outH, outW], "float32", x.device);
   if (out.size === 0) return out;
   const kk = k(x.device);
-  const m = mode === "nearest" ? 0 : 1, ac = alignCorners ? 1 : 0;
+  const m = mode === "nearest" ? 0 : mode === "bilinear" ? 1 : 2, ac = alignCorners ? 1 : 0;
   const dims = [B * C, H, W, outH, outW].map(BigInt) as [bigint, bigint, bigint, bigint, bigint];
   check(kk.ft_resize_fwd(...dims, m, ac, x.ptr, out.ptr), what);
   return record(out, "interpolate", [x], (g) => {

@@ -84,7 +84,9 @@ export class Storage {
   static alloc(bytes: number, device: Device = "cpu"): Storage {
     if (!Number.isSafeInteger(bytes) || bytes < 0 || bytes > MAX_TENSOR_BYTES) {
       // checked here too: a wrapped or fractional count must never reach ft_mem_alloc's int64
-      throw new Error(`Storage.alloc: ${bytes} bytes: expected an integer in [0, 2^47] (the tensor size limit)`);
+      throw new Error(
+        `Storage.alloc: ${bytes} bytes: expected an integer in [0, 2^47] (the tensor size limit)`,
+      );
     }
     const raw = rawAllocators[device];
     if (!raw) throw new Error(`device '${device}' has no allocator (backend not loaded)`);

@@ -85,3 +85,74 @@ Deno.test("captionMetrics: ids must match and res holds one caption", () => {
   assertThrows(() => captionMetrics({ a: ["x"] }, { b: ["x"] }), /same ids/);
   assertThrows(() => captionMetrics({ a: ["x"] }, { a: ["x", "y"] }), /exactly one/);
 });
+
+// --- Raw captions through the tokenizer (expected tokens from tests/fixtures/eval/ptb_3_4_1.json) ---
+
+const ptbFixture: { cases: { input: string; tokens: string; tokens_followed: string }[] } = JSON.parse(
+  Deno.readTextFileSync(new URL("../fixtures/eval/ptb_3_4_1.json", import.meta.url)),
+);
+
+Deno.test("captionMetrics: raw captions score as their real-tokenizer tokens (BLEU, ROUGE-L, CIDEr)", () => {
+  // 12 images, 3 raw references and 1 raw candidate each, taken from the tokenizer fixture.
+  // Expected: the same metrics on the tokens the real CoreNLP 3.4.1 run produced, which for
+  // every caption but the last of a run is `tokens_followed` (pycocoevalcap tokenizes the
+  // references in one run and the candidates in another).
+  const pool = ptbFixture.cases.filter((c) => !/[\r\v\f\u2028\u2029]/.test(c.input)).slice(0, 200);
+  const raw = { gts: {} as Record<string, string[]>, res: {} as Record<string, string[]> };
+  const tok = { gts: {} as Record<string, string[]>, res: {} as Record<string, string[]> };
+  const nImg = 12;
+  for (let i = 0; i < nImg; i++) {
+    const refs = [0, 1, 2].map((j) => pool[i * 16 + j]);
+    const cand = pool[i * 16 + 3 + (i % 5)];
+    raw.gts[`img${i}`] = refs.map((c) => c.input);
+    raw.res[`img${i}`] = [cand.input];
+    tok.gts[`img${i}`] = refs.map((c, j) => (i === nImg - 1 && j === 2 ? c.tokens : c.tokens_followed));
+    tok.res[`img${i}`] = [i === nImg - 1 ? cand.tokens : cand.tokens_followed];
+  }
+  const got = captionMetrics(raw.gts, raw.res, { skipMeteor: true });
+  const want = captionMetrics(tok.gts, tok.res, { tokenized: true, skipMeteor: true });
+  for (const k of ["Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4", "ROUGE_L", "CIDEr"] as const) {
+    close(got[k], want[k], 1e-12);
+  }
+  assert(want.Bleu_1 > 0 && want.CIDEr > 0, "the corpus must have overlap for the check to mean something");
+});
+
+Deno.test("captionMetrics: punctuation, clitics and brackets are tokenized before BLEU/ROUGE-L", () => {
+  // "The dog's (red) toy!" -> "the dog 's -lrb- red -rrb- toy": identical to the candidate.
+  const m = captionMetrics({ a: ["The dog's (red) toy!"] }, { a: ["the dog 's -LRB- red -RRB- toy"] }, {
+    skipMeteor: true,
+  });
+  close(m.Bleu_4, 1, 1e-6);
+  close(m.ROUGE_L, 1);
+  // and/or stays one token in 3.4.1; "a/b" vs "a / b" therefore do not match as unigrams.
+  const s = captionMetrics({ a: ["eye and/or nose"] }, { a: ["eye and / or nose"] }, { skipMeteor: true });
+  // ROUGE-L: LCS 2 ("eye", "nose"); P = 2/5, R = 2/3.
+  const p = 2 / 5, r = 2 / 3;
+  close(s.ROUGE_L, (2.44 * p * r) / (r + 1.44 * p));
+});
+
+Deno.test("captionMetrics: run-level tokenization (look-ahead past a caption, line shifts)", () => {
+  // Image b's first reference is followed by its second one in the reference run, so its ":)"
+  // stays ":-rrb-"; b's candidate is the last caption of the candidate run, where ":)" splits
+  // into ":" (removed) and "-rrb-". ROUGE-L for b: LCS 4 of 5 both ways -> F = 0.8; a = 1.
+  const m = captionMetrics(
+    { a: ["red eye"], b: ["The mouth is edited :)", "The eyes are fine."] },
+    { a: ["red eye"], b: ["The mouth is edited :)"] },
+    { skipMeteor: true },
+  );
+  close(m.ROUGE_L, (1 + 0.8) / 2);
+  // A "\r" inside a reference makes an extra output line: image a gets the two halves of its
+  // first reference, and image b gets a's second reference instead of its own.
+  const shifted = captionMetrics(
+    { a: ["red eye\rblue eye", "green nose"], b: ["smeared mouth"] },
+    { a: ["red eye"], b: ["smeared mouth"] },
+    { skipMeteor: true },
+  );
+  const expected = captionMetrics(
+    { a: ["red eye", "blue eye"], b: ["green nose"] },
+    { a: ["red eye"], b: ["smeared mouth"] },
+    { tokenized: true, skipMeteor: true },
+  );
+  for (const k of ["Bleu_1", "Bleu_4", "ROUGE_L", "CIDEr"] as const) close(shifted[k], expected[k], 1e-12);
+  close(shifted.ROUGE_L, 0.5); // a: exact match (1), b: nothing in common (0)
+});

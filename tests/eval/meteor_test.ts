@@ -8,6 +8,7 @@ import {
 } from "../../src/eval/meteor/scorer.ts";
 import { snowballStem } from "../../src/eval/meteor/stemmer.ts";
 import { meteorNormalize } from "../../src/eval/meteor/normalizer.ts";
+import { loadWordNet } from "../../src/eval/meteor/synonyms.ts";
 
 const close = (a: number, b: number) => assertAlmostEquals(a, b, 1e-12);
 
@@ -96,4 +97,41 @@ Deno.test("METEOR: the best reference is kept and the corpus score sums statisti
 
 Deno.test("METEOR: empty candidate scores 0", () => {
   assertEquals(meteorScores({ a: ["a dog"] }, { a: [""] }).score, 0);
+});
+
+const WORDNET = "/usr/share/wordnet";
+const hasDebianWordNet = (() => {
+  try {
+    return Deno.statSync(`${WORDNET}/data.verb`).isFile;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test({
+  name: "WordNet synset ids are METEOR's: bare Princeton offsets (Debian's shifted ones mapped back)",
+  ignore: !hasDebianWordNet,
+  fn() {
+    const wn = loadWordNet(WORDNET);
+    // Values from METEOR 1.5's resources/synonym/english.synsets (not shipped here).
+    // An adjective after Debian's 1-byte patch: Debian 03146311 -> METEOR 03146310.
+    assertEquals([...wn.synSets(".22-caliber")], [3146310]);
+    // car: nouns only, no shift.
+    assertEquals([...wn.synSets("car")].sort(), [2958343, 2959942, 2960352, 2960501, 2934451].sort());
+    // suppress: verbs before (00612841) and after (02423762, 02424652) Debian's 18-byte shift.
+    assertEquals(
+      [...wn.synSets("suppress")].sort(),
+      [462092, 153964, 612841, 2423762, 2424652].sort(),
+    );
+    // get.v 01215421 (Debian 01215439) and low.a 01215421 are different synsets at the same
+    // offset; METEOR's ids carry no part of speech, so it treats them as shared...
+    assert(wn.synSets("get").has(1215421) && wn.synSets("low").has(1215421));
+    // ...and its synonym stage matches "got" (-> get) with "lower" (-> low); so do we.
+    const s = meteorSegmentStats("got", ["lower"], {
+      functionWords: new Set(),
+      synonyms: wn,
+      source: "test",
+    });
+    assertEquals(s.testContent.slice(0, 3), [0, 0, 1]);
+  },
 });

@@ -9,10 +9,12 @@
 import { assertEquals } from "../assert.ts";
 import { cpuKernels } from "../../src/backend/cpu.ts";
 
-const lib = cpuKernels({
-  // (threads, stress: 0|1, jobs, bad: i64[1]) -> status
-  ft_threadpool_selftest: { parameters: ["i32", "i32", "i64", "buffer"], result: "i32" },
-} satisfies Deno.ForeignLibraryInterface);
+const lib = cpuKernels(
+  {
+    // (threads, stress: 0|1, jobs, bad: i64[1]) -> status
+    ft_threadpool_selftest: { parameters: ["i32", "i32", "i64", "buffer"], result: "i32" },
+  } satisfies Deno.ForeignLibraryInterface,
+);
 
 function badJobs(threads: number, stress: boolean, jobs: number): number {
   const bad = new BigInt64Array(1);

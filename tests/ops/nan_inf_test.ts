@@ -5,7 +5,7 @@
  * (PyTorch's formulas: log-softmax for cross-entropy, x·Φ(x) for GELU), where NaN must match
  * NaN and an infinity the same infinity. With a NaN input, the gradient at that element must be
  * NaN too (the AVX-512 max/min used to swallow it: all-NaN logits gave BCE 1.4e-45, gradient 0).
- * `mean` of an empty tensor is NaN as in PyTorch.
+ * Every case runs on the AVX-512 and the portable paths. `mean` of an empty tensor is NaN as in PyTorch.
  * Run: deno test --allow-ffi --allow-read --allow-env tests/ops/nan_inf_test.ts
  * @module
  */
@@ -25,6 +25,7 @@ import { gelu } from "../../src/ops/gelu.ts";
 import { batchNorm2d } from "../../src/ops/batchnorm.ts";
 import { reshape } from "../../src/ops/shape_ops.ts";
 import { assertClose, randArray } from "../helpers.ts";
+import { withCpuIsa } from "../../src/backend/cpu_isa.ts";
 
 const R = 3, L = 37; // rows of 37: two 16-lane vectors and a masked tail of 5
 const BAD = [NaN, Infinity, -Infinity];
@@ -67,7 +68,8 @@ function erf(x: number): number { // Abramowitz–Stegun 7.1.26 is too coarse; u
   return Math.sign(x) * (1 - Math.exp(-ax * ax) / Math.sqrt(Math.PI) / (ax + f));
 }
 const geluRef = (x: number) => 0.5 * x * (1 + erf(x / Math.SQRT2));
-const geluTanhRef = (x: number) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)));
+const geluTanhRef = (x: number) =>
+  0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)));
 
 interface Case {
   name: string;
@@ -78,15 +80,27 @@ interface Case {
 
 const cases: Case[] = [
   { name: "sum", run: (x) => sum(x), ref: (x) => [fsum(x)], grad: false },
-  { name: "sum(axis 0)", run: (x) => sum(x, 0), ref: (x) => rows(x)[0].map((_, j) => fsum(rows(x).map((r) => r[j]))), grad: false },
+  {
+    name: "sum(axis 0)",
+    run: (x) => sum(x, 0),
+    ref: (x) => rows(x)[0].map((_, j) => fsum(rows(x).map((r) => r[j]))),
+    grad: false,
+  },
   { name: "mean", run: (x) => mean(x), ref: (x) => [fsum(x) / x.length], grad: false },
   { name: "mean(axis 1)", run: (x) => mean(x, 1), ref: (x) => rows(x).map((r) => fsum(r) / L), grad: false },
   { name: "max(axis 1)", run: (x) => max(x, 1), ref: (x) => rows(x).map(fmax), grad: false },
-  { name: "max(axis 0)", run: (x) => max(x, 0), ref: (x) => rows(x)[0].map((_, j) => fmax(rows(x).map((r) => r[j]))), grad: false },
+  {
+    name: "max(axis 0)",
+    run: (x) => max(x, 0),
+    ref: (x) => rows(x)[0].map((_, j) => fmax(rows(x).map((r) => r[j]))),
+    grad: false,
+  },
   {
     name: "bceWithLogits",
     run: (x) => bceWithLogits(x, tensor(targets01, [R, L])),
-    ref: (x) => [fsum(x.map((v, i) => targets01[i] * softplus(-v) + (1 - targets01[i]) * softplus(v))) / x.length],
+    ref: (
+      x,
+    ) => [fsum(x.map((v, i) => targets01[i] * softplus(-v) + (1 - targets01[i]) * softplus(v))) / x.length],
     grad: true,
   },
   {
@@ -100,11 +114,15 @@ const cases: Case[] = [
     run: (x) => softDice(x, tensor(targets01, [R, L])),
     ref: (x) => {
       const y = rows(targets01);
-      return [fsum(rows(x).map((r, s) => {
-        const p = r.map(sigmoid);
-        const I = fsum(p.map((v, i) => v * y[s][i])), P = fsum(p), T = fsum(y[s]);
-        return 1 - (2 * I + 1) / (P + T + 1);
-      })) / R];
+      return [
+        fsum(
+          rows(x).map((r, s) => {
+            const p = r.map(sigmoid);
+            const I = fsum(p.map((v, i) => v * y[s][i])), P = fsum(p), T = fsum(y[s]);
+            return 1 - (2 * I + 1) / (P + T + 1);
+          }),
+        ) / R,
+      ];
     },
     grad: true,
   },
@@ -114,7 +132,12 @@ const cases: Case[] = [
     ref: (x) => [-fsum(rows(x).map((r, i) => refLogSoftmax(r)[labels[i]])) / R],
     grad: true,
   },
-  { name: "softmax", run: (x) => softmax(x), ref: (x) => rows(x).flatMap((r) => refLogSoftmax(r).map(Math.exp)), grad: true },
+  {
+    name: "softmax",
+    run: (x) => softmax(x),
+    ref: (x) => rows(x).flatMap((r) => refLogSoftmax(r).map(Math.exp)),
+    grad: true,
+  },
   { name: "logSoftmax", run: (x) => logSoftmax(x), ref: (x) => rows(x).flatMap(refLogSoftmax), grad: true },
   {
     name: "layerNorm",
@@ -147,26 +170,27 @@ const cases: Case[] = [
 ];
 
 for (const c of cases) {
-  Deno.test(`NaN/inf: ${c.name} matches the float64 formula, NaN in gives NaN out`, () => {
-    for (const bad of BAD) {
+  Deno.test(`NaN/inf: ${c.name} matches the float64 formula, NaN in gives NaN out (AVX-512 and portable)`, () => {
+    for (const [level, bad] of [2, 0].flatMap((l) => BAD.map((b) => [l as 0 | 2, b] as const))) {
       for (const at of POS) {
-        tidy(() => {
-          const xv = input(bad, at);
-          const x = tensor(xv, [R, L]).requireGrad();
-          const y = c.run(x);
-          const what = `${c.name} with ${bad} at [${at}]`;
-          const got = y.data(), want = c.ref(xv);
-          assertClose(got, want, { rtol: 2e-4, atol: 2e-5, what });
-          for (let i = 0; i < want.length; i++) {
-            assertEquals(Number.isNaN(got[i]), Number.isNaN(want[i]), `${what}: NaN-ness of output [${i}]`);
-          }
-          if (c.grad && Number.isNaN(bad)) {
-            const g = tensor(Array.from(randArray(y.size, 9)), y.shape);
-            backward(sum(mul(y, g)));
-            const gx = x.grad!.data();
-            assertEquals(Number.isNaN(gx[at]), true, `${what}: gradient at the NaN is ${gx[at]}`);
-          }
-        });
+        withCpuIsa(level, () =>
+          tidy(() => {
+            const xv = input(bad, at);
+            const x = tensor(xv, [R, L]).requireGrad();
+            const y = c.run(x);
+            const what = `${c.name} with ${bad} at [${at}] (ISA level <= ${level})`;
+            const got = y.data(), want = c.ref(xv);
+            assertClose(got, want, { rtol: 2e-4, atol: 2e-5, what });
+            for (let i = 0; i < want.length; i++) {
+              assertEquals(Number.isNaN(got[i]), Number.isNaN(want[i]), `${what}: NaN-ness of output [${i}]`);
+            }
+            if (c.grad && Number.isNaN(bad)) {
+              const g = tensor(Array.from(randArray(y.size, 9)), y.shape);
+              backward(sum(mul(y, g)));
+              const gx = x.grad!.data();
+              assertEquals(Number.isNaN(gx[at]), true, `${what}: gradient at the NaN is ${gx[at]}`);
+            }
+          }));
       }
     }
   });
@@ -175,11 +199,13 @@ for (const c of cases) {
 Deno.test("NaN/inf: all-NaN logits give NaN BCE, Dice and cross-entropy with NaN gradients", () => {
   tidy(() => {
     const n = 64;
-    for (const f of [
-      (x: Tensor) => bceWithLogits(x, tensor(new Array(n).fill(1), [4, 16])),
-      (x: Tensor) => softDice(x, tensor(new Array(n).fill(1), [4, 16])),
-      (x: Tensor) => crossEntropy(x, intTensor([0, 1, 2, 3], [4])),
-    ]) {
+    for (
+      const f of [
+        (x: Tensor) => bceWithLogits(x, tensor(new Array(n).fill(1), [4, 16])),
+        (x: Tensor) => softDice(x, tensor(new Array(n).fill(1), [4, 16])),
+        (x: Tensor) => crossEntropy(x, intTensor([0, 1, 2, 3], [4])),
+      ]
+    ) {
       const x = tensor(new Array(n).fill(NaN), [4, 16]).requireGrad();
       const loss = f(x);
       assertEquals(Number.isNaN(loss.item()), true, `loss ${loss.item()}`);
@@ -206,4 +232,25 @@ Deno.test("mean of an empty tensor is NaN (PyTorch), sum is 0", () => {
     assertEquals(m.length, 2);
     assertEquals(Array.from(m).every(Number.isNaN), true, "mean over an empty axis");
   });
+});
+
+Deno.test("NaN/inf: a NaN among -inf (masked) logits is NaN, not a fully masked row of zeros", () => {
+  for (const level of [2, 0] as const) {
+    for (const L of [5, 37]) {
+      withCpuIsa(level, () =>
+        tidy(() => {
+          const v = new Array<number>(L).fill(-Infinity);
+          v[3] = NaN;
+          const x = tensor(v, [1, L]);
+          const what = `row of ${L} (ISA level <= ${level})`;
+          assertEquals(softmax(x).data().every(Number.isNaN), true, `softmax ${what}`);
+          assertEquals(logSoftmax(x).data().every(Number.isNaN), true, `logSoftmax ${what}`);
+          assertEquals(
+            Number.isNaN(crossEntropy(x, intTensor([0], [1])).item()),
+            true,
+            `crossEntropy ${what}`,
+          );
+        }));
+    }
+  }
 });

@@ -1,10 +1,12 @@
 /**
  * English function words for METEOR's content/function weighting (delta = 0.75 weighs
  * content words, 1 - delta function words). METEOR 1.5 ships its own frequency-derived
- * list (resources/function/english.words) which is not obtainable here; this is our
- * closed-class substitute (articles, pronouns, prepositions, conjunctions, auxiliaries,
- * modals, determiners, particles and clitic pieces). Point FT_METEOR_FUNCTION_WORDS at the
- * original file (one word per line) to use it instead; see docs/eval.md.
+ * list (resources/function/english.words, 93 entries incl. punctuation), which we do not
+ * ship; this is our closed-class substitute (articles, pronouns, prepositions, conjunctions,
+ * auxiliaries, modals, determiners, particles and clitic pieces). It only changes weights,
+ * never which words match. `eval "$(bash scripts/meteor_resources.sh PATH_TO_METEOR)"` points
+ * FT_METEOR_FUNCTION_WORDS at the original; the differences on the PTB fixture captions are
+ * listed in docs/eval.md (src/eval/meteor/resource_diff.ts prints them).
  */
 export const DEFAULT_FUNCTION_WORDS: readonly string[] = (
   "a an the this that these those some any each every either neither no none all both half " +

@@ -2,12 +2,17 @@
  * METEOR's synonym dictionary: word -> WordNet synsets, plus inflected form -> base forms
  * (WordNet exception lists) and METEOR's own suffix-stripping morphology for regular forms.
  * Two data sources, both read from disk at load time (never downloaded):
- * - METEOR's own files (english.exceptions / english.synsets, from the 1.5 jar's
- *   resources/synonym) when FT_METEOR_SYNONYM_DIR points at them (exact);
+ * - METEOR's own files (english.exceptions / english.synsets from METEOR 1.5's
+ *   resources/synonym) when FT_METEOR_SYNONYM_DIR points at them;
  * - otherwise the WordNet 3.0 database of Debian's `wordnet-base` package
  *   (/usr/share/wordnet, or FT_WORDNET_DIR), from which we derive the same maps:
  *   lemma -> synset ids from index.{noun,verb,adj,adv} and form -> bases from *.exc.
- *   Synset ids are offset*4 + part of speech so offsets of different files never collide.
+ * Synset ids are what METEOR's english.synsets holds: the bare Princeton WordNet 3.0 byte
+ * offset, without the part of speech, so a noun and a verb synset at the same offset count
+ * as one (METEOR matches e.g. "got" with "lower" through get.v and low.a at 01215421).
+ * Debian patched two glosses, which moves 16,229 verb and 14,023 adjective offsets; when the
+ * data files show that layout we map the offsets back (see `debianOffsetFix`), which makes
+ * the derived dictionary equal to METEOR's (checked word by word, see docs/eval.md).
  */
 
 /** The lookups SynonymMatcher needs. */
@@ -101,11 +106,45 @@ class Dictionary implements SynonymDictionary {
 
 const POS_FILES = ["noun", "verb", "adj", "adv"] as const;
 
-/** Build the dictionary from a WordNet 3.0 database directory (index.* and *.exc files). */
+/** True when `file` has a synset line starting at byte `offset` (lines begin with their offset). */
+function lineAt(file: string, offset: number): boolean {
+  let f: Deno.FsFile | null = null;
+  try {
+    f = Deno.openSync(file, { read: true });
+    f.seekSync(offset, Deno.SeekMode.Start);
+    const buf = new Uint8Array(9);
+    const n = f.readSync(buf);
+    return n === 9 && new TextDecoder().decode(buf) === `${String(offset).padStart(8, "0")} `;
+  } catch {
+    return false;
+  } finally {
+    f?.close();
+  }
+}
+
+/**
+ * Map a Debian `wordnet-base` (1:3.0-37) offset back to the Princeton WordNet 3.0 offset.
+ * Debian's patched data.verb is 18 bytes longer from the synset at 00613036 up to the one
+ * before 02422967, and data.adj 1 byte longer from 01681478 on. The fix is applied only if
+ * those synsets really start at those bytes (so original Princeton files are left alone).
+ */
+function debianOffsetFix(dir: string): (pos: (typeof POS_FILES)[number], offset: number) => number {
+  const debian = lineAt(`${dir}/data.verb`, 613036) && lineAt(`${dir}/data.verb`, 2422967) &&
+    lineAt(`${dir}/data.adj`, 1681478);
+  if (!debian) return (_pos, o) => o;
+  return (pos, o) => {
+    if (pos === "verb" && o >= 613036 && o < 2422967) return o - 18;
+    if (pos === "adj" && o >= 1681478) return o - 1;
+    return o;
+  };
+}
+
+/** Build the dictionary from a WordNet 3.0 database directory (index.*, *.exc, data.* files). */
 export function loadWordNet(dir: string): SynonymDictionary {
   const wordToSynsets = new Map<string, Set<number>>();
   const wordToBases = new Map<string, string[]>();
-  POS_FILES.forEach((pos, p) => {
+  const fix = debianOffsetFix(dir);
+  for (const pos of POS_FILES) {
     const text = Deno.readTextFileSync(`${dir}/index.${pos}`);
     for (const line of text.split("\n")) {
       if (line.length === 0 || line[0] === " ") continue; // licence header lines
@@ -116,7 +155,7 @@ export function loadWordNet(dir: string): SynonymDictionary {
       const first = 4 + pCnt + 2;
       let set = wordToSynsets.get(lemma);
       if (!set) wordToSynsets.set(lemma, set = new Set());
-      for (let k = 0; k < synsetCnt; k++) set.add(Number(f[first + k]) * 4 + p);
+      for (let k = 0; k < synsetCnt; k++) set.add(fix(pos, Number(f[first + k])));
     }
     const exc = Deno.readTextFileSync(`${dir}/${pos}.exc`);
     for (const line of exc.split("\n")) {
@@ -126,7 +165,7 @@ export function loadWordNet(dir: string): SynonymDictionary {
       if (!bases) wordToBases.set(f[0], bases = []);
       bases.push(...f.slice(1));
     }
-  });
+  }
   return new Dictionary(wordToSynsets, wordToBases);
 }
 
