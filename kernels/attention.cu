@@ -583,7 +583,9 @@ __global__ void scale_k(int64_t n, const float* __restrict__ x, float s, float* 
 }
 
 bool dims_ok(int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t D) {
-  return B >= 0 && H >= 0 && Tq >= 0 && Tk >= 0 && D > 0 && B * H <= 65535 && Tq < INT32_MAX && Tk < INT32_MAX;
+  // B * H may exceed the 65535 of grid y: the entry points launch in batch chunks (H alone may not).
+  // D = 0 is valid like on the CPU: scores are the bias alone, o and the q/k/v gradients are empty.
+  return B >= 0 && H >= 0 && Tq >= 0 && Tk >= 0 && D >= 0 && H <= 65535 && Tq < INT32_MAX && Tk < INT32_MAX;
 }
 
 size_t al256(size_t b) { return (b + 255) / 256 * 256; }
@@ -668,7 +670,7 @@ bool args_ok(int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t D, int64_t ld
 // o(B,H,Tq,D) = softmax(scale * q kᵀ + bias + masks) v; lse(B,H,Tq) = row logsumexp (may be null).
 // Arguments as native/attention.cpp: k, v hold ldk >= Tk rows per (b,h); causal 0 none, 1
 // top-left, 2 bottom-right; kmask (B,ldm) or null; bias (B|1,H|1,Tq,Tk) with strides or null.
-FT_API int ft_attention_fwd(int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t D,
+static int attention_fwd_chunk(int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t D,
                             int64_t ldk,          // key rows per (b,h) in k and v
                             float scale, int causal,
                             const float* q,       // (B,H,Tq,D)
@@ -723,7 +725,7 @@ FT_API int ft_attention_fwd(int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_
 
 // Gradients of ft_attention_fwd: gq (B,H,Tq,D), gk, gv (B,H,ldk,D) (rows >= Tk zero), all
 // overwritten; gbias (B,H,Tq,Tk), pre-zeroed by the caller, gets dL/dlogits (or null).
-FT_API int ft_attention_bwd(int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t D,
+static int attention_bwd_chunk(int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t D,
                             int64_t ldk,          // key rows per (b,h) in k, v, gk, gv
                             float scale, int causal,
                             const float* q,       // (B,H,Tq,D)
@@ -786,11 +788,49 @@ FT_API int ft_attention_bwd(int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_
   return launched("ft_attention_bwd");
 }
 
+// The entry points: grid y holds B * H, at most 65535, so larger batches run as batch chunks of
+// at most 65535 / H with offset pointers (stream-ordered, so the chunks share the workspace).
+FT_API int ft_attention_fwd(int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t D, int64_t ldk, float scale,
+                            int causal, const float* q, const float* k, const float* v, const void* kmask,
+                            int kmask_i32, int64_t ldm, const float* bias, int64_t bias_sb, int64_t bias_sh, float* o,
+                            float* lse) {
+  if (!args_ok(B, H, Tq, Tk, D, ldk, causal, kmask, ldm)) return FT_EINVAL;
+  int64_t bc = B * H <= 65535 ? B : 65535 / H;
+  for (int64_t b0 = 0; b0 < B || b0 == 0; b0 += bc) {
+    int64_t n = B - b0 < bc ? B - b0 : bc;
+    int st = attention_fwd_chunk(n, H, Tq, Tk, D, ldk, scale, causal, q + b0 * H * Tq * D, k + b0 * H * ldk * D,
+                                 v + b0 * H * ldk * D, kmask ? (const char*)kmask + b0 * ldm * 4 : nullptr, kmask_i32,
+                                 ldm, bias ? bias + b0 * bias_sb : nullptr, bias_sb, bias_sh, o + b0 * H * Tq * D,
+                                 lse ? lse + b0 * H * Tq : nullptr);
+    if (st || B == 0) return st;
+  }
+  return FT_OK;
+}
+
+FT_API int ft_attention_bwd(int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t D, int64_t ldk, float scale,
+                            int causal, const float* q, const float* k, const float* v, const void* kmask,
+                            int kmask_i32, int64_t ldm, const float* bias, int64_t bias_sb, int64_t bias_sh,
+                            const float* o, const float* lse, const float* go, float* gq, float* gk, float* gv,
+                            float* gbias) {
+  if (!args_ok(B, H, Tq, Tk, D, ldk, causal, kmask, ldm)) return FT_EINVAL;
+  int64_t bc = B * H <= 65535 ? B : 65535 / H;
+  for (int64_t b0 = 0; b0 < B || b0 == 0; b0 += bc) {
+    int64_t n = B - b0 < bc ? B - b0 : bc, oq = b0 * H * Tq * D, ok = b0 * H * ldk * D;
+    int st = attention_bwd_chunk(n, H, Tq, Tk, D, ldk, scale, causal, q + oq, k + ok, v + ok,
+                                 kmask ? (const char*)kmask + b0 * ldm * 4 : nullptr, kmask_i32, ldm,
+                                 bias ? bias + b0 * bias_sb : nullptr, bias_sb, bias_sh, o + oq, lse + b0 * H * Tq,
+                                 go + oq, gq + oq, gk + ok, gv + ok, gbias ? gbias + b0 * H * Tq * Tk : nullptr);
+    if (st || B == 0) return st;
+  }
+  return FT_OK;
+}
+
 // 16-bit attention for benchmarks and bf16 pipelines (D = 64): dtype 1 bf16, 2 fp16.
 // q (B,H,Tq,64), k/v (B,H,Tk,64), o (B,H,Tq,64) in the same dtype; lse (B,H,Tq) fp32.
 FT_API int ft_cuda_attention_fwd_16(int dtype, int64_t B, int64_t H, int64_t Tq, int64_t Tk, int64_t D, float scale,
                                     int causal, const void* q, const void* k, const void* v, void* o, float* lse) {
   if (!dims_ok(B, H, Tq, Tk, D) || D != TD || (dtype != 1 && dtype != 2)) return FT_EINVAL;
+  if (B * H > 65535) return FT_EUNSUP;  // raw entry: one launch (the fp32-API entry points chunk)
   if (B * H == 0 || Tq == 0) return FT_OK;
   if (ftc::misaligned16(q, k, v, o))  // a misaligned cp.async would kill the context
     return ftc::note(FT_EINVAL, "ft_cuda_attention_fwd_16: q, k, v and o must be 16-byte aligned");
@@ -806,6 +846,7 @@ FT_API int ft_cuda_attention_bwd_16(int dtype, int64_t B, int64_t H, int64_t Tq,
                                     int causal, const void* q, const void* k, const void* v, const void* o,
                                     const float* lse, const void* go, float* gq, float* gk, float* gv) {
   if (!dims_ok(B, H, Tq, Tk, D) || D != TD || (dtype != 1 && dtype != 2)) return FT_EINVAL;
+  if (B * H > 65535) return FT_EUNSUP;  // raw entry: one launch (the fp32-API entry points chunk)
   if (B * H == 0 || Tq == 0 || Tk == 0) return FT_OK;
   if (ftc::misaligned16(q, k, v, o, go))  // a misaligned cp.async would kill the context
     return ftc::note(FT_EINVAL, "ft_cuda_attention_bwd_16: q, k, v, o and go must be 16-byte aligned");

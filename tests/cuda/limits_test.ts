@@ -166,3 +166,40 @@ cudaTest("attention at the model's shapes: B*H = 48, T = 197 and 257, D = 64, fp
     });
   }
 });
+
+cudaTest(
+  "attention with B*H > 65535 (batch chunks), key padding mask and a per-batch bias, fwd + grads",
+  () => {
+    const [B, H, T, D] = [33_000, 2, 5, 8]; // B*H = 66000
+    const mask = Float32Array.from(
+      { length: B * T },
+      (_, i) => (i % T === T - 1 && (i / T) % 3 === 0 ? 0 : 1),
+    );
+    compareOp(
+      "attention B*H=66000",
+      (q, k, v, m, b) => attention(q, k, v, { keyPaddingMask: m, bias: b }),
+      [
+        { shape: [B, H, T, D], grad: true },
+        { shape: [B, H, T, D], grad: true, seed: 2 },
+        { shape: [B, H, T, D], grad: true, seed: 3 },
+        { shape: [B, T], values: mask },
+        { shape: [B, 1, T, T], grad: true, seed: 4 },
+      ],
+      TOL.fp32,
+    );
+  },
+);
+
+cudaTest("attention with D = 0 behaves like the CPU (empty output, no error)", () => {
+  compareOp(
+    "attention D=0 with bias",
+    (q, k, v, b) => attention(q, k, v, { bias: b }),
+    [
+      { shape: [2, 3, 4, 0], grad: true },
+      { shape: [2, 3, 6, 0], grad: true },
+      { shape: [2, 3, 6, 0], grad: true },
+      { shape: [2, 3, 4, 6], grad: true, seed: 5 },
+    ],
+    TOL.fp32,
+  );
+});
