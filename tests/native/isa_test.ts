@@ -138,7 +138,7 @@ for (const [name, run] of kernels) {
 Deno.test("ISA: AdamW's update is the same on every level", () => {
   const lib = cpuKernels(
     {
-      // (ntensors, sizes i64[n], p f32*[n], g f32*[n], m f32*[n], v f32*[n], lr f32[n], wd f32[n], b1, b2, eps, bc1, bc2, gs)
+      // (ntensors, sizes i64[n], p f32*[n], g f32*[n], m f32*[n], v f32*[n], lr f32[n], wd f32[n], b1, b2, eps, bc1 f32[n], bc2 f32[n], gs)
       ft_adamw_step: {
         parameters: [
           "i32",
@@ -152,8 +152,8 @@ Deno.test("ISA: AdamW's update is the same on every level", () => {
           "f32",
           "f32",
           "f32",
-          "f32",
-          "f32",
+          "buffer",
+          "buffer",
           "f32",
         ],
         result: "i32",
@@ -180,8 +180,8 @@ Deno.test("ISA: AdamW's update is the same on every level", () => {
         0.9,
         0.999,
         1e-8,
-        0.1,
-        0.001,
+        Float32Array.of(0.1), // bc1, bc2: per-tensor arrays since the per-parameter step
+        Float32Array.of(0.001),
         1,
       );
       assertEquals(rc, 0);

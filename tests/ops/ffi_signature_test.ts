@@ -4,7 +4,8 @@
 // (libft_cpu) and kernels/*.cu (libft_cuda). Arity and i64/i32/f32/f64/pointer types must
 // match every C definition of the name, and a name defined in both libraries must have one
 // signature. New op files are covered automatically: every module under src/ (bar the CLI,
-// data and eval layers, which bind no kernels) is imported, which registers its tables.
+// data and eval layers, which bind no kernels) is imported, which registers its tables; inline
+// tables in tests/ and bench/ are read from their source text (a stale one segfaults at run time).
 // Run: .tools/deno test --allow-all tests/ops/ffi_signature_test.ts
 import assert from "node:assert/strict";
 import { dirname, join, relative } from "node:path";
@@ -211,5 +212,48 @@ Deno.test("ffi: every symbol table in src names each argument and is typed with 
     const typed = text.match(/\n\}( as const)? satisfies Deno\.ForeignLibraryInterface/g)?.length ?? 0;
     if (tables !== typed) bad.push(`${rel}: ${tables} *_SYMBOLS tables, ${typed} typed with satisfies`);
   }
+  assert.deepEqual(bad, [], bad.join("\n"));
+});
+
+/**
+ * Inline FFI tables in tests/ and bench/ (not importable without running them): every
+ * `ft_x: { parameters: [...], result: "..." }` literal, read from the source text.
+ */
+export function parseInlineTables(text: string): { name: string; parameters: string[]; result: string }[] {
+  const out: { name: string; parameters: string[]; result: string }[] = [];
+  const re = /(ft_\w+):\s*\{\s*(?:\/\/[^\n]*\n\s*)*parameters:\s*\[([^\]]*)\],\s*result:\s*"(\w+)"/g;
+  for (const m of text.matchAll(re)) {
+    const body = m[2].replace(/\/\*[\s\S]*?\*\//g, " ").replace(/\/\/[^\n]*/g, " ")
+      .replace(
+        /\.\.\.Array\((\d+)\)\.fill\((?:I64|"i64")\)/g,
+        (_, n) => Array(Number(n)).fill('"i64"').join(","),
+      );
+    out.push({ name: m[1], parameters: [...body.matchAll(/"(\w+)"/g)].map((x) => x[1]), result: m[3] });
+  }
+  return out;
+}
+
+Deno.test("ffi: inline tables in tests/ and bench/ match the C sources too", () => {
+  const bad: string[] = [];
+  let seen = 0;
+  for (const dir of ["tests", "bench"]) {
+    for (const f of walk(join(ROOT, dir), /\.ts$/)) {
+      const rel = relative(ROOT, f);
+      if (rel === "tests/ops/ffi_signature_test.ts" || rel === "tests/cuda/host_logic_test.ts") continue; // fakes
+      for (const t of parseInlineTables(Deno.readTextFileSync(f))) {
+        const cs = [...(CPU.get(t.name) ?? []), ...(CUDA.get(t.name) ?? [])];
+        seen++;
+        if (cs.length === 0) {
+          if (!/optional:\s*true/.test(Deno.readTextFileSync(f))) {
+            bad.push(`${t.name} (${rel}): no C definition`);
+          }
+          continue;
+        }
+        const def = { parameters: t.parameters, result: t.result } as unknown as Def;
+        for (const c of cs) for (const b of compare(t.name, def, c)) bad.push(`${b} [${rel}]`);
+      }
+    }
+  }
+  assert.ok(seen >= 5, `only ${seen} inline tables found`);
   assert.deepEqual(bad, [], bad.join("\n"));
 });
