@@ -24,7 +24,7 @@ import { evaluate } from "../src/eval/evaluator.ts";
 import { formatTable } from "../src/eval/report.ts";
 import { readMMTT, splitPath } from "../src/data/mmtt.ts";
 import { buildBatch } from "../src/data/batch.ts";
-import { readCheckpoint, disposeCheckpoint } from "../src/train/run_checkpoint.ts";
+import { disposeCheckpoint, readCheckpoint } from "../src/train/run_checkpoint.ts";
 import { ForgeryTalker } from "../src/model/forgerytalker.ts";
 
 const { values: v } = parseArgs({
@@ -63,7 +63,12 @@ if (v.reuse) {
   const testSet = await loadSplit(data, split, input);
   const net = new Localizer(new Rng(0).fork(1));
   const steps = Number(v.steps);
-  trainLocalizer(net, trainSet, { ...DEMO_DEFAULTS, steps, input, batch: 32, lr: 2e-3, quiet: false }, console.log);
+  trainLocalizer(
+    net,
+    trainSet,
+    { ...DEMO_DEFAULTS, steps, input, batch: 32, lr: 2e-3, quiet: false },
+    console.log,
+  );
   cnnPreds = await predictSplit(net, testSet, {
     predFile: join(cnnDir, "pred.json"),
     maskDir: join(cnnDir, "masks"),
@@ -88,12 +93,21 @@ if (v.ckpt) {
   for (let b0 = 0; b0 < testRecs.length; b0 += 32) {
     const recs = testRecs.slice(b0, b0 + 32);
     const batch = buildBatch(
-      recs.map((r) => ({ id: r.instance_id, imageFile: r.imageFile, maskFile: r.maskFile, caption: r.caption, multilabel: r.multilabel, seed: 0 })),
+      recs.map((r) => ({
+        id: r.instance_id,
+        imageFile: r.imageFile,
+        maskFile: r.maskFile,
+        caption: r.caption,
+        multilabel: r.multilabel,
+        seed: 0,
+      })),
       S,
       false,
     );
     const probs = noGrad(() =>
-      tidy(() => sigmoid(model.fpn.forward(tensor(batch.images, [recs.length, 3, S, S])).logits).data().slice())
+      tidy(() =>
+        sigmoid(model.fpn.forward(tensor(batch.images, [recs.length, 3, S, S])).logits).data().slice()
+      )
     );
     recs.forEach((r, i) => {
       const pred = Array.from(probs.subarray(i * R, i * R + R), (p) => (p > 0.5 ? 1 : 0));
