@@ -117,7 +117,37 @@ export { BatchNorm2d } from "./src/nn/batchnorm.ts";
 export { Dropout } from "./src/nn/dropout.ts";
 export * as init from "./src/nn/init.ts";
 
+// the model (docs/model.md)
+export { VisionTransformer, ViTBlock } from "./src/nn/vit.ts";
+export { QFormer } from "./src/nn/qformer.ts";
+export { TwoWayTransformer } from "./src/nn/two_way_transformer.ts";
+export { T5, type T5DecodeCache } from "./src/nn/t5.ts";
+export {
+  CONFIGS,
+  type DecoderKind,
+  type ForgeryTalkerConfig,
+  resolveConfig,
+  type TemplateKind,
+} from "./src/model/config.ts";
+export {
+  ForgeryTalker,
+  type ForwardOutput,
+  type LossOptions,
+  type LossTerms,
+  type LossWeights,
+  type ModelBatch,
+} from "./src/model/forgerytalker.ts";
+export { ForgeryPrompter } from "./src/model/fpn.ts";
+export { SamMaskDecoder, TokenMlpMaskDecoder } from "./src/model/mask_decoder.ts";
+export { contrastiveLoss, fpnLoss, segLoss, tokenLoss } from "./src/model/losses.ts";
+export { instruction, OFFICIAL_TEMPLATE, PAPER_TEMPLATE, selectedRegions } from "./src/model/instruction.ts";
+export { countParameters } from "./src/model/param_count.ts";
+export { exampleBatch } from "./src/model/example_batch.ts";
+export { type Decoded, type DecodeOptions, generate } from "./src/infer/generate.ts";
+
 // training
+export { type Stage, train, type TrainOptions } from "./src/train/trainer.ts";
+export { type CheckpointMeta, readCheckpoint, saveCheckpoint } from "./src/train/run_checkpoint.ts";
 export {
   Optimizer,
   type OptimizerDefaults,

@@ -93,11 +93,21 @@ for (let r = 0; r < rounds; r++) {
   }
 }
 const mo = median(ours);
-console.log(`${values.config} training step, batch ${B} (pretrain losses, fwd+bwd+AdamW), ${threads} threads`);
-console.log(`  ours  median ${mo.toFixed(0)} ms  (${(B / mo * 1000).toFixed(1)} samples/s)  peak RSS ${vmHWM().toFixed(0)} MB`);
+console.log(
+  `${values.config} training step, batch ${B} (pretrain losses, fwd+bwd+AdamW), ${threads} threads`,
+);
+console.log(
+  `  ours  median ${mo.toFixed(0)} ms  (${(B / mo * 1000).toFixed(1)} samples/s)  peak RSS ${
+    vmHWM().toFixed(0)
+  } MB`,
+);
 if (theirs.length) {
   const mt = median(theirs);
-  console.log(`  torch median ${mt.toFixed(0)} ms  (${(B / mt * 1000).toFixed(1)} samples/s)  peak RSS ${torchPeak.toFixed(0)} MB`);
+  console.log(
+    `  torch median ${mt.toFixed(0)} ms  (${(B / mt * 1000).toFixed(1)} samples/s)  peak RSS ${
+      torchPeak.toFixed(0)
+    } MB`,
+  );
   console.log(`  ratio ours/torch ${(mo / mt).toFixed(2)}`);
 }
 
@@ -124,6 +134,10 @@ function inferOnce(beams: number): number {
 for (const beams of [1, 5]) {
   inferOnce(beams);
   const ts = [inferOnce(beams), inferOnce(beams), inferOnce(beams)];
-  console.log(`  inference per image, ${beams === 1 ? "greedy" : "beam 5"}, 40 report tokens: median ${median(ts).toFixed(0)} ms`);
+  console.log(
+    `  inference per image, ${beams === 1 ? "greedy" : "beam 5"}, 40 report tokens: median ${
+      median(ts).toFixed(0)
+    } ms`,
+  );
 }
 Deno.removeSync(dir, { recursive: true });

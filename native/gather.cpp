@@ -117,15 +117,22 @@ FT_API int ft_index_select_bwd(int64_t outer, int64_t nx, int64_t ni, int64_t in
                                int32_t* bad) {        // (2) or null
   if (outer < 0 || nx < 0 || ni < 0 || inner < 0) return FT_EINVAL;
   if (check_idx(ni, nx, idx, bad)) return FT_EINVAL;
-  // threads own outer slices: duplicate indices stay within one thread
-  ft::parallel_for(outer, [&](int64_t o0, int64_t o1, int) {
-    for (int64_t o = o0; o < o1; o++) {
+  // threads own disjoint (outer slice, column range) blocks: duplicate indices only ever hit
+  // one block, so the sums are race-free and run in index order (deterministic). With few outer
+  // slices (indexSelect along axis 0) the columns are split instead.
+  const int64_t nt = ft::num_threads();
+  const int64_t csplit = outer >= nt ? 1 : std::max<int64_t>(1, std::min<int64_t>((nt + outer - 1) / outer, inner / 64));
+  const int64_t cw = (inner + csplit - 1) / std::max<int64_t>(csplit, 1);
+  ft::parallel_for(outer * csplit, [&](int64_t t0, int64_t t1, int) {
+    for (int64_t t = t0; t < t1; t++) {
+      const int64_t o = t / csplit, c0 = (t % csplit) * cw, c1 = std::min(inner, c0 + cw);
       float* dst = gx + o * nx * inner;
-      for (int64_t c = 0; c < nx * inner; c++) dst[c] = 0.f;
+      for (int64_t r = 0; r < nx; r++)
+        for (int64_t c = c0; c < c1; c++) dst[r * inner + c] = 0.f;
       for (int64_t i = 0; i < ni; i++) {
         const float* src = g + (o * ni + i) * inner;
         float* row = dst + (int64_t)idx[i] * inner;
-        for (int64_t c = 0; c < inner; c++) row[c] += src[c];
+        for (int64_t c = c0; c < c1; c++) row[c] += src[c];
       }
     }
   });

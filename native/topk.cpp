@@ -3,7 +3,7 @@
 // counts as larger than every number (as in PyTorch), so it comes first for largest and last
 // for smallest. Each element becomes a unique 64-bit key (order-preserving float bits, then
 // the inverted index), so selection is a plain integer comparison: a streaming sorted buffer
-// for k <= 64 (beam search, argmax), nth_element + sort beyond.
+// for k <= 64 (beam search), nth_element + sort beyond; k = 1 (argmax) is a plain scan.
 // Test: deno test --allow-all tests/ops/topk_test.ts; bench: deno bench --allow-all bench/topk_bench.ts
 #include <algorithm>
 #include <cmath>
@@ -50,7 +50,20 @@ FT_API int ft_topk(int64_t rows, int64_t n, int64_t k,
       for (int64_t r = r0; r < r1; r++) {
         const float* xr = x + r * n;
         int64_t cnt = k;
-        if (k <= kSmallK) {
+        if (k == 1) {  // argmax / argmin: a plain scan, same order as the keys
+          int64_t best = 0;
+          bool nan = std::isnan(xr[0]);
+          float bv = xr[0];
+          for (int64_t j = 1; j < n && !(largest && nan); j++) {
+            const float v = xr[j];
+            if (std::isnan(v)) {
+              if (largest) best = j, nan = true;  // NaN is the largest: the first one wins
+            } else if (nan || (largest ? v > bv : v < bv)) {  // for smallest, any number beats NaN
+              best = j, bv = v, nan = false;
+            }
+          }
+          keys[0] = topk_key(xr[best], best, largest);
+        } else if (k <= kSmallK) {
           // streaming: a sorted (descending) buffer of the best k; most elements fail the first test
           cnt = 0;
           for (int64_t j = 0; j < n; j++) {

@@ -66,7 +66,12 @@ function num(v: string | undefined, name: string, def: number, int = false): num
   return x;
 }
 
-function perStage(v: string | undefined, name: string, def: [number, number, number], int: boolean): Record<Stage, number> {
+function perStage(
+  v: string | undefined,
+  name: string,
+  def: [number, number, number],
+  int: boolean,
+): Record<Stage, number> {
   const parts = v === undefined ? def : v.split(",").map((s) => num(s, name, 0, int));
   if (parts.length === 1) parts.push(parts[0], parts[0]);
   if (parts.length !== 3) fail(`--${name} takes one value or three (fpn,pretrain,finetune), got '${v}'`);
@@ -147,11 +152,15 @@ async function run(args: string[]): Promise<number> {
     }
   }
   if (v.decoder) {
-    if (v.decoder !== "sam" && v.decoder !== "token-mlp") fail(`--decoder must be sam or token-mlp, got '${v.decoder}'`);
+    if (v.decoder !== "sam" && v.decoder !== "token-mlp") {
+      fail(`--decoder must be sam or token-mlp, got '${v.decoder}'`);
+    }
     overrides.maskDecoder = { ...(overrides.maskDecoder as object ?? {}), kind: v.decoder };
   }
   if (v.template) {
-    if (v.template !== "paper" && v.template !== "official") fail(`--template must be paper or official, got '${v.template}'`);
+    if (v.template !== "paper" && v.template !== "official") {
+      fail(`--template must be paper or official, got '${v.template}'`);
+    }
     overrides.template = v.template;
   }
   let cfg: ForgeryTalkerConfig;
@@ -172,7 +181,9 @@ async function run(args: string[]): Promise<number> {
   if (!v.data) fail("--data DIR is required (an MMTT-format folder, e.g. from `deno task synth`)");
   if (!v.out) fail("--out DIR is required (e.g. runs/tiny)");
   const stages: Stage[] = v.stage === "all"
-    ? (["fpn", "pretrain", "finetune"] as Stage[]).filter((s) => !(s === "pretrain" && v["no-pretrain"]) && !(s === "fpn" && v["no-fpn"]))
+    ? (["fpn", "pretrain", "finetune"] as Stage[]).filter((s) =>
+      !(s === "pretrain" && v["no-pretrain"]) && !(s === "fpn" && v["no-fpn"])
+    )
     : ["fpn", "pretrain", "finetune"].includes(v.stage!)
     ? [v.stage as Stage]
     : fail(`--stage must be fpn, pretrain, finetune or all, got '${v.stage}'`);
@@ -182,7 +193,9 @@ async function run(args: string[]): Promise<number> {
     fail(`--loss-ratio takes four non-negative numbers like 2:1:1:1, got '${v["loss-ratio"]}'`);
   }
   if (v["seg-loss"] !== "paper" && v["seg-loss"] !== "official") fail(`--seg-loss must be paper or official`);
-  if (!["none", "paper", "auto"].includes(v.freeze!)) fail(`--freeze must be none, paper or auto, got '${v.freeze}'`);
+  if (!["none", "paper", "auto"].includes(v.freeze!)) {
+    fail(`--freeze must be none, paper or auto, got '${v.freeze}'`);
+  }
   const freezePaper = v.freeze === "paper" || (v.freeze === "auto" && !!v.init);
   const dataDir = resolve(v.data);
   try {
@@ -192,8 +205,12 @@ async function run(args: string[]): Promise<number> {
     throw e;
   }
   const device = useDevice(v.device, (m) => console.log(m));
-  const trainRecs = await readMMTT(splitPath(dataDir, "train"), dataDir).catch((e): never => fail((e as Error).message));
-  const valRecs = await readMMTT(splitPath(dataDir, "eval"), dataDir).catch((e): never => fail((e as Error).message));
+  const trainRecs = await readMMTT(splitPath(dataDir, "train"), dataDir).catch((e): never =>
+    fail((e as Error).message)
+  );
+  const valRecs = await readMMTT(splitPath(dataDir, "eval"), dataDir).catch((e): never =>
+    fail((e as Error).message)
+  );
   if (!trainRecs.length) fail(`the training split of '${v.data}' is empty`);
   if (!valRecs.length) fail(`the eval split of '${v.data}' is empty`);
   const batch = num(v.batch, "batch", 16, true);
@@ -235,9 +252,15 @@ async function run(args: string[]): Promise<number> {
     },
   };
   if (!freezePaper && v.freeze === "auto") {
-    console.log("random init: the image encoder and T5 train too (the paper freezes them because they are pretrained; --freeze paper forces it)");
+    console.log(
+      "random init: the image encoder and T5 train too (the paper freezes them because they are pretrained; --freeze paper forces it)",
+    );
   }
-  console.log(`train: ${cfg.name} on ${device}, ${trainRecs.length} train / ${valRecs.length} eval samples, stages ${stages.join(" -> ")}`);
+  console.log(
+    `train: ${cfg.name} on ${device}, ${trainRecs.length} train / ${valRecs.length} eval samples, stages ${
+      stages.join(" -> ")
+    }`,
+  );
   const best = await train(opts, { train: trainRecs, val: valRecs });
   writeCurves(`${opts.out}/log.jsonl`, `${opts.out}/curves.svg`);
   console.log(`\nbest checkpoint: ${best}\ncurves: ${opts.out}/curves.svg, log: ${opts.out}/log.jsonl`);

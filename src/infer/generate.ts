@@ -17,7 +17,7 @@
  */
 import type { Tensor } from "../tensor/tensor.ts";
 import { intTensor } from "../tensor/create.ts";
-import { tidy, keep } from "../tensor/scope.ts";
+import { keep, tidy } from "../tensor/scope.ts";
 import { concat, slice } from "../ops/shape_ops.ts";
 import { noGrad } from "../autograd/tape.ts";
 import { T5, type T5DecodeCache } from "../nn/t5.ts";
@@ -65,11 +65,15 @@ export function decodeDefaults(o: DecodeOptions = {}): Required<DecodeOptions> {
     start: o.start ?? 0,
     vocabLimit: o.vocabLimit ?? Infinity,
   };
-  if (!Number.isInteger(r.beams) || r.beams < 1) throw new Error(`decode: beams must be a positive integer, got ${r.beams}`);
+  if (!Number.isInteger(r.beams) || r.beams < 1) {
+    throw new Error(`decode: beams must be a positive integer, got ${r.beams}`);
+  }
   if (!Number.isInteger(r.maxNewTokens) || r.maxNewTokens < 1) {
     throw new Error(`decode: maxNewTokens must be a positive integer, got ${r.maxNewTokens}`);
   }
-  if (!(r.repetitionPenalty > 0)) throw new Error(`decode: repetitionPenalty must be > 0, got ${r.repetitionPenalty}`);
+  if (!(r.repetitionPenalty > 0)) {
+    throw new Error(`decode: repetitionPenalty must be > 0, got ${r.repetitionPenalty}`);
+  }
   return r;
 }
 
@@ -141,7 +145,9 @@ export function generate(t5: T5, enc: Tensor, encMask: Tensor | null, opts: Deco
 
 /** One decoder step inside its own scope (the caches grow in place): logits (B·V) on the host. */
 function step(t5: T5, cache: T5DecodeCache, last: number[]): Float32Array {
-  return tidy(() => t5.decodeStep(intTensor(last, [last.length, 1], t5.shared.weight.device), cache).data().slice());
+  return tidy(() =>
+    t5.decodeStep(intTensor(last, [last.length, 1], t5.shared.weight.device), cache).data().slice()
+  );
 }
 
 function greedy(t5: T5, enc: Tensor, encMask: Tensor | null, o: Required<DecodeOptions>): Decoded[] {

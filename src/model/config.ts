@@ -335,14 +335,18 @@ function mergeStrict(base: Json, over: Json, path: string): Json {
 }
 
 function posInt(v: number, where: string): void {
-  if (!Number.isInteger(v) || v < 1) throw new Error(`config: '${where}' must be a positive integer, got ${v}`);
+  if (!Number.isInteger(v) || v < 1) {
+    throw new Error(`config: '${where}' must be a positive integer, got ${v}`);
+  }
 }
 
 function checkVit(c: ViTConfig, where: string, imageSize: number): void {
   for (const k of ["dim", "depth", "heads", "mlpDim", "patchSize"] as const) posInt(c[k], `${where}.${k}`);
   if (c.dim % c.heads) throw new Error(`config: '${where}.heads' (${c.heads}) must divide dim ${c.dim}`);
   if (imageSize % c.patchSize) {
-    throw new Error(`config: imageSize ${imageSize} must be a multiple of '${where}.patchSize' ${c.patchSize}`);
+    throw new Error(
+      `config: imageSize ${imageSize} must be a multiple of '${where}.patchSize' ${c.patchSize}`,
+    );
   }
 }
 
@@ -350,7 +354,9 @@ function checkVit(c: ViTConfig, where: string, imageSize: number): void {
  * A full config from a name (`tiny`...) or an object (a base `name` plus overrides, e.g. from a
  * checkpoint or `--set`); unknown keys and bad values are errors naming the key.
  */
-export function resolveConfig(spec: string | Partial<ForgeryTalkerConfig> & { name?: string }): ForgeryTalkerConfig {
+export function resolveConfig(
+  spec: string | Partial<ForgeryTalkerConfig> & { name?: string },
+): ForgeryTalkerConfig {
   const name = typeof spec === "string" ? spec : spec.name ?? "tiny";
   const base = CONFIGS[name];
   if (!base) throw new Error(`config: unknown config '${name}' (known: ${Object.keys(CONFIGS).join(", ")})`);
@@ -366,7 +372,18 @@ export function resolveConfig(spec: string | Partial<ForgeryTalkerConfig> & { na
     throw new Error(`config: 'fpn.convBlocks' must be in [0, ${c.fpn.depth}], got ${c.fpn.convBlocks}`);
   }
   const q = c.qformer;
-  for (const k of ["dim", "depth", "heads", "mlpDim", "numQueries", "crossAttentionFreq", "vocabSize", "maxTextLen"] as const) {
+  for (
+    const k of [
+      "dim",
+      "depth",
+      "heads",
+      "mlpDim",
+      "numQueries",
+      "crossAttentionFreq",
+      "vocabSize",
+      "maxTextLen",
+    ] as const
+  ) {
     posInt(q[k], `qformer.${k}`);
   }
   if (q.dim % q.heads) throw new Error(`config: 'qformer.heads' (${q.heads}) must divide dim ${q.dim}`);
@@ -374,21 +391,43 @@ export function resolveConfig(spec: string | Partial<ForgeryTalkerConfig> & { na
   if (m.kind !== "sam" && m.kind !== "token-mlp") {
     throw new Error(`config: 'maskDecoder.kind' must be "sam" or "token-mlp", got ${JSON.stringify(m.kind)}`);
   }
-  for (const k of ["dim", "depth", "heads", "mlpDim", "downsample", "maskSize"] as const) posInt(m[k], `maskDecoder.${k}`);
+  for (const k of ["dim", "depth", "heads", "mlpDim", "downsample", "maskSize"] as const) {
+    posInt(m[k], `maskDecoder.${k}`);
+  }
   if ((m.dim / m.downsample) % m.heads || m.dim % m.downsample) {
-    throw new Error(`config: maskDecoder heads ${m.heads} must divide dim/downsample ${m.dim / m.downsample}`);
+    throw new Error(
+      `config: maskDecoder heads ${m.heads} must divide dim/downsample ${m.dim / m.downsample}`,
+    );
   }
   if (m.dim % 8) throw new Error(`config: 'maskDecoder.dim' must be a multiple of 8, got ${m.dim}`);
   const t = c.t5;
-  for (const k of ["dModel", "dKv", "heads", "dFf", "encoderLayers", "decoderLayers", "vocabSize", "relBuckets", "relMaxDistance"] as const) {
+  for (
+    const k of [
+      "dModel",
+      "dKv",
+      "heads",
+      "dFf",
+      "encoderLayers",
+      "decoderLayers",
+      "vocabSize",
+      "relBuckets",
+      "relMaxDistance",
+    ] as const
+  ) {
     posInt(t[k], `t5.${k}`);
   }
-  if (t.act !== "gelu" && t.act !== "gelu_tanh") throw new Error(`config: 't5.act' must be gelu or gelu_tanh`);
+  if (t.act !== "gelu" && t.act !== "gelu_tanh") {
+    throw new Error(`config: 't5.act' must be gelu or gelu_tanh`);
+  }
   if (c.template !== "paper" && c.template !== "official") {
     throw new Error(`config: 'template' must be "paper" or "official", got ${JSON.stringify(c.template)}`);
   }
-  if (c.numRegions !== 21) throw new Error(`config: 'numRegions' must be 21 (the MMTT classes), got ${c.numRegions}`);
-  if (!(c.dropout >= 0 && c.dropout < 1)) throw new Error(`config: 'dropout' must be in [0, 1), got ${c.dropout}`);
+  if (c.numRegions !== 21) {
+    throw new Error(`config: 'numRegions' must be 21 (the MMTT classes), got ${c.numRegions}`);
+  }
+  if (!(c.dropout >= 0 && c.dropout < 1)) {
+    throw new Error(`config: 'dropout' must be in [0, 1), got ${c.dropout}`);
+  }
   if (!(c.temperature > 0)) throw new Error(`config: 'temperature' must be > 0, got ${c.temperature}`);
   posInt(c.maxInstructionLen, "maxInstructionLen");
   posInt(c.maxCaptionLen, "maxCaptionLen");
@@ -398,7 +437,9 @@ export function resolveConfig(spec: string | Partial<ForgeryTalkerConfig> & { na
     );
   }
   if (c.maxCaptionLen > q.maxTextLen) {
-    throw new Error(`config: 'maxCaptionLen' ${c.maxCaptionLen} exceeds 'qformer.maxTextLen' ${q.maxTextLen}`);
+    throw new Error(
+      `config: 'maxCaptionLen' ${c.maxCaptionLen} exceeds 'qformer.maxTextLen' ${q.maxTextLen}`,
+    );
   }
   return c;
 }

@@ -20,7 +20,12 @@ export interface ExampleLengths {
 }
 
 /** A random batch of `B` samples for `cfg` (deterministic in `seed`). */
-export function exampleBatch(cfg: ForgeryTalkerConfig, B: number, seed = 1, len: ExampleLengths = {}): ModelBatch {
+export function exampleBatch(
+  cfg: ForgeryTalkerConfig,
+  B: number,
+  seed = 1,
+  len: ExampleLengths = {},
+): ModelBatch {
   const rng = new Rng(seed);
   const S = cfg.imageSize, Ti = len.instruction ?? 24, Tc = len.caption ?? 32;
   const V = Math.min(cfg.t5.vocabSize, cfg.qformer.vocabSize);

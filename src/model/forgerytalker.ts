@@ -158,7 +158,9 @@ export class ForgeryTalker extends Module {
         : new TokenMlpMaskDecoder(md, v.dim, cfg.numRegions, root.fork(6)),
     );
     this.textProj = this.child("text_proj", new Linear(cfg.t5.dModel, v.dim, { rng: root.fork(7) }));
-    this.logitScale = cfg.learnTemperature ? this.param("logit_scale", filled([1], Math.log(1 / cfg.temperature))) : null;
+    this.logitScale = cfg.learnTemperature
+      ? this.param("logit_scale", filled([1], Math.log(1 / cfg.temperature)))
+      : null;
   }
 
   /** ln_vision(ViT(images)): (B, 3, S, S) -> (B, 1 + N, dv). */
@@ -218,7 +220,12 @@ export class ForgeryTalker extends Module {
     const B = out.image.shape[0], dv = this.cfg.vision.dim;
     const imageCls = reshape(slice(out.image, 1, 0, 1), [B, dv]);
     const pooled = mean(this.t5Proj.forward(out.queries), 1); // (B, d)
-    const itc = contrastiveLoss(imageCls, this.textProj.forward(pooled), this.cfg.temperature, this.logitScale);
+    const itc = contrastiveLoss(
+      imageCls,
+      this.textProj.forward(pooled),
+      this.cfg.temperature,
+      this.logitScale,
+    );
     const loss = add(
       add(scale(mlm, w.mlm), scale(lm, w.lm)),
       add(scale(seg, w.seg), scale(itc, w.contrastive)),
@@ -229,15 +236,20 @@ export class ForgeryTalker extends Module {
   #check(b: ModelBatch): void {
     const S = this.cfg.imageSize;
     const B = b.images.shape[0];
-    if (b.images.ndim !== 4 || b.images.shape[1] !== 3 || b.images.shape[2] !== S || b.images.shape[3] !== S) {
+    if (
+      b.images.ndim !== 4 || b.images.shape[1] !== 3 || b.images.shape[2] !== S || b.images.shape[3] !== S
+    ) {
       throw new Error(`ForgeryTalker: images ${fmtShape(b.images.shape)}: expected (B, 3, ${S}, ${S})`);
     }
     if (b.regions.ndim !== 2 || b.regions.shape[0] !== B || b.regions.shape[1] !== this.cfg.numRegions) {
-      throw new Error(`ForgeryTalker: regions ${fmtShape(b.regions.shape)}: expected (${B}, ${this.cfg.numRegions})`);
+      throw new Error(
+        `ForgeryTalker: regions ${fmtShape(b.regions.shape)}: expected (${B}, ${this.cfg.numRegions})`,
+      );
     }
     if (b.instrIds.ndim !== 2 || b.instrIds.shape[0] !== B || b.instrIds.dtype !== "int32") {
-      throw new Error(`ForgeryTalker: instrIds ${fmtShape(b.instrIds.shape)} ${b.instrIds.dtype}: expected int32 (${B}, T)`);
+      throw new Error(
+        `ForgeryTalker: instrIds ${fmtShape(b.instrIds.shape)} ${b.instrIds.dtype}: expected int32 (${B}, T)`,
+      );
     }
   }
 }
-

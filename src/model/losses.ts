@@ -48,7 +48,11 @@ export interface SegLossOptions {
 /** Mask logits (B, 1, h, w) vs ground truth (B, 1, H, W) in {0, 1}. */
 export function segLoss(logits: Tensor, gt: Tensor, o: SegLossOptions = {}): Tensor {
   if (logits.ndim !== 4 || gt.ndim !== 4 || logits.shape[0] !== gt.shape[0]) {
-    throw new Error(`segLoss: logits ${fmtShape(logits.shape)} vs masks ${fmtShape(gt.shape)}: expected (B,1,h,w) and (B,1,H,W)`);
+    throw new Error(
+      `segLoss: logits ${fmtShape(logits.shape)} vs masks ${
+        fmtShape(gt.shape)
+      }: expected (B,1,h,w) and (B,1,H,W)`,
+    );
   }
   const [H, W] = gt.shape.slice(2);
   const up = logits.shape[2] === H && logits.shape[3] === W ? logits : interpolate(logits, H, W, "bilinear");

@@ -210,12 +210,20 @@ export class TokenMlpMaskDecoder extends Module {
   readonly hyper: DeepMLP;
 
   /** Decoder over `visionDim` image tokens. */
-  constructor(readonly cfg: MaskDecoderConfig, readonly visionDim: number, numRegions = 21, rng: Rng = defaultRng()) {
+  constructor(
+    readonly cfg: MaskDecoderConfig,
+    readonly visionDim: number,
+    numRegions = 21,
+    rng: Rng = defaultRng(),
+  ) {
     super();
     const C = cfg.dim;
     this.imageProj = this.child("image_proj", new Linear(visionDim, C, { rng }));
     this.regionPrompts = this.child("region_prompts", new RegionPrompts(numRegions, C, rng));
-    this.crossAttn = this.child("cross_attention_layer", new MultiHeadAttention(C, { numHeads: cfg.heads, rng }));
+    this.crossAttn = this.child(
+      "cross_attention_layer",
+      new MultiHeadAttention(C, { numHeads: cfg.heads, rng }),
+    );
     this.maskToken = this.param("mask_tokens", truncNormal([1, 1, C], rng, 0.02));
     this.transformer = this.child(
       "transformer",

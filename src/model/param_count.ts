@@ -11,7 +11,7 @@
  *   cross-attention every 2nd layer, vocab 30523, `cls = None`); BLIP-2 rounds it to 188M.
  * @module
  */
-import type { FPNConfig, ForgeryTalkerConfig, QFormerConfig, T5Config, ViTConfig } from "./config.ts";
+import type { ForgeryTalkerConfig, FPNConfig, QFormerConfig, T5Config, ViTConfig } from "./config.ts";
 
 const lin = (i: number, o: number, bias = true) => i * o + (bias ? o : 0);
 const ln = (d: number) => 2 * d;
@@ -20,7 +20,12 @@ const ln = (d: number) => 2 * d;
 const mha = (d: number, e = d, kv = d) => lin(d, e) + 2 * lin(kv, e) + lin(e, d);
 
 /** A ViT trunk: patch embedding, CLS, positions, blocks (EVA or separate attention), optional final norm. */
-export function vitParams(v: ViTConfig, imageSize: number, layout: "eva" | "separate", finalNorm: boolean): number {
+export function vitParams(
+  v: ViTConfig,
+  imageSize: number,
+  layout: "eva" | "separate",
+  finalNorm: boolean,
+): number {
   const n = (imageSize / v.patchSize) ** 2;
   const embed = lin(3 * v.patchSize * v.patchSize, v.dim) + v.dim + (1 + n) * v.dim;
   const attn = layout === "eva" ? lin(v.dim, 3 * v.dim, false) + 2 * v.dim + lin(v.dim, v.dim) : mha(v.dim);
@@ -29,7 +34,11 @@ export function vitParams(v: ViTConfig, imageSize: number, layout: "eva" | "sepa
 }
 
 /** The FPN: ViT-H-style trunk (+ final norm), conv branch (CoordConv 7->d, BN, conv 5×5, BN), head. */
-export function fpnParams(f: FPNConfig, imageSize: number, numRegions: number): { trunk: number; convBranch: number; head: number } {
+export function fpnParams(
+  f: FPNConfig,
+  imageSize: number,
+  numRegions: number,
+): { trunk: number; convBranch: number; head: number } {
   const d = f.dim;
   return {
     trunk: vitParams(f, imageSize, "separate", true),
@@ -70,7 +79,8 @@ export function maskDecoderParams(c: ForgeryTalkerConfig): number {
   const prompts = c.numRegions * C + C;
   const deep = (i: number, h: number, o: number) => lin(i, h) + lin(h, h) + lin(h, o);
   if (m.kind === "token-mlp") {
-    return lin(vd, C) + prompts + mha(C) + C + twoWay + deep(C, C, m.maskSize ** 2) + deep(C, C, c.numRegions + 1);
+    return lin(vd, C) + prompts + mha(C) + C + twoWay + deep(C, C, m.maskSize ** 2) +
+      deep(C, C, c.numRegions + 1);
   }
   const upscale = (C * (C / 4) * 4 + C / 4) + 2 * (C / 4) + ((C / 4) * (C / 8) * 4 + C / 8);
   return lin(vd, C) + ln(C) + lin(c.qformer.dim, C) + mha(C) + ln(C) + prompts + C + twoWay + upscale +

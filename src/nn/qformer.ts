@@ -30,7 +30,10 @@ class PostNormAttention extends Module {
   readonly norm: LayerNorm;
   constructor(dim: number, heads: number, kvDim: number, eps: number, rng: Rng) {
     super();
-    this.attn = this.child("attention", new MultiHeadAttention(dim, { numHeads: heads, kvDim, init: "trunc_normal", rng }));
+    this.attn = this.child(
+      "attention",
+      new MultiHeadAttention(dim, { numHeads: heads, kvDim, init: "trunc_normal", rng }),
+    );
     this.norm = this.child("LayerNorm", new LayerNorm(dim, { eps }));
   }
   /** norm(x + drop(attn(x, kv))). */
@@ -50,7 +53,9 @@ class PostNormFF extends Module {
     this.norm = this.child("LayerNorm", new LayerNorm(dim, { eps }));
   }
   forward(x: Tensor, p: number, rng: Rng): Tensor {
-    return this.norm.forward(add(x, dropout(this.mlp.forward(x), p, { training: this.training && p > 0, rng })));
+    return this.norm.forward(
+      add(x, dropout(this.mlp.forward(x), p, { training: this.training && p > 0, rng })),
+    );
   }
 }
 
@@ -119,7 +124,10 @@ export class QFormer extends Module {
   constructor(readonly cfg: QFormerConfig, readonly visionDim: number, rng: Rng = defaultRng()) {
     super();
     this.queryTokens = this.param("query_tokens", truncNormal([1, cfg.numQueries, cfg.dim], rng, 0.02));
-    this.wordEmbeddings = this.child("word_embeddings", new Embedding(cfg.vocabSize, cfg.dim, { std: 0.02, rng }));
+    this.wordEmbeddings = this.child(
+      "word_embeddings",
+      new Embedding(cfg.vocabSize, cfg.dim, { std: 0.02, rng }),
+    );
     this.positionEmbeddings = this.child(
       "position_embeddings",
       new Embedding(cfg.maxTextLen, cfg.dim, { std: 0.02, rng }),
@@ -146,9 +154,13 @@ export class QFormer extends Module {
     if (textIds) {
       const T = textIds.shape[1];
       if (textIds.ndim !== 2 || textIds.shape[0] !== B || textIds.dtype !== "int32") {
-        throw new Error(`QFormer: text ids ${fmtShape(textIds.shape)} ${textIds.dtype}: expected int32 (${B}, T)`);
+        throw new Error(
+          `QFormer: text ids ${fmtShape(textIds.shape)} ${textIds.dtype}: expected int32 (${B}, T)`,
+        );
       }
-      if (T > this.cfg.maxTextLen) throw new Error(`QFormer: ${T} text tokens exceed maxTextLen ${this.cfg.maxTextLen}`);
+      if (T > this.cfg.maxTextLen) {
+        throw new Error(`QFormer: ${T} text tokens exceed maxTextLen ${this.cfg.maxTextLen}`);
+      }
       const pos = arange(0, T, 1, { dtype: "int32", device: image.device });
       const t = add(this.wordEmbeddings.forward(textIds), this.positionEmbeddings.forward(pos));
       x = concat([x, t], 1);

@@ -33,7 +33,12 @@ import type { T5Config } from "../model/config.ts";
  * each sign; within a half, exact buckets below max_exact = n/2, then log-spaced up to
  * `maxDistance`. The float steps mirror PyTorch's float32 arithmetic (Math.fround).
  */
-export function relativeBucket(rel: number, bidirectional: boolean, numBuckets: number, maxDistance: number): number {
+export function relativeBucket(
+  rel: number,
+  bidirectional: boolean,
+  numBuckets: number,
+  maxDistance: number,
+): number {
   let ret = 0;
   let n: number;
   let nb = numBuckets;
@@ -63,7 +68,9 @@ export function bucketIds(
 ): Int32Array {
   const ids = new Int32Array(Tq * Tk);
   for (let i = 0; i < Tq; i++) {
-    for (let j = 0; j < Tk; j++) ids[i * Tk + j] = relativeBucket(j - (i + offset), bidirectional, numBuckets, maxDistance);
+    for (let j = 0; j < Tk; j++) {
+      ids[i * Tk + j] = relativeBucket(j - (i + offset), bidirectional, numBuckets, maxDistance);
+    }
   }
   return ids;
 }
@@ -96,7 +103,10 @@ export class T5Attention extends Module {
     this.v = this.child("v", lin(d, inner, d ** -0.5));
     this.o = this.child("o", lin(inner, d, inner ** -0.5));
     this.relBias = hasRelBias
-      ? this.child("relative_attention_bias", new Embedding(cfg.relBuckets, cfg.heads, { std: d ** -0.5, rng }))
+      ? this.child(
+        "relative_attention_bias",
+        new Embedding(cfg.relBuckets, cfg.heads, { std: d ** -0.5, rng }),
+      )
       : null;
   }
 
@@ -234,7 +244,17 @@ export class T5Block extends Module {
     let kv: { k: Tensor; v: Tensor; kvLength?: number } = { k: sa.heads(sa.k, h), v: sa.heads(sa.v, h) };
     if (o.selfKV) kv = o.selfKV(kv.k, kv.v);
     const q = sa.heads(sa.q, h);
-    x = add(x, drop(sa.attend(q, kv.k, kv.v, { bias: o.bias, mask: o.mask, causal: this.isDecoder, kvLength: kv.kvLength })));
+    x = add(
+      x,
+      drop(
+        sa.attend(q, kv.k, kv.v, {
+          bias: o.bias,
+          mask: o.mask,
+          causal: this.isDecoder,
+          kvLength: kv.kvLength,
+        }),
+      ),
+    );
     if (this.#cross) {
       if (!o.cross) throw new Error("T5Block: decoder block needs the encoder keys/values");
       const ca = this.#cross.inner;
@@ -293,11 +313,16 @@ export class T5 extends Module {
     this.shared = this.child("shared", new Embedding(cfg.vocabSize, cfg.dModel, { std: 1, rng }));
     this.encoder = this.child("encoder", new T5Stack(cfg, false, cfg.encoderLayers, rng));
     this.decoder = this.child("decoder", new T5Stack(cfg, true, cfg.decoderLayers, rng));
-    this.lmHead = cfg.tied ? null : this.child("lm_head", (() => {
-      const l = new Linear(cfg.dModel, cfg.vocabSize, { bias: false, init: "zeros", rng });
-      l.weight.set(Float32Array.from({ length: cfg.dModel * cfg.vocabSize }, () => rng.normal() * cfg.dModel ** -0.5));
-      return l;
-    })());
+    this.lmHead = cfg.tied ? null : this.child(
+      "lm_head",
+      (() => {
+        const l = new Linear(cfg.dModel, cfg.vocabSize, { bias: false, init: "zeros", rng });
+        l.weight.set(
+          Float32Array.from({ length: cfg.dModel * cfg.vocabSize }, () => rng.normal() * cfg.dModel ** -0.5),
+        );
+        return l;
+      })(),
+    );
     this.rng = rng.fork(0xd0);
   }
 
@@ -352,7 +377,13 @@ export class T5 extends Module {
   /** A fresh decode cache for the encoder output `enc` (B, Te, d), room for `capacity` tokens. */
   startDecode(enc: Tensor, encMask: Tensor | null, capacity = 128): T5DecodeCache {
     const self = this.decoder.block.items.map(() =>
-      new KVCache({ batch: enc.shape[0], heads: this.cfg.heads, capacity, headDim: this.cfg.dKv, device: enc.device })
+      new KVCache({
+        batch: enc.shape[0],
+        heads: this.cfg.heads,
+        capacity,
+        headDim: this.cfg.dKv,
+        device: enc.device,
+      })
     );
     return { length: 0, self, cross: this.crossKV(enc), mask: encMask };
   }
@@ -393,4 +424,3 @@ export class T5 extends Module {
     }
   }
 }
-

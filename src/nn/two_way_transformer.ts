@@ -90,10 +90,19 @@ export class TwoWayTransformer extends Module {
   readonly normFinal: LayerNorm;
 
   /** `depth` blocks of width `dim`. */
-  constructor(depth: number, dim: number, heads: number, mlpDim: number, downsample = 2, rng: Rng = defaultRng()) {
+  constructor(
+    depth: number,
+    dim: number,
+    heads: number,
+    mlpDim: number,
+    downsample = 2,
+    rng: Rng = defaultRng(),
+  ) {
     super();
     const blocks: TwoWayAttentionBlock[] = [];
-    for (let i = 0; i < depth; i++) blocks.push(new TwoWayAttentionBlock(dim, heads, mlpDim, downsample, i === 0, rng));
+    for (let i = 0; i < depth; i++) {
+      blocks.push(new TwoWayAttentionBlock(dim, heads, mlpDim, downsample, i === 0, rng));
+    }
     this.layers = this.child("layers", new ModuleList(blocks));
     this.finalAttn = this.child(
       "final_attn_token_to_image",

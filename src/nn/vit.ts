@@ -107,7 +107,10 @@ export class ViTBlock extends Module {
         : new MultiHeadAttention(dim, { numHeads: heads, init: "trunc_normal", rng }),
     );
     this.norm2 = this.child("norm2", new LayerNorm(dim, { eps }));
-    this.mlp = this.child("mlp", new MLP(dim, mlpDim, { act: opts.act ?? "gelu", init: "trunc_normal", rng }));
+    this.mlp = this.child(
+      "mlp",
+      new MLP(dim, mlpDim, { act: opts.act ?? "gelu", init: "trunc_normal", rng }),
+    );
   }
 
   /** x (B, T, dim) -> (B, T, dim). */
@@ -157,16 +160,22 @@ export class VisionTransformer extends Module {
     const rng = opts.rng ?? defaultRng();
     this.grid = opts.imageSize / opts.patchSize;
     if (!Number.isInteger(this.grid)) {
-      throw new Error(`VisionTransformer: imageSize ${opts.imageSize} is not a multiple of patch ${opts.patchSize}`);
+      throw new Error(
+        `VisionTransformer: imageSize ${opts.imageSize} is not a multiple of patch ${opts.patchSize}`,
+      );
     }
     const p = opts.patchSize;
     this.patchEmbed = this.child("patch_embed", new Conv2d(3, opts.dim, p, { stride: p, rng }));
     this.clsToken = this.param("cls_token", truncNormal([1, 1, opts.dim], rng, 0.02));
     this.posEmbed = this.param("pos_embed", truncNormal([1, 1 + this.grid * this.grid, opts.dim], rng, 0.02));
     const blocks: ViTBlock[] = [];
-    for (let i = 0; i < opts.depth; i++) blocks.push(new ViTBlock(opts.dim, opts.heads, opts.mlpDim, { ...opts, rng }));
+    for (let i = 0; i < opts.depth; i++) {
+      blocks.push(new ViTBlock(opts.dim, opts.heads, opts.mlpDim, { ...opts, rng }));
+    }
     this.blocks = this.child("blocks", new ModuleList(blocks));
-    this.norm = opts.finalNorm ? this.child("norm", new LayerNorm(opts.dim, { eps: opts.eps ?? 1e-6 })) : null;
+    this.norm = opts.finalNorm
+      ? this.child("norm", new LayerNorm(opts.dim, { eps: opts.eps ?? 1e-6 }))
+      : null;
   }
 
   /** Tokens before any block: images (B, 3, S, S) -> (B, 1 + N, dim) with positions added. */

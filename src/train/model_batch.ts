@@ -13,7 +13,7 @@ import { intTensor, tensor } from "../tensor/create.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import type { Batch } from "../data/loader.ts";
 import { SPECIAL_TOKENS, type Tokenizer } from "../data/tokenizer.ts";
-import { REGIONS, regionLabels } from "../data/regions.ts";
+import { regionLabels, REGIONS } from "../data/regions.ts";
 import type { Rng } from "../tensor/rng.ts";
 import type { ModelBatch } from "../model/forgerytalker.ts";
 import { IGNORE } from "../model/losses.ts";
@@ -24,8 +24,14 @@ import type { ForgeryTalkerConfig } from "../model/config.ts";
 export type RegionSource = "gt" | "fpn" | "none";
 
 /** Token ids of texts, right-padded with 0, with a 0/1 mask; too-long texts keep their end. */
-export function padIds(seqs: number[][], maxLen: number, keep: "start" | "end" = "start"): { ids: Int32Array; mask: Float32Array; T: number } {
-  const cut = seqs.map((s) => (s.length <= maxLen ? s : keep === "start" ? s.slice(0, maxLen) : s.slice(s.length - maxLen)));
+export function padIds(
+  seqs: number[][],
+  maxLen: number,
+  keep: "start" | "end" = "start",
+): { ids: Int32Array; mask: Float32Array; T: number } {
+  const cut = seqs.map((
+    s,
+  ) => (s.length <= maxLen ? s : keep === "start" ? s.slice(0, maxLen) : s.slice(s.length - maxLen)));
   const T = Math.max(1, ...cut.map((s) => s.length));
   const ids = new Int32Array(cut.length * T), mask = new Float32Array(cut.length * T);
   cut.forEach((s, b) => {
@@ -72,7 +78,11 @@ export function instructionTensors(
     texts.push(instruction(selectedRegions(row), cfg.template));
   }
   // the official code truncates instructions from the left (keeps the end)
-  const { ids, mask, T } = padIds(texts.map((t) => tok.encode(t, { eos: true })), cfg.maxInstructionLen, "end");
+  const { ids, mask, T } = padIds(
+    texts.map((t) => tok.encode(t, { eos: true })),
+    cfg.maxInstructionLen,
+    "end",
+  );
   return { instrIds: intTensor(ids, [B, T]), instrMask: tensor(mask, [B, T]), texts };
 }
 
@@ -119,7 +129,11 @@ export function mlmTensors(
       }
     }
   }
-  return { mlmIds: intTensor(ids, [B, T]), mlmMask: tensor(mask, [B, T]), mlmTargets: intTensor(targets, [B, T]) };
+  return {
+    mlmIds: intTensor(ids, [B, T]),
+    mlmMask: tensor(mask, [B, T]),
+    mlmTargets: intTensor(targets, [B, T]),
+  };
 }
 
 /** Everything `toModelBatch` needs besides the batch. */

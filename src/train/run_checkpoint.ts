@@ -46,10 +46,15 @@ export interface CheckpointMeta {
 }
 
 /** Writes a checkpoint atomically. */
-export function saveCheckpoint(path: string, model: Module, meta: CheckpointMeta, opt: Optimizer | null): void {
+export function saveCheckpoint(
+  path: string,
+  model: Module,
+  meta: CheckpointMeta,
+  opt: Optimizer | null,
+): void {
   const tensors = new Map<string, Tensor>();
   for (const [k, t] of model.stateDict()) tensors.set(`model.${k}`, t);
-  if (opt) for (const [k, t] of opt.stateDict()) tensors.set(`optim.${k}`, t);
+  if (opt) { for (const [k, t] of opt.stateDict()) tensors.set(`optim.${k}`, t); }
   saveSafetensors(path, tensors, { forgerytalker: JSON.stringify({ ...meta, resumable: !!opt }) });
 }
 

@@ -28,10 +28,21 @@ import { scale } from "../ops/elementwise.ts";
 import { tensor } from "../tensor/create.ts";
 import { interpolate } from "../ops/resize.ts";
 import { toModelBatch } from "./model_batch.ts";
-import { type CheckpointMeta, CHECKPOINT_VERSION, disposeCheckpoint, readCheckpoint, saveCheckpoint } from "./run_checkpoint.ts";
+import {
+  CHECKPOINT_VERSION,
+  type CheckpointMeta,
+  disposeCheckpoint,
+  readCheckpoint,
+  saveCheckpoint,
+} from "./run_checkpoint.ts";
 import { generate } from "../infer/generate.ts";
 import { plmSample } from "../eval/plm.ts";
-import { instruction, OFFICIAL_TEMPLATE, OFFICIAL_TEMPLATE_EMPTY, PAPER_TEMPLATE } from "../model/instruction.ts";
+import {
+  instruction,
+  OFFICIAL_TEMPLATE,
+  OFFICIAL_TEMPLATE_EMPTY,
+  PAPER_TEMPLATE,
+} from "../model/instruction.ts";
 import type { LossWeights } from "../model/forgerytalker.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 
@@ -128,7 +139,9 @@ export function stageTrainable(stage: Stage, name: string, freeze: TrainOptions[
 }
 
 const fmtTime = (s: number) =>
-  s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m` : s >= 60
+  s >= 3600
+    ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`
+    : s >= 60
     ? `${Math.floor(s / 60)}m${String(Math.floor(s % 60)).padStart(2, "0")}s`
     : `${s.toFixed(0)}s`;
 
@@ -168,7 +181,13 @@ async function validate(
       tidy(() => {
         const B = b.ids.length;
         const scores = stage === "finetune" ? regionScores(model, o, b) : b.labels;
-        const mb = toModelBatch(b, { cfg, tok, regionScores: scores, mlm: stage === "pretrain", rng: new Rng(o.seed + 7) });
+        const mb = toModelBatch(b, {
+          cfg,
+          tok,
+          regionScores: scores,
+          mlm: stage === "pretrain",
+          rng: new Rng(o.seed + 7),
+        });
         noGrad(() => {
           const { terms } = model.losses(mb, {
             stage,
@@ -237,24 +256,33 @@ function regionScores(model: ForgeryTalker, o: TrainOptions, b: Batch): Float32A
 }
 
 /** Runs the requested stages; returns the path of the last stage's best checkpoint. */
-export async function train(o: TrainOptions, data: { train: MMTTRecord[]; val: MMTTRecord[] }): Promise<string> {
+export async function train(
+  o: TrainOptions,
+  data: { train: MMTTRecord[]; val: MMTTRecord[] },
+): Promise<string> {
   Deno.mkdirSync(o.out, { recursive: true });
   const cfg = o.config;
   let resume = o.resume ? readCheckpoint(o.resume) : null;
   if (resume && JSON.stringify(resume.meta.config) !== JSON.stringify(cfg)) {
     const name = resume.meta.config.name;
     disposeCheckpoint(resume);
-    throw new Error(`--resume '${o.resume}': checkpoint of config '${name}' differs from the requested config '${cfg.name}'`);
+    throw new Error(
+      `--resume '${o.resume}': checkpoint of config '${name}' differs from the requested config '${cfg.name}'`,
+    );
   }
   if (resume && !resume.meta.resumable) {
     disposeCheckpoint(resume);
-    throw new Error(`--resume '${o.resume}': a weights-only checkpoint (use the stage's -last file to resume)`);
+    throw new Error(
+      `--resume '${o.resume}': a weights-only checkpoint (use the stage's -last file to resume)`,
+    );
   }
   const init = !resume && o.init ? readCheckpoint(o.init) : null;
   const tokJson: TokenizerJSON | null = resume?.meta.tokenizer ?? init?.meta.tokenizer ?? null;
   const tok = tokJson ? Tokenizer.fromJSON(tokJson) : trainTokenizer(data.train, cfg.t5.vocabSize, o.seed);
   if (tok.vocabSize > cfg.t5.vocabSize || tok.vocabSize > cfg.qformer.vocabSize) {
-    throw new Error(`tokenizer has ${tok.vocabSize} tokens, the config's vocabularies hold ${cfg.t5.vocabSize}`);
+    throw new Error(
+      `tokenizer has ${tok.vocabSize} tokens, the config's vocabularies hold ${cfg.t5.vocabSize}`,
+    );
   }
   const model = new ForgeryTalker(cfg, o.seed);
   const src = resume ?? init;
@@ -271,7 +299,11 @@ export async function train(o: TrainOptions, data: { train: MMTTRecord[]; val: M
     let startAt = 0;
     if (resume) {
       startAt = o.stages.indexOf(resume.meta.stage as Stage);
-      if (startAt < 0) throw new Error(`--resume: checkpoint stage '${resume.meta.stage}' is not among --stage ${o.stages.join(",")}`);
+      if (startAt < 0) {
+        throw new Error(
+          `--resume: checkpoint stage '${resume.meta.stage}' is not among --stage ${o.stages.join(",")}`,
+        );
+      }
     }
     for (let si = startAt; si < o.stages.length; si++) {
       const stage = o.stages[si];
@@ -321,13 +353,18 @@ async function runStage(
     if (!p.requiresGrad) continue;
     (p.ndim < 2 || name.endsWith(".bias") ? noDecay : decay).push([name, p]);
   }
-  const opt = new AdamW([{ params: decay, weightDecay: o.weightDecay }, { params: noDecay, weightDecay: 0 }], {
-    lr: o.lr[stage],
-  });
+  const opt = new AdamW(
+    [{ params: decay, weightDecay: o.weightDecay }, { params: noDecay, weightDecay: 0 }],
+    {
+      lr: o.lr[stage],
+    },
+  );
   const warm = o.warmup < 1 ? Math.round(o.warmup * total) : Math.round(o.warmup);
   const sched = warmupCosine({ warmupSteps: Math.min(warm, total), totalSteps: total, floor: 0.01 });
   const micro = o.batchSize / o.accumulate;
-  if (!Number.isInteger(micro) || micro < 1) throw new Error(`--accumulate ${o.accumulate} must divide --batch ${o.batchSize}`);
+  if (!Number.isInteger(micro) || micro < 1) {
+    throw new Error(`--accumulate ${o.accumulate} must divide --batch ${o.batchSize}`);
+  }
   const loader = new MMTTLoader(data.train, {
     batchSize: micro,
     size: cfg.imageSize,
@@ -337,7 +374,9 @@ async function runStage(
     dropLast: true,
     workers: o.workers,
   });
-  if (loader.stepsPerEpoch < 1) throw new Error(`the training split has ${data.train.length} samples, fewer than one batch of ${micro}`);
+  if (loader.stepsPerEpoch < 1) {
+    throw new Error(`the training split has ${data.train.length} samples, fewer than one batch of ${micro}`);
+  }
   const mlmRng = new Rng(o.seed ^ 0x6d6c6d);
   let step = 0, epoch = 0, batchInEpoch = 0;
   let best: { score: number; step: number } | null = null;
@@ -349,7 +388,9 @@ async function runStage(
     epoch = resume.meta.epoch;
     batchInEpoch = resume.meta.batchInEpoch;
     best = resume.meta.best;
-    o.print(`resume: stage ${stage} at step ${step} (epoch ${epoch}, batch ${batchInEpoch}) from ${o.resume}`);
+    o.print(
+      `resume: stage ${stage} at step ${step} (epoch ${epoch}, batch ${batchInEpoch}) from ${o.resume}`,
+    );
   }
   loader.epoch = epoch;
   const meta = (resumable: boolean): CheckpointMeta => ({
@@ -371,7 +412,9 @@ async function runStage(
   };
   o.print(
     `stage ${stage}: ${total} steps of ${o.batchSize} samples (${loader.stepsPerEpoch * micro} per epoch), ` +
-      `lr ${o.lr[stage]}, trainable ${(nTrain / 1e6).toFixed(2)}M of ${(model.numParameters() / 1e6).toFixed(2)}M parameters`,
+      `lr ${o.lr[stage]}, trainable ${(nTrain / 1e6).toFixed(2)}M of ${
+        (model.numParameters() / 1e6).toFixed(2)
+      }M parameters`,
   );
   model.train();
   const t0 = performance.now();
@@ -384,7 +427,9 @@ async function runStage(
     const improved = !best || score > best.score;
     if (improved) best = { score, step };
     await writeLog({ type: "val", step, ...v, best: improved });
-    const nums = Object.entries(v).filter(([, x]) => typeof x === "number").map(([k, x]) => `${k} ${(x as number).toFixed(4)}`);
+    const nums = Object.entries(v).filter(([, x]) => typeof x === "number").map(([k, x]) =>
+      `${k} ${(x as number).toFixed(4)}`
+    );
     o.print(`[${stage}] val @${step}: ${nums.join("  ")}${improved ? "  (best)" : ""}`);
     for (const s of (v.samples as string[] | undefined) ?? []) o.print(`      ${s}`);
     if (improved) saveCheckpoint(bestPath, model, meta(false), null);
@@ -400,7 +445,13 @@ async function runStage(
           stepLoss = tidy(() => {
             const B = b.ids.length;
             const scores = stage === "finetune" ? regionScores(model, o, b) : b.labels;
-            const mb = toModelBatch(b, { cfg, tok, regionScores: scores, mlm: stage === "pretrain", rng: mlmRng });
+            const mb = toModelBatch(b, {
+              cfg,
+              tok,
+              regionScores: scores,
+              mlm: stage === "pretrain",
+              rng: mlmRng,
+            });
             const { loss, terms: t } = model.losses(mb, {
               stage,
               weights: o.weights,
@@ -430,7 +481,9 @@ async function runStage(
           }
           skipped++;
           if (++skippedInARow >= 20) {
-            throw new Error(`20 non-finite losses in a row at ${stage} step ${step}; stopping (last good checkpoint: ${lastPath})`);
+            throw new Error(
+              `20 non-finite losses in a row at ${stage} step ${step}; stopping (last good checkpoint: ${lastPath})`,
+            );
           }
           model.zeroGrad();
           continue;
@@ -466,7 +519,9 @@ async function runStage(
         });
         const termStr = Object.entries(terms).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(" ");
         const bar = "█".repeat(Math.round((20 * step) / total)).padEnd(20, "·");
-        const line = `[${stage}] ${step}/${total} ${bar} loss ${loss.toFixed(4)} (${termStr}) ${rate.toFixed(1)} samples/s ETA ${fmtTime(eta)}`;
+        const line = `[${stage}] ${step}/${total} ${bar} loss ${loss.toFixed(4)} (${termStr}) ${
+          rate.toFixed(1)
+        } samples/s ETA ${fmtTime(eta)}`;
         if (isTty) o.print(line, true);
         else if (step % o.logEvery === 0 || step === total) o.print(line);
         for (const k of Object.keys(terms)) delete terms[k];
@@ -487,7 +542,8 @@ async function runStage(
       saveCheckpoint(lastPath, model, meta(true), opt);
       o.print(
         `stage ${stage} done: ${step} steps in ${fmtTime((performance.now() - t0) / 1000)}` +
-          (skipped ? `, ${skipped} non-finite steps skipped` : "") + (badBatches ? `, ${badBatches} bad batches skipped` : "") +
+          (skipped ? `, ${skipped} non-finite steps skipped` : "") +
+          (badBatches ? `, ${badBatches} bad batches skipped` : "") +
           `; best ${bestPath}`,
       );
     }
@@ -497,4 +553,3 @@ async function runStage(
   }
   return bestPath;
 }
-

@@ -45,7 +45,9 @@ function run(device: "cpu" | "cuda"): Run {
         const f = m.forward(b);
         out.mask = f.maskLogits.data().slice();
         out.lm = f.lmLogits!.data().slice();
-        out.greedy = generate(m.t5, f.encoder, f.encoderMask, { beams: 1, maxNewTokens: 12 }).map((d) => d.ids);
+        out.greedy = generate(m.t5, f.encoder, f.encoderMask, { beams: 1, maxNewTokens: 12 }).map((d) =>
+          d.ids
+        );
       })
     );
     return out;
@@ -65,7 +67,10 @@ function rel(a: Float32Array, b: Float32Array): number {
 cudaTest("ForgeryTalker tiny: losses, logits, gradients and greedy decode match the CPU", () => {
   const cpu = run("cpu"), gpu = run("cuda");
   for (const [k, v] of Object.entries(cpu.terms)) {
-    assert.ok(Math.abs(gpu.terms[k] - v) <= 1e-3 * Math.max(1, Math.abs(v)), `${k}: cuda ${gpu.terms[k]} cpu ${v}`);
+    assert.ok(
+      Math.abs(gpu.terms[k] - v) <= 1e-3 * Math.max(1, Math.abs(v)),
+      `${k}: cuda ${gpu.terms[k]} cpu ${v}`,
+    );
   }
   assert.ok(rel(gpu.mask, cpu.mask) < 1e-3, `mask logits rel ${rel(gpu.mask, cpu.mask)}`);
   assert.ok(rel(gpu.lm, cpu.lm) < 1e-3, `lm logits rel ${rel(gpu.lm, cpu.lm)}`);

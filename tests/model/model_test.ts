@@ -73,7 +73,9 @@ Deno.test("losses: each term equals a hand computation", () => {
     const x = [2.0, -1.0, 0.5, -3.0], y = [1, 0, 0, 1];
     // FPN: ½(BCE with ω = 0.2 on negatives + soft Dice with smooth 1), one sample of 4 labels
     let bce = 0;
-    for (let i = 0; i < 4; i++) bce += -(y[i] * Math.log(sig(x[i])) + 0.2 * (1 - y[i]) * Math.log(1 - sig(x[i])));
+    for (let i = 0; i < 4; i++) {
+      bce += -(y[i] * Math.log(sig(x[i])) + 0.2 * (1 - y[i]) * Math.log(1 - sig(x[i])));
+    }
     bce /= 4;
     const p = x.map(sig), inter = p.reduce((s, v, i) => s + v * y[i], 0);
     const dice = 1 - (2 * inter + 1) / (p.reduce((a, b) => a + b) + 2 + 1);
@@ -81,29 +83,47 @@ Deno.test("losses: each term equals a hand computation", () => {
     // ω = 1 without Dice (paper Table 7 ablations)
     let bce1 = 0;
     for (let i = 0; i < 4; i++) bce1 += -(y[i] * Math.log(sig(x[i])) + (1 - y[i]) * Math.log(1 - sig(x[i])));
-    close(fpnLoss(tensor(x, [1, 4]), tensor(y, [1, 4]), { negWeight: 1, dice: false }).item(), 0.5 * bce1 / 4, 1e-5, "fpn ω=1");
+    close(
+      fpnLoss(tensor(x, [1, 4]), tensor(y, [1, 4]), { negWeight: 1, dice: false }).item(),
+      0.5 * bce1 / 4,
+      1e-5,
+      "fpn ω=1",
+    );
     // seg at the same size: BCE + Dice; official: BCE with pos_weight 2
     const lx = tensor(x, [1, 1, 2, 2]), ly = tensor(y, [1, 1, 2, 2]);
     const plainBce = bce1 / 4;
     close(segLoss(lx, ly).item(), plainBce + dice, 1e-5, "segLoss");
     let bce2 = 0;
-    for (let i = 0; i < 4; i++) bce2 += -(2 * y[i] * Math.log(sig(x[i])) + (1 - y[i]) * Math.log(1 - sig(x[i])));
+    for (let i = 0; i < 4; i++) {
+      bce2 += -(2 * y[i] * Math.log(sig(x[i])) + (1 - y[i]) * Math.log(1 - sig(x[i])));
+    }
     close(segLoss(lx, ly, { variant: "official" }).item(), bce2 / 4, 1e-5, "segLoss official");
     // token loss ignores −100
     const logits = [[1, 2, 0.5], [0.1, 0.2, 3], [5, 5, 5]];
     const lse = (r: number[]) => Math.log(r.reduce((s, v) => s + Math.exp(v), 0));
     const ce = ((lse(logits[0]) - logits[0][1]) + (lse(logits[1]) - logits[1][2])) / 2;
-    close(tokenLoss(tensor(logits.flat(), [1, 3, 3]), intTensor([1, 2, -100], [1, 3])).item(), ce, 1e-5, "tokenLoss");
+    close(
+      tokenLoss(tensor(logits.flat(), [1, 3, 3]), intTensor([1, 2, -100], [1, 3])).item(),
+      ce,
+      1e-5,
+      "tokenLoss",
+    );
     // InfoNCE with τ = 0.5 on 2 pairs
     const a = [[1, 0], [0, 1]], b2 = [[0.6, 0.8], [1, 0]];
     const n = (v: number[]) => v.map((z) => z / Math.hypot(...v));
     const sim = a.map((u) => b2.map((w) => n(u).reduce((s, z, k) => s + z * n(w)[k], 0) / 0.5));
     const rowCe = (m: number[][]) => m.reduce((s, r, i) => s + lse(r) - r[i], 0) / m.length;
     const simT = sim[0].map((_, j) => sim.map((r) => r[j]));
-    close(contrastiveLoss(tensor(a.flat(), [2, 2]), tensor(b2.flat(), [2, 2]), 0.5).item(), 0.5 * (rowCe(sim) + rowCe(simT)), 1e-5, "InfoNCE");
+    close(
+      contrastiveLoss(tensor(a.flat(), [2, 2]), tensor(b2.flat(), [2, 2]), 0.5).item(),
+      0.5 * (rowCe(sim) + rowCe(simT)),
+      1e-5,
+      "InfoNCE",
+    );
     // learnable τ: log-scale log(1/0.5) gives the same value
     close(
-      contrastiveLoss(tensor(a.flat(), [2, 2]), tensor(b2.flat(), [2, 2]), 0.5, tensor([Math.log(2)], [1])).item(),
+      contrastiveLoss(tensor(a.flat(), [2, 2]), tensor(b2.flat(), [2, 2]), 0.5, tensor([Math.log(2)], [1]))
+        .item(),
       0.5 * (rowCe(sim) + rowCe(simT)),
       1e-5,
       "InfoNCE learnable τ",
@@ -128,7 +148,16 @@ Deno.test("t5: relative buckets follow T5's table", () => {
 });
 
 function toyT5(vocab: number, seed: number): T5 {
-  const cfg = { ...resolveConfig("tiny").t5, vocabSize: vocab, dModel: 32, dKv: 8, heads: 4, dFf: 64, encoderLayers: 1, decoderLayers: 2 };
+  const cfg = {
+    ...resolveConfig("tiny").t5,
+    vocabSize: vocab,
+    dModel: 32,
+    dKv: 8,
+    heads: 4,
+    dFf: 64,
+    encoderLayers: 1,
+    decoderLayers: 2,
+  };
   const t5 = new T5(cfg, new Rng(seed));
   t5.eval();
   return t5;
@@ -142,12 +171,15 @@ Deno.test("t5: the KV-cache decode equals the uncached decode", () => {
         const enc = randn([2, 6, 32], new Rng(4));
         const mask = tensor([1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0], [2, 6]);
         const ids = [0, 5, 9, 3, 7, 7, 12];
-        const full = t5.decode(intTensor([...ids, ...ids.map((v) => (v * 3) % 40)], [2, 7]), enc, mask).data();
+        const full = t5.decode(intTensor([...ids, ...ids.map((v) => (v * 3) % 40)], [2, 7]), enc, mask)
+          .data();
         const cache = t5.startDecode(enc, mask);
         for (let t = 0; t < 7; t++) {
           const step = t5.decodeStep(intTensor([ids[t], (ids[t] * 3) % 40], [2, 1]), cache).data();
           for (let b = 0; b < 2; b++) {
-            for (let v = 0; v < 40; v++) close(step[b * 40 + v], full[(b * 7 + t) * 40 + v], 1e-5, `step ${t} row ${b}`);
+            for (let v = 0; v < 40; v++) {
+              close(step[b * 40 + v], full[(b * 7 + t) * 40 + v], 1e-5, `step ${t} row ${b}`);
+            }
           }
         }
       })
@@ -160,7 +192,13 @@ Deno.test("t5: the KV-cache decode equals the uncached decode", () => {
 Deno.test("decode: beam search with enough beams equals exhaustive search (toy vocabulary)", () => {
   const V = 4, maxNew = 3;
   const t5 = toyT5(V, 11);
-  const o = decodeDefaults({ beams: 40, maxNewTokens: maxNew, minLength: 2, repetitionPenalty: 1.3, lengthPenalty: 1.0 });
+  const o = decodeDefaults({
+    beams: 40,
+    maxNewTokens: maxNew,
+    minLength: 2,
+    repetitionPenalty: 1.3,
+    lengthPenalty: 1.0,
+  });
   try {
     noGrad(() =>
       tidy(() => {
@@ -196,7 +234,9 @@ Deno.test("decode: beam search with enough beams equals exhaustive search (toy v
         const [g] = generate(t5, enc, mask, { ...o, beams: 1 });
         const seq = [0];
         for (let t = 0; t < maxNew; t++) {
-          const logits = t5.decode(intTensor(seq, [1, seq.length]), enc, mask).data().slice((seq.length - 1) * V);
+          const logits = t5.decode(intTensor(seq, [1, seq.length]), enc, mask).data().slice(
+            (seq.length - 1) * V,
+          );
           processScores(logits, seq, o);
           let a = 0;
           for (let i = 1; i < V; i++) if (logits[i] > logits[a]) a = i;
@@ -231,15 +271,30 @@ Deno.test("instruction: paper and official templates, regions in the official or
     instruction(["eye", "lip"]),
     "These facial areas may be manipulated by AI: eye, lip. Please describe the specific issues in these areas.",
   );
-  assert.match(instruction([], "official"), /^The following facial areas may have been modified by AI\. These/);
+  assert.match(
+    instruction([], "official"),
+    /^The following facial areas may have been modified by AI\. These/,
+  );
   assert.match(instruction(["nose"], "official"), /modified by AI: nose\. These areas/);
 });
 
 Deno.test("config: unknown keys and bad values name the key", () => {
   assert.throws(() => resolveConfig("huge"), /unknown config 'huge'/);
-  assert.throws(() => resolveConfig({ name: "tiny", vision: { dimm: 3 } } as never), /unknown key 'vision.dimm'/);
-  assert.throws(() => resolveConfig({ name: "tiny", vision: { heads: 5 } } as never), /'vision.heads' \(5\) must divide dim 192/);
-  assert.throws(() => resolveConfig({ name: "tiny", maskDecoder: { kind: "unet" } } as never), /maskDecoder.kind/);
-  assert.throws(() => resolveConfig({ name: "tiny", imageSize: 200 } as never), /multiple of 'vision.patchSize'/);
+  assert.throws(
+    () => resolveConfig({ name: "tiny", vision: { dimm: 3 } } as never),
+    /unknown key 'vision.dimm'/,
+  );
+  assert.throws(
+    () => resolveConfig({ name: "tiny", vision: { heads: 5 } } as never),
+    /'vision.heads' \(5\) must divide dim 192/,
+  );
+  assert.throws(
+    () => resolveConfig({ name: "tiny", maskDecoder: { kind: "unet" } } as never),
+    /maskDecoder.kind/,
+  );
+  assert.throws(
+    () => resolveConfig({ name: "tiny", imageSize: 200 } as never),
+    /multiple of 'vision.patchSize'/,
+  );
   assert.equal(resolveConfig({ name: "tiny", template: "official" } as never).template, "official");
 });

@@ -10,7 +10,13 @@ import { ForgeryTalker } from "../../src/model/forgerytalker.ts";
 import { resolveConfig } from "../../src/model/config.ts";
 import { countParameters, fpnParams, qformerParams, vitParams } from "../../src/model/param_count.ts";
 
-for (const variant of [{ name: "tiny" }, { name: "tiny", maskDecoder: { kind: "token-mlp" }, learnTemperature: true }]) {
+for (
+  const variant of [{ name: "tiny" }, {
+    name: "tiny",
+    maskDecoder: { kind: "token-mlp" },
+    learnTemperature: true,
+  }]
+) {
   Deno.test(`param count: formulas equal the instantiated model (${JSON.stringify(variant)})`, () => {
     const m = new ForgeryTalker(variant as never, 0);
     try {
@@ -41,6 +47,8 @@ Deno.test("param count: paper config matches the published architectures", () =>
   // Q-Former without its MLM head = LAVIS' Qformer (cls = None) + query tokens
   const qf = qformerParams(c.qformer, c.vision.dim);
   assert.equal(qf.body, 185_684_736);
-  assert.ok(within(qf.body + 30523 + 768 * 768 + 768 + 2 * 768 + 2 * (768 * 256 + 256) + 768 * 2 + 2, 188e6, 0.01));
+  assert.ok(
+    within(qf.body + 30523 + 768 * 768 + 768 + 2 * 768 + 2 * (768 * 256 + 256) + 768 * 2 + 2, 188e6, 0.01),
+  );
   assert.ok(n.total > 4.5e9 && n.total < 5e9, `paper total ${n.total}`);
 });

@@ -16,7 +16,8 @@ import type { Tensor } from "../../src/tensor/tensor.ts";
 
 function torchAvailable(): boolean {
   try {
-    const r = new Deno.Command("/usr/bin/python3", { args: ["-c", "import torch"], stderr: "null" }).outputSync();
+    const r = new Deno.Command("/usr/bin/python3", { args: ["-c", "import torch"], stderr: "null" })
+      .outputSync();
     return r.success;
   } catch {
     return false;
@@ -24,7 +25,9 @@ function torchAvailable(): boolean {
 }
 
 const HAS_TORCH = torchAvailable();
-if (!HAS_TORCH) console.log("twin_test: skipped (/usr/bin/python3 has no torch; apt-get install python3-torch)");
+if (!HAS_TORCH) {
+  console.log("twin_test: skipped (/usr/bin/python3 has no torch; apt-get install python3-torch)");
+}
 
 /** max |a − b| / max |b|. */
 function relMax(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -78,7 +81,14 @@ const GRAD_SAMPLE = [
   "mask_decoder.output_hypernetwork_mlp.layers.2.weight",
 ];
 
-const DECODE = { beams: 5, maxNewTokens: 16, minLength: 5, repetitionPenalty: 1.5, lengthPenalty: 1.0, eos: 1 };
+const DECODE = {
+  beams: 5,
+  maxNewTokens: 16,
+  minLength: 5,
+  repetitionPenalty: 1.5,
+  lengthPenalty: 1.0,
+  eos: 1,
+};
 
 Deno.test({
   name: "twin: tiny ForgeryTalker matches PyTorch (losses, logits, gradients, decodes)",
@@ -135,8 +145,21 @@ Deno.test({
         });
       }
       // every component got a compared gradient in the pretraining stage
-      for (const part of ["visual_encoder", "ln_vision", "Qformer", "t5_proj", "text_proj", "t5_model", "mask_decoder"]) {
-        assert.ok(Object.keys(worst).some((k) => k.startsWith(`pretrain.grad.${part}`)), `no gradient compared for ${part}`);
+      for (
+        const part of [
+          "visual_encoder",
+          "ln_vision",
+          "Qformer",
+          "t5_proj",
+          "text_proj",
+          "t5_model",
+          "mask_decoder",
+        ]
+      ) {
+        assert.ok(
+          Object.keys(worst).some((k) => k.startsWith(`pretrain.grad.${part}`)),
+          `no gradient compared for ${part}`,
+        );
       }
       assert.ok(Object.keys(worst).some((k) => k.startsWith("fpn.grad.fpn.")), "no FPN gradient compared");
       model.eval();
@@ -156,7 +179,9 @@ Deno.test({
       for (const t of ref.values()) t.dispose();
       console.log(
         "twin worst errors:",
-        Object.entries(worst).sort((a, b) => b[1] - a[1]).slice(0, 5).map(([k, v]) => `${k} ${v.toExponential(1)}`).join(", "),
+        Object.entries(worst).sort((a, b) => b[1] - a[1]).slice(0, 5).map(([k, v]) =>
+          `${k} ${v.toExponential(1)}`
+        ).join(", "),
       );
     } finally {
       for (const t of Object.values(batch)) (t as Tensor).dispose();

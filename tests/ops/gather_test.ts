@@ -88,6 +88,7 @@ Deno.test("indexSelect matches a float64 reference and sums duplicate-index grad
     iselCase([4, 3, 5], 1, [2, 0], 11);
     iselCase([4, 3, 5], 2, [4, 4, 4, 0], 12);
     iselCase([6], 0, [], 13);
+    iselCase([6, 2, 300], 0, [5, 5, 1, 0, 5, 2], 14); // one outer slice: backward splits the columns
   });
 });
 

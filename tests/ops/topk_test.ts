@@ -49,6 +49,10 @@ Deno.test("topk along the last axis matches a reference sort (ties, NaN, inf, -0
     caseLast(1, 8, 8, true, Float32Array.from([0, NaN, Infinity, -Infinity, -0, 2, NaN, -3]));
     caseLast(1, 8, 8, false, Float32Array.from([0, NaN, Infinity, -Infinity, -0, 2, NaN, -3]));
     caseLast(2, 6, 0, true, randArray(12, 3));
+    // k = 1 (the argmax scan): NaN first / last, all NaN, -0 vs 0 ties, leading NaN
+    const k1 = Float32Array.from([3, NaN, 5, 5, NaN, NaN, NaN, NaN, -0, 0, 0, -0, NaN, 1, -2, -2]);
+    caseLast(4, 4, 1, true, k1);
+    caseLast(4, 4, 1, false, k1);
     // beam search: (B, beams·vocab) rows, k = 2·beams
     const vals = randArray(2 * 4 * 3000, 4, -20, 0);
     for (let i = 0; i < vals.length; i += 7) vals[i] = Math.round(vals[i]); // many ties

@@ -26,7 +26,8 @@ const MICRO = resolveConfig({
 
 const root = Deno.makeTempDirSync({ prefix: "ft_trainer_" });
 const dataDir = `${root}/data`;
-let data: { train: Awaited<ReturnType<typeof readMMTT>>; val: Awaited<ReturnType<typeof readMMTT>> } | null = null;
+let data: { train: Awaited<ReturnType<typeof readMMTT>>; val: Awaited<ReturnType<typeof readMMTT>> } | null =
+  null;
 
 async function getData() {
   if (!data) {
@@ -95,7 +96,9 @@ Deno.test("trainer: an interrupted run resumes to the same losses bit for bit", 
 function weights(path: string): Map<string, Uint8Array> {
   const c = readCheckpoint(path);
   const out = new Map<string, Uint8Array>();
-  for (const [k, t] of c.model) out.set(k, new Uint8Array((t.dtype === "int32" ? t.dataI32() : t.data()).slice().buffer));
+  for (const [k, t] of c.model) {
+    out.set(k, new Uint8Array((t.dtype === "int32" ? t.dataI32() : t.data()).slice().buffer));
+  }
   disposeCheckpoint(c);
   return out;
 }
@@ -136,7 +139,10 @@ Deno.test("trainer: each stage trains only its parameters (frozen ones identical
   const wt = weights(`${out}/finetune-last.safetensors`);
   // fpn: only fpn.* (BatchNorm running statistics included) changed
   const c1 = changed(w0, wf);
-  assert.ok(c1.length > 0 && c1.every((k) => k.startsWith("fpn.")), `fpn stage changed ${c1.filter((k) => !k.startsWith("fpn."))}`);
+  assert.ok(
+    c1.length > 0 && c1.every((k) => k.startsWith("fpn.")),
+    `fpn stage changed ${c1.filter((k) => !k.startsWith("fpn."))}`,
+  );
   // pretrain with the paper's freezing: not the FPN, image encoder or T5
   const c2 = changed(wf, wp);
   const frozen = (k: string) => /^(fpn|visual_encoder|ln_vision|t5_model)\./.test(k);
@@ -188,15 +194,21 @@ Deno.test("trainer CLI: bad input gives one clear message", async () => {
   const d = await getData();
   await train(options(`${root}/cfgA`, ["fpn"], { steps: { fpn: 2, pretrain: 2, finetune: 2 } }), d);
   await assert.rejects(
-    train(options(`${root}/cfgB`, ["fpn"], {
-      config: resolveConfig({ ...MICRO, fpn: { ...MICRO.fpn, depth: 3 } } as never),
-      resume: `${root}/cfgA/fpn-last.safetensors`,
-    }), d),
+    train(
+      options(`${root}/cfgB`, ["fpn"], {
+        config: resolveConfig({ ...MICRO, fpn: { ...MICRO.fpn, depth: 3 } } as never),
+        resume: `${root}/cfgA/fpn-last.safetensors`,
+      }),
+      d,
+    ),
     /checkpoint of config 'tiny' differs from the requested config/,
   );
   // not a checkpoint at all
   Deno.writeTextFileSync(`${root}/junk.safetensors`, "not a checkpoint");
-  await assert.rejects(train(options(`${root}/junk`, ["fpn"], { resume: `${root}/junk.safetensors` }), d), /safetensors/);
+  await assert.rejects(
+    train(options(`${root}/junk`, ["fpn"], { resume: `${root}/junk.safetensors` }), d),
+    /safetensors/,
+  );
 });
 
 Deno.test("trainer: a non-finite loss stops with the last good checkpoint intact, or is skipped", async () => {
