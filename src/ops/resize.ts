@@ -19,13 +19,31 @@ import { sameDevice } from "./elementwise.ts";
 /** FFI signatures of the resize kernels (same names in the CPU and CUDA libraries). */
 export const RESIZE_SYMBOLS = {
   ft_resize_fwd: {
-    // BC, H, W, Ho, Wo, mode (0 nearest / 1 bilinear / 2 bicubic), alignCorners, x (BC,H,W), y (BC,Ho,Wo)
-    parameters: ["i64", "i64", "i64", "i64", "i64", "i32", "i32", "pointer", "pointer"],
+    parameters: [
+      /* BC */ "i64",
+      /* H */ "i64",
+      /* W */ "i64",
+      /* Ho */ "i64",
+      /* Wo */ "i64",
+      /* mode */ "i32",
+      /* alignCorners */ "i32",
+      /* x (B*C, H, W) */ "pointer",
+      /* y */ "pointer",
+    ],
     result: "i32",
   },
   ft_resize_bwd: {
-    // BC, H, W, Ho, Wo, mode, alignCorners, gy (BC,Ho,Wo), gx (BC,H,W) overwritten
-    parameters: ["i64", "i64", "i64", "i64", "i64", "i32", "i32", "pointer", "pointer"],
+    parameters: [
+      /* BC */ "i64",
+      /* H */ "i64",
+      /* W */ "i64",
+      /* Ho */ "i64",
+      /* Wo */ "i64",
+      /* mode */ "i32",
+      /* alignCorners */ "i32",
+      /* gy (B*C, Ho, Wo) */ "pointer",
+      /* gx */ "pointer",
+    ],
     result: "i32",
   },
 } satisfies Deno.ForeignLibraryInterface;

@@ -184,15 +184,11 @@ Deno.test("ffi: every TypeScript symbol table matches the C sources of both libr
   assert.deepEqual(bad, [], bad.join("\n"));
 });
 
-// Being rewritten on another branch (bicubic resize); drop once merged typed.
-const STYLE_PENDING = new Set(["src/ops/resize.ts"]);
-
 Deno.test("ffi: every symbol table in src names each argument and is typed with satisfies", () => {
   const bad: string[] = [];
   const src = join(ROOT, "src");
   for (const f of walk(src, /\.ts$/)) {
     const rel = relative(ROOT, f);
-    if (STYLE_PENDING.has(rel)) continue;
     const text = Deno.readTextFileSync(f);
     if (/\bkernels\(\{/.test(text) || /cpuKernels\(\{/.test(text)) {
       bad.push(
