@@ -201,6 +201,8 @@ export interface AnalyzeOptions {
   maxPixels?: number;
   /** Images per model batch in `analyzeBatch` (default 8). */
   batch?: number;
+  /** Keep the decoded RGB input in `report.input` (for the overlay). */
+  keepInput?: boolean;
 }
 
 /** The decoding settings a report was made with. */
@@ -258,12 +260,15 @@ export interface Report {
   /** Milliseconds; for a batch, the batch's model time divided by its size. */
   timings: { decodeImage: number; preprocess: number; vision: number; mask: number; report: number; total: number };
   batchSize: number;
+  /** The decoded RGB input, only with `keepInput`. */
+  input?: Image;
 }
 
 /** The report without its pixel arrays (what NAME.json holds). */
 export function reportJSON(r: Report): Record<string, unknown> {
   const { probability: _p, binary: _b, modelProbability: _m, ...mask } = r.mask;
-  return { ...r, mask };
+  const { input: _i, ...rest } = r;
+  return { ...rest, mask };
 }
 
 /** Reads and decodes one input, refusing oversized images from their header. */
@@ -516,6 +521,7 @@ export async function analyzeBatch(images: readonly ImageInput[], opts: AnalyzeO
         decoding: dec,
         timings,
         batchSize: B,
+        ...(opts.keepInput ? { input: x.img } : {}),
       };
       // the instruction text must be the one built from `selected` (a consistency invariant)
       if (m.regionSource === "fpn" && res.instructions[b] !== instruction(selected, m.config.template)) {
