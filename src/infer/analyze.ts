@@ -297,10 +297,20 @@ function tooBig(name: string, w: number, h: number, max: number): Error {
   return new Error(`image '${name}': ${w}x${h} = ${(w * h / 1e6).toFixed(1)} M pixels exceeds the limit of ${(max / 1e6).toFixed(1)} M (decompression bomb?)`);
 }
 
+function hasJpegEnd(b: Uint8Array): boolean {
+  for (let i = b.length - 2; i >= Math.max(0, b.length - 4096); i--) if (b[i] === 0xff && b[i + 1] === 0xd9) return true;
+  return false;
+}
+
 function decodeChecked(bytes: Uint8Array, name: string, maxPixels: number): Image {
   const h = probeImage(bytes, name);
   if (!(h.width > 0 && h.height > 0)) throw new Error(`image '${name}': header gives an empty size ${h.width}x${h.height}`);
   if (h.width * h.height > maxPixels) throw tooBig(name, h.width, h.height, maxPixels);
+  // the JPEG codec fills a truncated file with grey and only warns: insist on the end marker
+  // (0xFFD9 cannot occur inside entropy-coded data, where 0xFF is always stuffed)
+  if (h.format === "jpeg" && !hasJpegEnd(bytes)) {
+    throw new Error(`image '${name}': truncated JPEG (no end-of-image marker)`);
+  }
   return decodeImage(bytes, name);
 }
 
