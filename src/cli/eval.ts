@@ -20,11 +20,12 @@ import { evaluate, type EvaluationReport, PredictionIssue } from "../eval/evalua
 import { formatTable, type ReportRow } from "../eval/report.ts";
 import { writeFileAtomic } from "../data/image_io.ts";
 import { type Degradation, ROBUSTNESS } from "../data/transforms.ts";
-import { decodingSettings, loadModel, type LoadedModel } from "../infer/analyze.ts";
+import { decodingSettings, type LoadedModel, loadModel } from "../infer/analyze.ts";
 import { type EvalRegions, predictSplit } from "../infer/predict_split.ts";
 import { compareTable, variantTable } from "../infer/eval_tables.ts";
 
-const USAGE = `usage: deno task eval --pred PRED.json --data DIR [--split test|eval|train] --out report.json [--strict]
+const USAGE =
+  `usage: deno task eval --pred PRED.json --data DIR [--split test|eval|train] --out report.json [--strict]
        deno task eval --ckpt CKPT --data DIR [--split test] --out report.json [--save-preds DIR] [--batch N]
                       [--greedy | --beams N] [--max-new-tokens N] [--device auto|cpu|cuda] [--limit N]
                       [--regions fpn|gt|none] [--robustness] [--ablate "label=CKPT[@fpn|gt|none],..."]
@@ -43,7 +44,9 @@ function progress(label = "", minTotal = 200): (done: number, total: number) => 
     const bar = "#".repeat(Math.floor(pct / 4)).padEnd(25, ".");
     const rate = done / Math.max(1e-9, (performance.now() - t0) / 1000);
     Deno.stderr.writeSync(
-      enc.encode(`\r${label}[${bar}] ${pct}% ${done}/${total} ${rate.toFixed(2)}/s${done === total ? "\n" : ""}`),
+      enc.encode(
+        `\r${label}[${bar}] ${pct}% ${done}/${total} ${rate.toFixed(2)}/s${done === total ? "\n" : ""}`,
+      ),
     );
   };
 }
@@ -79,7 +82,9 @@ export function parseAblate(spec: string, fallback?: string): AblationSpec[] {
     const at = rest.lastIndexOf("@");
     if (at >= 0) {
       const r = rest.slice(at + 1);
-      if (r !== "fpn" && r !== "gt" && r !== "none") throw new Error(`--ablate: entry '${s}': regions must be fpn, gt or none`);
+      if (r !== "fpn" && r !== "gt" && r !== "none") {
+        throw new Error(`--ablate: entry '${s}': regions must be fpn, gt or none`);
+      }
       regions = r;
       rest = rest.slice(0, at);
     }
@@ -205,7 +210,13 @@ export async function main(args: string[]): Promise<number> {
     const predRoot = values["save-preds"] ?? tmp!;
     try {
       // predicts one variant into `dir`, then scores it exactly like --pred would
-      const run = async (m: LoadedModel, dir: string, label: string, d?: Degradation, regions?: EvalRegions) => {
+      const run = async (
+        m: LoadedModel,
+        dir: string,
+        label: string,
+        d?: Degradation,
+        regions?: EvalRegions,
+      ) => {
         const bar = progress(`${label} `, 1);
         await predictSplit({
           model: m,
@@ -225,7 +236,13 @@ export async function main(args: string[]): Promise<number> {
       let main: EvaluationReport | null = null;
       if (values.ckpt) {
         const m = await loadModel(values.ckpt, { device: values.device });
-        extra.model = { checkpoint: m.path, sha256: m.sha256, config: m.config.name, stage: m.stage, device: m.device };
+        extra.model = {
+          checkpoint: m.path,
+          sha256: m.sha256,
+          config: m.config.name,
+          stage: m.stage,
+          device: m.device,
+        };
         extra.regions = values.regions ?? m.regionSource;
         extra.plmSource = "fpn (predicted regions at 0.5)";
         main = await run(m, predRoot, "predict ");
@@ -250,9 +267,21 @@ export async function main(args: string[]): Promise<number> {
         const entries: Record<string, unknown>[] = [];
         for (const s of specs) {
           const m = await loadModel(s.ckpt, { device: values.device });
-          const r = await run(m, join(predRoot, "ablation", s.label.replace(/[^A-Za-z0-9._-]/g, "_")), `${s.label} `, undefined, s.regions);
+          const r = await run(
+            m,
+            join(predRoot, "ablation", s.label.replace(/[^A-Za-z0-9._-]/g, "_")),
+            `${s.label} `,
+            undefined,
+            s.regions,
+          );
           rows.push({ label: s.label, row: r.rows[0] });
-          entries.push({ label: s.label, checkpoint: m.path, sha256: m.sha256, regions: s.regions ?? m.regionSource, rows: r.rows });
+          entries.push({
+            label: s.label,
+            checkpoint: m.path,
+            sha256: m.sha256,
+            regions: s.regions ?? m.regionSource,
+            rows: r.rows,
+          });
           main ??= r;
         }
         extra.ablation = entries;

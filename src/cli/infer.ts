@@ -65,7 +65,11 @@ function walk(dir: string, rel = ""): string[] {
 }
 
 /** Expands the command line's paths into items; folder problems come back as error lines. */
-export function collectInputs(paths: string[], outDir: string, glob?: string): { items: Item[]; errors: string[] } {
+export function collectInputs(
+  paths: string[],
+  outDir: string,
+  glob?: string,
+): { items: Item[]; errors: string[] } {
   const items: Item[] = [], errors: string[] = [];
   const used = new Set<string>();
   const claim = (base: string) => {
@@ -93,7 +97,10 @@ export function collectInputs(paths: string[], outDir: string, glob?: string): {
         continue;
       }
       for (const r of files) {
-        items.push({ path: join(p, r), outBase: join(outDir, claim(r.slice(0, r.length - extname(r).length))) });
+        items.push({
+          path: join(p, r),
+          outBase: join(outDir, claim(r.slice(0, r.length - extname(r).length))),
+        });
       }
     } else {
       const name = basename(p, extname(p)) || "image";
@@ -106,12 +113,17 @@ export function collectInputs(paths: string[], outDir: string, glob?: string): {
 function num(v: string | undefined, what: string, int = false): number | undefined {
   if (v === undefined) return undefined;
   const x = Number(v);
-  if (!Number.isFinite(x) || (int && !Number.isInteger(x))) throw new Error(`--${what}: expected a ${int ? "whole " : ""}number, got '${v}'`);
+  if (!Number.isFinite(x) || (int && !Number.isInteger(x))) {
+    throw new Error(`--${what}: expected a ${int ? "whole " : ""}number, got '${v}'`);
+  }
   return x;
 }
 
 /** Writes the three outputs of one report (each atomically). */
-async function writeOutputs(r: Report, outBase: string): Promise<{ mask: string; overlay: string; json: string }> {
+async function writeOutputs(
+  r: Report,
+  outBase: string,
+): Promise<{ mask: string; overlay: string; json: string }> {
   await Deno.mkdir(dirname(outBase), { recursive: true });
   const files = { mask: `${outBase}.mask.png`, overlay: `${outBase}.overlay.png`, json: `${outBase}.json` };
   const m = r.mask;
@@ -216,7 +228,9 @@ export async function main(args: string[]): Promise<number> {
         } else {
           const regions = r.regions.selected.length ? r.regions.selected.join(", ") : "none";
           console.log(
-            `${chunk[j].path}: regions [${regions}], mask ${(r.mask.areaFraction * 100).toFixed(2)}%\n  ${r.explanation}`,
+            `${chunk[j].path}: regions [${regions}], mask ${
+              (r.mask.areaFraction * 100).toFixed(2)
+            }%\n  ${r.explanation}`,
           );
         }
       } catch (e) {

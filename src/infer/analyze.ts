@@ -258,7 +258,14 @@ export interface Report {
   };
   decoding: DecodingSettings;
   /** Milliseconds; for a batch, the batch's model time divided by its size. */
-  timings: { decodeImage: number; preprocess: number; vision: number; mask: number; report: number; total: number };
+  timings: {
+    decodeImage: number;
+    preprocess: number;
+    vision: number;
+    mask: number;
+    report: number;
+    total: number;
+  };
   batchSize: number;
   /** The decoded RGB input, only with `keepInput`. */
   input?: Image;
@@ -272,7 +279,10 @@ export function reportJSON(r: Report): Record<string, unknown> {
 }
 
 /** Reads and decodes one input, refusing oversized images from their header. */
-export async function loadInput(input: ImageInput, maxPixels = DEFAULT_MAX_PIXELS): Promise<{ img: Image; source: string }> {
+export async function loadInput(
+  input: ImageInput,
+  maxPixels = DEFAULT_MAX_PIXELS,
+): Promise<{ img: Image; source: string }> {
   if (typeof input === "string") {
     let bytes: Uint8Array;
     try {
@@ -284,27 +294,39 @@ export async function loadInput(input: ImageInput, maxPixels = DEFAULT_MAX_PIXEL
     }
     return { img: decodeChecked(bytes, input, maxPixels), source: input };
   }
-  if (input instanceof Uint8Array) return { img: decodeChecked(input, "<bytes>", maxPixels), source: "<bytes>" };
+  if (input instanceof Uint8Array) {
+    return { img: decodeChecked(input, "<bytes>", maxPixels), source: "<bytes>" };
+  }
   const img = input;
   if (!(img.width > 0 && img.height > 0) || img.data?.length !== img.width * img.height * img.channels) {
-    throw new Error(`image <pixels>: expected width×height×channels bytes, got ${img.data?.length} for ${img.width}x${img.height}x${img.channels}`);
+    throw new Error(
+      `image <pixels>: expected width×height×channels bytes, got ${img.data?.length} for ${img.width}x${img.height}x${img.channels}`,
+    );
   }
   if (img.width * img.height > maxPixels) throw tooBig("<pixels>", img.width, img.height, maxPixels);
   return { img, source: "<pixels>" };
 }
 
 function tooBig(name: string, w: number, h: number, max: number): Error {
-  return new Error(`image '${name}': ${w}x${h} = ${(w * h / 1e6).toFixed(1)} M pixels exceeds the limit of ${(max / 1e6).toFixed(1)} M (decompression bomb?)`);
+  return new Error(
+    `image '${name}': ${w}x${h} = ${(w * h / 1e6).toFixed(1)} M pixels exceeds the limit of ${
+      (max / 1e6).toFixed(1)
+    } M (decompression bomb?)`,
+  );
 }
 
 function hasJpegEnd(b: Uint8Array): boolean {
-  for (let i = b.length - 2; i >= Math.max(0, b.length - 4096); i--) if (b[i] === 0xff && b[i + 1] === 0xd9) return true;
+  for (let i = b.length - 2; i >= Math.max(0, b.length - 4096); i--) {
+    if (b[i] === 0xff && b[i + 1] === 0xd9) return true;
+  }
   return false;
 }
 
 function decodeChecked(bytes: Uint8Array, name: string, maxPixels: number): Image {
   const h = probeImage(bytes, name);
-  if (!(h.width > 0 && h.height > 0)) throw new Error(`image '${name}': header gives an empty size ${h.width}x${h.height}`);
+  if (!(h.width > 0 && h.height > 0)) {
+    throw new Error(`image '${name}': header gives an empty size ${h.width}x${h.height}`);
+  }
   if (h.width * h.height > maxPixels) throw tooBig(name, h.width, h.height, maxPixels);
   // the JPEG codec fills a truncated file with grey and only warns: insist on the end marker
   // (0xFFD9 cannot occur inside entropy-coded data, where 0xFF is always stuffed)
@@ -318,7 +340,13 @@ function decodeChecked(bytes: Uint8Array, name: string, maxPixels: number): Imag
  * Bilinear resize (align_corners = false, edge-clamped, like PyTorch's interpolate) of a
  * one-channel float map sw×sh -> dw×dh.
  */
-export function resizeBilinear(src: Float32Array, sw: number, sh: number, dw: number, dh: number): Float32Array {
+export function resizeBilinear(
+  src: Float32Array,
+  sw: number,
+  sh: number,
+  dw: number,
+  dh: number,
+): Float32Array {
   const out = new Float32Array(dw * dh);
   const x0 = new Int32Array(dw), x1 = new Int32Array(dw), fx = new Float32Array(dw);
   for (let x = 0; x < dw; x++) {
@@ -446,12 +474,17 @@ export async function analyze(image: ImageInput, opts: AnalyzeOptions = {}): Pro
  * read or decoded yields its Error in place (the others still complete); a model failure
  * throws. Results equal `analyze` one by one.
  */
-export async function analyzeBatch(images: readonly ImageInput[], opts: AnalyzeOptions = {}): Promise<(Report | Error)[]> {
+export async function analyzeBatch(
+  images: readonly ImageInput[],
+  opts: AnalyzeOptions = {},
+): Promise<(Report | Error)[]> {
   const m = await resolveModel(opts);
   const dec = decodingSettings(opts);
   const threshold = opts.threshold ?? 0.5, regionThreshold = opts.regionThreshold ?? 0.5;
   const bs = opts.batch ?? 8;
-  if (!Number.isInteger(bs) || bs < 1) throw new Error(`analyze: batch must be a positive integer, got ${bs}`);
+  if (!Number.isInteger(bs) || bs < 1) {
+    throw new Error(`analyze: batch must be a positive integer, got ${bs}`);
+  }
   const out: (Report | Error)[] = new Array(images.length);
   const S = m.config.imageSize;
   for (let start = 0; start < images.length; start += bs) {
@@ -482,7 +515,9 @@ export async function analyzeBatch(images: readonly ImageInput[], opts: AnalyzeO
       const { width: W, height: H } = x.img;
       const probs = res.regionProbs.subarray(b * 21, b * 21 + 21);
       const modelProbability = res.maskProbs.slice(b * S * S, (b + 1) * S * S);
-      const probability = W === S && H === S ? modelProbability.slice() : resizeBilinear(modelProbability, S, S, W, H);
+      const probability = W === S && H === S
+        ? modelProbability.slice()
+        : resizeBilinear(modelProbability, S, S, W, H);
       const binary = new Uint8Array(W * H);
       let forged = 0;
       for (let i = 0; i < binary.length; i++) if (probability[i] >= threshold) binary[i] = 1, forged++;
@@ -499,7 +534,8 @@ export async function analyzeBatch(images: readonly ImageInput[], opts: AnalyzeO
         report: share(res.timings.report),
         total: 0,
       };
-      timings.total = timings.decodeImage + timings.preprocess + timings.vision + timings.mask + timings.report;
+      timings.total = timings.decodeImage + timings.preprocess + timings.vision + timings.mask +
+        timings.report;
       out[idx[b]] = {
         version: REPORT_VERSION,
         image: { source: x.source, width: W, height: H, channels: 3 },
@@ -523,7 +559,8 @@ export async function analyzeBatch(images: readonly ImageInput[], opts: AnalyzeO
           areaFraction: forged / (W * H),
           forgedPixels: forged,
           modelSize: S,
-          resize: `whole image bicubic to ${S}x${S}; mask bilinear ${S}x${S} -> ${W}x${H}, then >= ${threshold}`,
+          resize:
+            `whole image bicubic to ${S}x${S}; mask bilinear ${S}x${S} -> ${W}x${H}, then >= ${threshold}`,
           probability,
           binary,
           modelProbability,

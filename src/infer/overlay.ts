@@ -24,7 +24,9 @@ function enlarge(img: Image, mask: Uint8Array, k: number): { img: Image; mask: U
     const sy = Math.floor(y / k);
     for (let x = 0; x < W; x++) {
       const s = sy * img.width + Math.floor(x / k), d = y * W + x;
-      data[d * 3] = img.data[s * 3], data[d * 3 + 1] = img.data[s * 3 + 1], data[d * 3 + 2] = img.data[s * 3 + 2];
+      data[d * 3] = img.data[s * 3],
+        data[d * 3 + 1] = img.data[s * 3 + 1],
+        data[d * 3 + 2] = img.data[s * 3 + 2];
       m[d] = mask[s];
     }
   }
@@ -40,10 +42,18 @@ function panelLines(r: Report, maxChars: number): [string, readonly [number, num
     : "none above " + r.regions.threshold;
   out.push(["Regions:", yellow]);
   for (const l of wrapText(regions, maxChars)) out.push([l, white]);
-  out.push([`Mask: ${(r.mask.areaFraction * 100).toFixed(2)}% of the image (p >= ${r.mask.threshold})`, yellow]);
+  out.push([
+    `Mask: ${(r.mask.areaFraction * 100).toFixed(2)}% of the image (p >= ${r.mask.threshold})`,
+    yellow,
+  ]);
   out.push(["Explanation:", yellow]);
   for (const l of wrapText(r.explanation || "(empty)", maxChars)) out.push([l, white]);
-  out.push([`model ${r.model.config} ${r.model.sha256 ? r.model.sha256.slice(0, 12) : r.model.checkpoint}, ${r.decoding.mode}`, grey]);
+  out.push([
+    `model ${r.model.config} ${
+      r.model.sha256 ? r.model.sha256.slice(0, 12) : r.model.checkpoint
+    }, ${r.decoding.mode}`,
+    grey,
+  ]);
   return out;
 }
 
@@ -58,7 +68,12 @@ export function renderOverlay(input: Image, r: Report): Image {
   const maxChars = Math.max(8, Math.floor((W - 2 * margin) / (CELL_W * scale)));
   const lines = panelLines(r, maxChars);
   const panelH = lines.length * CELL_H * scale + 2 * margin;
-  const out: Image = { width: W, height: H + panelH, channels: 3, data: new Uint8Array(W * (H + panelH) * 3) };
+  const out: Image = {
+    width: W,
+    height: H + panelH,
+    channels: 3,
+    data: new Uint8Array(W * (H + panelH) * 3),
+  };
   const d = out.data;
   for (let y = 0; y < H; y++) {
     for (let x = 0; x < W; x++) {
@@ -67,7 +82,8 @@ export function renderOverlay(input: Image, r: Report): Image {
         d[o] = img.data[o], d[o + 1] = img.data[o + 1], d[o + 2] = img.data[o + 2];
         continue;
       }
-      const edge = x === 0 || y === 0 || x === W - 1 || y === H - 1 || !mask[i - 1] || !mask[i + 1] || !mask[i - W] ||
+      const edge = x === 0 || y === 0 || x === W - 1 || y === H - 1 || !mask[i - 1] || !mask[i + 1] ||
+        !mask[i - W] ||
         !mask[i + W];
       for (let c = 0; c < 3; c++) {
         d[o + c] = edge ? EDGE[c] : Math.round(img.data[o + c] * (1 - ALPHA) + TINT[c] * ALPHA);
@@ -75,6 +91,8 @@ export function renderOverlay(input: Image, r: Report): Image {
     }
   }
   d.fill(24, H * W * 3);
-  lines.forEach(([text, color], i) => drawText(out, text, margin, H + margin + i * CELL_H * scale, scale, color));
+  lines.forEach(([text, color], i) =>
+    drawText(out, text, margin, H + margin + i * CELL_H * scale, scale, color)
+  );
   return out;
 }

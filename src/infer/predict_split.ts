@@ -10,7 +10,7 @@
 import { join } from "node:path";
 import { readMMTT, type SPLIT_FILES, splitPath } from "../data/mmtt.ts";
 import { encodePng, readImage, toRgb, writeFileAtomic } from "../data/image_io.ts";
-import { degrade, type Degradation, preprocessImage } from "../data/transforms.ts";
+import { type Degradation, degrade, preprocessImage } from "../data/transforms.ts";
 import { REGIONS } from "../data/regions.ts";
 import { type AnalyzeOptions, decodingSettings, type LoadedModel, runModel } from "./analyze.ts";
 
@@ -42,7 +42,9 @@ function safe(id: string): string {
 }
 
 /** Runs the model over the split and writes PRED.json + masks; returns the PRED.json path. */
-export async function predictSplit(o: PredictSplitOptions): Promise<{ predFile: string; n: number; seconds: number }> {
+export async function predictSplit(
+  o: PredictSplitOptions,
+): Promise<{ predFile: string; n: number; seconds: number }> {
   const t0 = performance.now();
   let records = await readMMTT(splitPath(o.dataDir, o.split), o.dataDir, { checkFiles: false });
   if (o.limit !== undefined) records = records.slice(0, o.limit);
@@ -61,8 +63,9 @@ export async function predictSplit(o: PredictSplitOptions): Promise<{ predFile: 
       preprocessImage(img, S, pixels, b * 3 * S * S);
     }
     let override: Float32Array | undefined;
-    if (o.regions === "gt") override = Float32Array.from(chunk.flatMap((r) => r.multilabel.map((v) => (v > 0 ? 1 : 0))));
-    else if (o.regions === "none") override = new Float32Array(B * R);
+    if (o.regions === "gt") {
+      override = Float32Array.from(chunk.flatMap((r) => r.multilabel.map((v) => (v > 0 ? 1 : 0))));
+    } else if (o.regions === "none") override = new Float32Array(B * R);
     else if (o.regions === "fpn" && m.regionSource === "none") {
       throw new Error(`regions 'fpn' requested but '${m.path}' was trained without FPN regions`);
     }

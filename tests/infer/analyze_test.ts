@@ -12,7 +12,7 @@ import {
   reportJSON,
   resizeBilinear,
 } from "../../src/infer/analyze.ts";
-import { decodeImage, encodeJpeg, encodePng, readImage } from "../../src/data/image_io.ts";
+import { decodeImage, encodeJpeg, readImage } from "../../src/data/image_io.ts";
 import { resizeBicubic } from "../../src/data/transforms.ts";
 import { REGIONS } from "../../src/data/regions.ts";
 import { instruction, selectedRegions } from "../../src/model/instruction.ts";
@@ -51,10 +51,20 @@ Deno.test("analyze: report consistency, model id and checksum, JSON form without
   const r = await analyze(f.images[0], { ckpt: f.ckpt, ...FAST });
   checkConsistent(r);
   const bytes = await Deno.readFile(f.ckpt);
-  const sha = Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)), (b) => b.toString(16).padStart(2, "0")).join("");
+  const sha = Array.from(
+    new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)),
+    (b) => b.toString(16).padStart(2, "0"),
+  ).join("");
   assertEquals(r.model.sha256, sha);
   assertEquals(r.model.config, "tiny");
-  assertEquals(r.decoding, { mode: "greedy", beams: 1, maxNewTokens: 6, minLength: 5, repetitionPenalty: 1.5, lengthPenalty: 1 });
+  assertEquals(r.decoding, {
+    mode: "greedy",
+    beams: 1,
+    maxNewTokens: 6,
+    minLength: 5,
+    repetitionPenalty: 1.5,
+    lengthPenalty: 1,
+  });
   const j = JSON.parse(JSON.stringify(reportJSON(r)));
   assertEquals(j.mask.probability, undefined);
   assertEquals(j.mask.areaFraction, r.mask.areaFraction);
@@ -80,7 +90,9 @@ Deno.test("analyze: a path, its bytes and its pixels give the same report; the m
   checkConsistent(r);
   assertEquals([r.mask.width, r.mask.height], [96, 40]);
   const S = r.model.imageSize;
-  assertClose(r.mask.probability, resizeBilinear(r.mask.modelProbability, S, S, 96, 40), { what: "input-size map" });
+  assertClose(r.mask.probability, resizeBilinear(r.mask.modelProbability, S, S, 96, 40), {
+    what: "input-size map",
+  });
 });
 
 Deno.test("resizeBilinear matches the engine's interpolate (align_corners = false)", () => {
@@ -105,11 +117,15 @@ Deno.test("analyzeBatch: batched results equal one-by-one (greedy and beam)", as
       assertEquals(b.explanation, one.explanation);
       assertEquals(b.instruction, one.instruction);
       assertEquals(b.regions.selected, one.regions.selected);
-      assertClose(REGIONS.map((n) => b.regions.probabilities[n]), REGIONS.map((n) => one.regions.probabilities[n]), {
-        rtol: 1e-4,
-        atol: 1e-5,
-        what: "region probabilities",
-      });
+      assertClose(
+        REGIONS.map((n) => b.regions.probabilities[n]),
+        REGIONS.map((n) => one.regions.probabilities[n]),
+        {
+          rtol: 1e-4,
+          atol: 1e-5,
+          what: "region probabilities",
+        },
+      );
       assertClose(b.mask.probability, one.mask.probability, { rtol: 1e-4, atol: 1e-5, what: "mask" });
       assertAlmostEquals(b.explanationScore, one.explanationScore, 1e-3);
     }
@@ -162,5 +178,20 @@ Deno.test("loadModel: missing, corrupt, foreign and other-version checkpoints ar
   const full = await Deno.readFile(f.ckpt);
   await Deno.writeFile(cut, full.slice(0, full.length >> 1));
   await assertRejects(() => loadModel(cut), /cut\.safetensors/);
-  void encodePng;
+});
+
+Deno.test("mod.ts exports analyze, analyzeBatch and loadModel (DESIGN §6)", async () => {
+  const ft = await import("../../mod.ts");
+  for (
+    const name of [
+      "analyze",
+      "analyzeBatch",
+      "loadModel",
+      "reportJSON",
+      "renderOverlay",
+      "predictSplit",
+    ] as const
+  ) {
+    assertEquals(typeof ft[name], "function", name);
+  }
 });

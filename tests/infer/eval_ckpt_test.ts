@@ -29,9 +29,13 @@ Deno.test("eval --ckpt == eval --pred on the saved predictions, and matches anal
   const f = await fixture();
   const preds = join(f.dir, "preds"), a = join(f.dir, "rep_ckpt.json"), b = join(f.dir, "rep_pred.json");
   const dec = ["--greedy", "--max-new-tokens", "6"];
-  const r1 = await quiet(() => main(["--ckpt", f.ckpt, "--data", f.data, "--out", a, "--save-preds", preds, "--batch", "2", ...dec]));
+  const r1 = await quiet(() =>
+    main(["--ckpt", f.ckpt, "--data", f.data, "--out", a, "--save-preds", preds, "--batch", "2", ...dec])
+  );
   assertEquals(r1.v, 0);
-  const r2 = await quiet(() => main(["--pred", join(preds, "predictions.json"), "--data", f.data, "--out", b]));
+  const r2 = await quiet(() =>
+    main(["--pred", join(preds, "predictions.json"), "--data", f.data, "--out", b])
+  );
   assertEquals(r2.v, 0);
   const ra = JSON.parse(await Deno.readTextFile(a)), rb = JSON.parse(await Deno.readTextFile(b));
   assertEquals(ra.rows, rb.rows);
@@ -40,7 +44,11 @@ Deno.test("eval --ckpt == eval --pred on the saved predictions, and matches anal
   // independent: analyze the same images, score the model-resolution maps and FPN regions directly
   const recs = await readMMTT(splitPath(f.data, "test"), f.data, { checkFiles: false });
   assert(recs.length >= 2);
-  const reps = (await analyzeBatch(recs.map((r) => r.imageFile), { ckpt: f.ckpt, greedy: true, maxNewTokens: 6 })) as Report[];
+  const reps = (await analyzeBatch(recs.map((r) => r.imageFile), {
+    ckpt: f.ckpt,
+    greedy: true,
+    maxNewTokens: 6,
+  })) as Report[];
   const saved = JSON.parse(await Deno.readTextFile(join(preds, "predictions.json")));
   assertEquals(saved.map((p: { caption: string }) => p.caption), reps.map((r) => r.explanation));
   const S = reps[0].model.imageSize;
@@ -66,14 +74,36 @@ Deno.test("eval --ckpt --robustness and --ablate: every variant scored, paper la
   const out = join(f.dir, "rep_rob.json");
   const r = await quiet(() =>
     main([
-      "--ckpt", f.ckpt, "--data", f.data, "--out", out, "--limit", "1", "--greedy", "--max-new-tokens", "4",
-      "--robustness", "--ablate", "full=@fpn,oracle=@gt,no-fpn=@none",
+      "--ckpt",
+      f.ckpt,
+      "--data",
+      f.data,
+      "--out",
+      out,
+      "--limit",
+      "1",
+      "--greedy",
+      "--max-new-tokens",
+      "4",
+      "--robustness",
+      "--ablate",
+      "full=@fpn,oracle=@gt,no-fpn=@none",
     ])
   );
   assertEquals(r.v, 0);
   const rep = JSON.parse(await Deno.readTextFile(out));
-  assertEquals(Object.keys(rep.robustness), ["clean", "down_0.75", "down_0.5", "blur_k5", "blur_k11", "both_0.75_k5", "both_0.5_k11"]);
+  assertEquals(Object.keys(rep.robustness), [
+    "clean",
+    "down_0.75",
+    "down_0.5",
+    "blur_k5",
+    "blur_k11",
+    "both_0.75_k5",
+    "both_0.5_k11",
+  ]);
   assertEquals(rep.ablation.map((e: { label: string }) => e.label), ["full", "oracle", "no-fpn"]);
   assertEquals(rep.ablation[0].rows, rep.rows, "the fpn ablation entry is the plain run");
-  for (const name of ["down_0.5", "blur_k11", "oracle", "no-fpn", "Robustness", "Ablation"]) assert(r.out.includes(name), name);
+  for (const name of ["down_0.5", "blur_k11", "oracle", "no-fpn", "Robustness", "Ablation"]) {
+    assert(r.out.includes(name), name);
+  }
 });

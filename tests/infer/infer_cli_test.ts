@@ -32,11 +32,23 @@ Deno.test("infer CLI: folder + file + bad items -> outputs for the good ones, on
   await Deno.writeTextFile(join(inDir, "broken.png"), "not a png");
   await Deno.mkdir(join(f.dir, "empty"), { recursive: true });
   const r = await run([
-    "--ckpt", f.ckpt, "--out", out, "--greedy", "--max-new-tokens", "6", "--batch", "2",
-    inDir, join(f.dir, "missing.jpg"), join(f.dir, "empty"),
+    "--ckpt",
+    f.ckpt,
+    "--out",
+    out,
+    "--greedy",
+    "--max-new-tokens",
+    "6",
+    "--batch",
+    "2",
+    inDir,
+    join(f.dir, "missing.jpg"),
+    join(f.dir, "empty"),
   ]);
   assertEquals(r.code, 1);
-  const errLines = r.err.trim().split("\n").filter((l) => l.startsWith("infer: ") && !l.includes("report(s)"));
+  const errLines = r.err.trim().split("\n").filter((l) =>
+    l.startsWith("infer: ") && !l.includes("report(s)")
+  );
   assertEquals(errLines.length, 3, r.err);
   assert(/broken\.png.*expected PNG or JPEG/.test(r.err), r.err);
   assert(/missing\.jpg.*cannot read file/.test(r.err), r.err);
@@ -64,7 +76,18 @@ Deno.test("infer CLI: folder + file + bad items -> outputs for the good ones, on
 Deno.test("infer CLI: --json prints one parseable line per image; usage and checkpoint errors", async () => {
   const f = await fixture();
   const out = join(f.dir, "cli_json");
-  const r = await run(["--ckpt", f.ckpt, "--out", out, "--json", "--greedy", "--max-new-tokens", "5", f.images[0], f.images[1]]);
+  const r = await run([
+    "--ckpt",
+    f.ckpt,
+    "--out",
+    out,
+    "--json",
+    "--greedy",
+    "--max-new-tokens",
+    "5",
+    f.images[0],
+    f.images[1],
+  ]);
   assertEquals(r.code, 0, r.err);
   const lines = r.out.trim().split("\n");
   assertEquals(lines.length, 2);
