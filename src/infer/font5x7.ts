@@ -1,13 +1,14 @@
 /**
  * A 5×7 bitmap font for printable ASCII (32..126), authored for this project, and a text
  * renderer that draws it into 8-bit RGB images at any integer scale. Each glyph is 7 rows of
- * 5 bits (left to right); a character cell is 6×9 pixels (one column and two rows of
- * spacing). Characters outside the table draw as '?'. Used by the overlay PNG (overlay.ts).
+ * 5 bits (left to right); a character cell is 6×10 pixels (one column of spacing, two rows
+ * for descenders, one row of line spacing). Characters outside the table draw as '?'. Used by the overlay PNG (overlay.ts).
  * @module
  */
 import type { Image } from "../data/image_io.ts";
 
-// One entry per character from ' ' (32) to '~' (126): seven 5-bit rows.
+// One entry per character from ' ' (32) to '~' (126): seven 5-bit rows. Descender letters
+// (g, p, q, y) are drawn two rows lower, so their rows span the x-height to below the baseline.
 const GLYPHS: readonly string[] = [
   "00000 00000 00000 00000 00000 00000 00000", // space
   "00100 00100 00100 00100 00100 00000 00100", // !
@@ -80,7 +81,7 @@ const GLYPHS: readonly string[] = [
   "00001 00001 01101 10011 10001 10001 01111", // d
   "00000 00000 01110 10001 11111 10000 01110", // e
   "00110 01001 01000 11100 01000 01000 01000", // f
-  "00000 01111 10001 10001 01111 00001 01110", // g
+  "01111 10001 10001 10001 01111 00001 01110", // g (descender)
   "10000 10000 10110 11001 10001 10001 10001", // h
   "00100 00000 01100 00100 00100 00100 01110", // i
   "00010 00000 00110 00010 00010 10010 01100", // j
@@ -89,8 +90,8 @@ const GLYPHS: readonly string[] = [
   "00000 00000 11010 10101 10101 10001 10001", // m
   "00000 00000 10110 11001 10001 10001 10001", // n
   "00000 00000 01110 10001 10001 10001 01110", // o
-  "00000 00000 11110 10001 11110 10000 10000", // p
-  "00000 00000 01101 10011 01111 00001 00001", // q
+  "11110 10001 10001 10001 11110 10000 10000", // p (descender)
+  "01111 10001 10001 10001 01111 00001 00001", // q (descender)
   "00000 00000 10110 11001 10000 10000 10000", // r
   "00000 00000 01110 10000 01110 00001 11110", // s
   "01000 01000 11100 01000 01000 01001 00110", // t
@@ -98,7 +99,7 @@ const GLYPHS: readonly string[] = [
   "00000 00000 10001 10001 10001 01010 00100", // v
   "00000 00000 10001 10001 10101 10101 01010", // w
   "00000 00000 10001 01010 00100 01010 10001", // x
-  "00000 00000 10001 10001 01111 00001 01110", // y
+  "10001 10001 10001 10001 01111 00001 01110", // y (descender)
   "00000 00000 11111 00010 00100 01000 11111", // z
   "00010 00100 00100 01000 00100 00100 00010", // {
   "00100 00100 00100 00100 00100 00100 00100", // |
@@ -108,8 +109,10 @@ const GLYPHS: readonly string[] = [
 
 /** Glyph width and height in font pixels. */
 export const GLYPH_W = 5, GLYPH_H = 7;
-/** Character cell (glyph plus spacing) in font pixels. */
-export const CELL_W = 6, CELL_H = 9;
+/** Character cell (glyph, descender room and spacing) in font pixels. */
+export const CELL_W = 6, CELL_H = 10;
+
+const DESCENDERS = new Set(["g", "p", "q", "y"]);
 
 // rows[c * 7 + r]: bit 4 = leftmost column
 const ROWS = new Uint8Array(GLYPHS.length * GLYPH_H);
@@ -145,13 +148,14 @@ export function drawText(
   let cx = x;
   for (const ch of text) {
     const rows = glyphRows(ch);
+    const dy = DESCENDERS.has(ch) ? 2 : 0;
     for (let gy = 0; gy < GLYPH_H; gy++) {
       const bits = rows[gy];
       if (!bits) continue;
       for (let gx = 0; gx < GLYPH_W; gx++) {
         if (!(bits & (1 << (GLYPH_W - 1 - gx)))) continue;
         for (let sy = 0; sy < scale; sy++) {
-          const py = y + gy * scale + sy;
+          const py = y + (gy + dy) * scale + sy;
           if (py < 0 || py >= H) continue;
           for (let sx = 0; sx < scale; sx++) {
             const px = cx + gx * scale + sx;
