@@ -212,7 +212,14 @@ export async function main(args: string[]): Promise<number> {
   const enc = new TextEncoder();
   for (let s = 0; s < items.length; s += opts.batch!) {
     const chunk = items.slice(s, s + opts.batch!);
-    const results = await analyzeBatch(chunk.map((i) => i.path), { ...opts, ckpt: model, keepInput: true });
+    let results: (Report | Error)[];
+    try {
+      results = await analyzeBatch(chunk.map((i) => i.path), { ...opts, ckpt: model, keepInput: true });
+    } catch (e) {
+      // a model failure (e.g. out of memory) fails this batch's items; later batches still run
+      const msg = (e as Error).message;
+      results = chunk.map((i) => new Error(`image '${i.path}': model failed (${msg})`));
+    }
     for (let j = 0; j < chunk.length; j++) {
       const r = results[j];
       if (r instanceof Error) {
