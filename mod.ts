@@ -198,3 +198,19 @@ export { augment, degrade, preprocessImage, ROBUSTNESS } from "./src/data/transf
 
 // evaluation
 export { captionMetrics, evaluate, maskMetrics, plm, ptbTokenize } from "./src/eval/mod.ts";
+
+// inference: the forensic report (DESIGN §6) and model-driven evaluation
+export {
+  analyze,
+  analyzeBatch,
+  type AnalyzeOptions,
+  type ImageInput,
+  type LoadedModel,
+  loadModel,
+  type Report,
+  reportJSON,
+  unloadModel,
+  wrapModel,
+} from "./src/infer/analyze.ts";
+export { renderOverlay } from "./src/infer/overlay.ts";
+export { predictSplit, type PredictSplitOptions } from "./src/infer/predict_split.ts";
