@@ -22,7 +22,7 @@ import { sweepTempsOf, writeFileAtomic } from "../data/atomic.ts";
 import { readPredictions } from "../eval/predictions.ts";
 import { readMMTT, SPLIT_FILES, splitPath } from "../data/mmtt.ts";
 import { MANIFEST_FILE } from "../data/manifest.ts";
-import { permissionSentence } from "./flags.ts";
+import { FlagError, parseFlags, permissionSentence } from "./flags.ts";
 import { type Degradation, ROBUSTNESS } from "../data/transforms.ts";
 import { decodingSettings, type LoadedModel, loadModel } from "../infer/analyze.ts";
 import { type EvalRegions, predictSplit } from "../infer/predict_split.ts";
@@ -173,36 +173,39 @@ export async function checkOutNotInput(
 
 /** Run the CLI with `args`; returns the exit code (0 ok, 1 failed, 2 usage). */
 export async function main(args: string[]): Promise<number> {
-  let values, positionals: string[];
+  const spec = {
+    pred: { type: "string" },
+    data: { type: "string" },
+    split: { type: "string", default: "test" },
+    out: { type: "string" },
+    strict: { type: "boolean", default: false },
+    verify: { type: "boolean", default: false },
+    "allow-outside-root": { type: "boolean", default: false },
+    ckpt: { type: "string" },
+    "save-preds": { type: "string" },
+    batch: { type: "string" },
+    greedy: { type: "boolean", default: false },
+    beams: { type: "string" },
+    "max-new-tokens": { type: "string" },
+    device: { type: "string", default: "auto" },
+    limit: { type: "string" },
+    regions: { type: "string" },
+    robustness: { type: "boolean", default: false },
+    ablate: { type: "string" },
+    compare: { type: "string" },
+    help: { type: "boolean", short: "h", default: false },
+  } as const;
+  let values: { [K in keyof typeof spec]?: (typeof spec)[K]["type"] extends "boolean" ? boolean : string };
+  let positionals: string[] = [];
   try {
-    ({ values, positionals } = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        pred: { type: "string" },
-        data: { type: "string" },
-        split: { type: "string", default: "test" },
-        out: { type: "string" },
-        strict: { type: "boolean", default: false },
-        verify: { type: "boolean", default: false },
-        "allow-outside-root": { type: "boolean", default: false },
-        ckpt: { type: "string" },
-        "save-preds": { type: "string" },
-        batch: { type: "string" },
-        greedy: { type: "boolean", default: false },
-        beams: { type: "string" },
-        "max-new-tokens": { type: "string" },
-        device: { type: "string", default: "auto" },
-        limit: { type: "string" },
-        regions: { type: "string" },
-        robustness: { type: "boolean", default: false },
-        ablate: { type: "string" },
-        compare: { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    }));
+    if (args.includes("--compare")) {
+      // --compare A.json B.json: the second report is a positional
+      ({ values, positionals } = parseArgs({ args, allowPositionals: true, options: spec }));
+    } else values = parseFlags(args, spec as unknown as Parameters<typeof parseFlags>[1]) as typeof values;
   } catch (e) {
-    console.error(`eval: ${(e as Error).message}\n${USAGE}`);
+    console.error(
+      `eval: ${e instanceof FlagError ? e.message : (e as Error).message.replace(/\. To specify.*$/s, "")}`,
+    );
     return 2;
   }
   if (values.help) {
@@ -232,8 +235,16 @@ export async function main(args: string[]): Promise<number> {
     console.error(`eval: give either --pred or --ckpt, not both\n${USAGE}`);
     return 2;
   }
-  if ((!modelMode && !values.pred) || !values.data || !values.out) {
-    console.error(`eval: --pred (or --ckpt), --data and --out are required\n${USAGE}`);
+  const missing = [
+    ...(!modelMode && !values.pred ? ["--pred (or --ckpt)"] : []),
+    ...(!values.data ? ["--data"] : []),
+    ...(!values.out ? ["--out"] : []),
+  ];
+  if (missing.length) {
+    const list = missing.length > 1
+      ? `${missing.slice(0, -1).join(", ")} and ${missing.at(-1)} are`
+      : `${missing[0]} is`;
+    console.error(`eval: ${list} required (see --help)`);
     return 2;
   }
   const split = values.split;
@@ -246,17 +257,17 @@ export async function main(args: string[]): Promise<number> {
     return 2;
   }
   const allowOutside = values["allow-outside-root"] === true;
+  const data = values.data!, out = values.out!;
   const scoreOpts = {
-    dataDir: values.data,
+    dataDir: data,
     split,
     strict: values.strict,
     verify: values.verify === true,
     allowOutside,
     onIssue: (line: string) => console.error(`warning: ${line}`),
   } as const;
-  const out = values.out;
   try {
-    await checkOutNotInput(out, values.pred ?? null, values.data, allowOutside);
+    await checkOutNotInput(out, values.pred ?? null, data, allowOutside);
     for (const p of sweepTempsOf(resolve(out)).removed) {
       console.error(`eval: removed '${p}' left by a killed run`);
     }
@@ -265,7 +276,7 @@ export async function main(args: string[]): Promise<number> {
       console.log(formatTable(report.rows));
       console.log(summary(report));
       // checked again right before writing: a mask path could have been created meanwhile
-      await checkOutNotInput(out, values.pred!, values.data, allowOutside);
+      await checkOutNotInput(out, values.pred!, data, allowOutside);
       await writeFileAtomic(out, new TextEncoder().encode(JSON.stringify(report, null, 2) + "\n"));
       return 0;
     }
@@ -366,7 +377,7 @@ export async function main(args: string[]): Promise<number> {
         console.log(variantTable("variant", rows));
       }
       const report = { ...main!, ...extra, predFile: values["save-preds"] ? main!.predFile : null };
-      await writeFileAtomic(values.out, new TextEncoder().encode(JSON.stringify(report, null, 2) + "\n"));
+      await writeFileAtomic(out, new TextEncoder().encode(JSON.stringify(report, null, 2) + "\n"));
       return 0;
     } finally {
       if (tmp) await Deno.remove(tmp, { recursive: true }).catch(() => {});

@@ -1,5 +1,6 @@
 // analyze / analyzeBatch / loadModel on an untrained tiny checkpoint: report consistency,
 // input forms, batched = one by one, the resize rule, and every bad input.
+import { crc32 } from "node:zlib";
 import { join } from "node:path";
 import { assert, assertAlmostEquals, assertEquals, assertRejects } from "../eval/assert_helpers.ts";
 import { assertClose } from "../helpers.ts";
@@ -143,6 +144,8 @@ Deno.test("analyze: bad inputs are one clear error each; a batch keeps going", a
   const bomb = png.slice(0, 33);
   new DataView(bomb.buffer).setUint32(16, 100000);
   new DataView(bomb.buffer).setUint32(20, 100000);
+  // keep the header's CRC valid, so the size cap (not the corrupt-chunk check) refuses it
+  new DataView(bomb.buffer).setUint32(29, crc32(bomb.subarray(12, 29)) >>> 0);
   const cases: [Uint8Array | string, RegExp][] = [
     [join(dir, "missing.png"), /missing\.png.*cannot read file/],
     [new TextEncoder().encode("hello, not an image"), /expected PNG or JPEG/],
