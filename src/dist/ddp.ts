@@ -136,3 +136,17 @@ export class DistributedSampler {
     return mine.slice(skip);
   }
 }
+
+/**
+ * Rank `rank`'s share of `items` for data-parallel training: the first floor(n / worldSize) *
+ * worldSize items dealt round-robin, so shards are disjoint and equally long (every rank takes the
+ * same number of steps; at most worldSize - 1 items are left out).
+ */
+export function shardForRank<T>(items: T[], rank: number, worldSize: number): T[] {
+  if (!(rank >= 0 && rank < worldSize)) throw new Error(`shardForRank: need 0 <= rank (${rank}) < worldSize (${worldSize})`);
+  const per = Math.floor(items.length / worldSize);
+  if (per < 1) throw new Error(`shardForRank: ${items.length} items cannot be split over ${worldSize} ranks`);
+  const out: T[] = [];
+  for (let i = 0; i < per; i++) out.push(items[i * worldSize + rank]);
+  return out;
+}

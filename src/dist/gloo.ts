@@ -6,7 +6,7 @@
  * @module
  */
 import { openLibrary } from "../backend/loader.ts";
-import { Tensor } from "../tensor/tensor.ts";
+import type { Tensor } from "../tensor/tensor.ts";
 import type { DistEnv, ProcessGroup } from "./process_group.ts";
 
 /** FFI signatures of libft_dist (native/dist/gloo_pg.cpp). */

@@ -6,7 +6,7 @@
  * into an Error naming the operation instead of a hang.
  * @module
  */
-import { Tensor } from "../tensor/tensor.ts";
+import type { Tensor } from "../tensor/tensor.ts";
 
 /** A group of `worldSize` cooperating processes; this one is `rank`. */
 export interface ProcessGroup {
