@@ -143,7 +143,9 @@ export class DistributedSampler {
  * same number of steps; at most worldSize - 1 items are left out).
  */
 export function shardForRank<T>(items: T[], rank: number, worldSize: number): T[] {
-  if (!(rank >= 0 && rank < worldSize)) throw new Error(`shardForRank: need 0 <= rank (${rank}) < worldSize (${worldSize})`);
+  if (!(rank >= 0 && rank < worldSize)) {
+    throw new Error(`shardForRank: need 0 <= rank (${rank}) < worldSize (${worldSize})`);
+  }
   const per = Math.floor(items.length / worldSize);
   if (per < 1) throw new Error(`shardForRank: ${items.length} items cannot be split over ${worldSize} ranks`);
   const out: T[] = [];
