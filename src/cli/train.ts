@@ -181,7 +181,8 @@ async function run(args: string[]): Promise<number> {
   if ((nproc > 1 || nnodes > 1) && !Deno.env.get("FT_DIST_CHILD")) {
     const { launchWorkers } = await import("../dist/launch.ts");
     const launcherFlags = new Set(["--nproc", "--nnodes", "--node-rank", "--master-addr", "--master-port"]);
-    const rest = args.filter((a, i) => !launcherFlags.has(a) && !launcherFlags.has(args[i - 1]) && !launcherFlags.has(a.split("=")[0]));
+    const isLauncherFlag = (a: string | undefined) => a !== undefined && launcherFlags.has(a.split("=")[0]);
+    const rest = args.filter((a, i) => !isLauncherFlag(a) && !(launcherFlags.has(args[i - 1]) && !a.includes("=")));
     return await launchWorkers({
       nproc,
       nnodes,
