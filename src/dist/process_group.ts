@@ -76,8 +76,8 @@ export function readDistEnv(env: Record<string, string | undefined> = Deno.env.t
 
 /** Options of `initProcessGroup`. */
 export interface InitOptions {
-  /** Backend (default "gloo"; the only one built here). */
-  backend?: "gloo";
+  /** Backend (default "gloo"; "nccl" for CUDA tensors, bootstrapped over a Gloo group; never run here). */
+  backend?: "gloo" | "nccl";
   /** Rendezvous + default collective timeout in ms (default 60 000). */
   timeoutMs?: number;
   /** Environment to read instead of the process's. */
@@ -88,7 +88,12 @@ export interface InitOptions {
 export async function initProcessGroup(opts: InitOptions = {}): Promise<ProcessGroup> {
   const env = opts.env ?? readDistEnv();
   const backend = opts.backend ?? "gloo";
-  if (backend !== "gloo") throw new Error(`initProcessGroup: unknown backend "${backend}", expected "gloo"`);
+  if (backend !== "gloo" && backend !== "nccl") {
+    throw new Error(`initProcessGroup: unknown backend "${backend}", expected "gloo" or "nccl"`);
+  }
   const { GlooProcessGroup } = await import("./gloo.ts");
-  return GlooProcessGroup.create(env, opts.timeoutMs ?? 60_000);
+  const gloo = GlooProcessGroup.create(env, opts.timeoutMs ?? 60_000);
+  if (backend === "gloo") return gloo;
+  const { NcclProcessGroup } = await import("./nccl.ts");
+  return NcclProcessGroup.create(gloo);
 }

@@ -5,7 +5,7 @@
  * Skips when build/libft_dist.so is absent (libgloo-dev not installed).
  * Run: .tools/deno test --allow-all tests/dist/ddp_test.ts
  */
-import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { deepStrictEqual as assertEquals, ok as assert, throws as assertThrows } from "node:assert/strict";
 import { findLibrary } from "../../src/backend/loader.ts";
 import { DistributedSampler } from "../../src/dist/ddp.ts";
 
@@ -122,4 +122,18 @@ Deno.test({
     assert(/gloo (allreduce|broadcast|barrier) failed on rank 0\/2/.test(run.stderr[0]), run.stderr[0]);
     assert(run.seconds < 20, `took ${run.seconds}s; the collective timeout is 20 s`);
   },
+});
+
+Deno.test("nccl: a missing libnccl gives an error listing the paths tried and FT_NCCL_LIB", async () => {
+  const { ncclCandidates, openNccl } = await import("../../src/dist/nccl.ts");
+  const present = ncclCandidates().some((p) => {
+    try {
+      Deno.dlopen(p, {}).close();
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  if (present) return; // a machine with NCCL: nothing to check here
+  assertThrows(() => openNccl(), /NCCL not found; tried:[\s\S]*libnccl\.so\.2[\s\S]*FT_NCCL_LIB/);
 });
