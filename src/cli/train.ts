@@ -48,6 +48,8 @@ const HELP = `deno task train --data DIR --out runs/X [options]
   --strict               a corrupt image is fatal (default: skip its batch and count it)
   --device D             auto | cpu | cuda (default auto)
   --stop-after N         stop this invocation after N steps with a resumable checkpoint (time-boxed runs)
+  --nproc N              data-parallel: start N local worker processes (Gloo; docs/distributed.md)
+  --nnodes N --node-rank I --master-addr HOST --master-port P   multi-node (FT_DIST_STORE on a shared folder)
   --dry-run              print parameter counts per component and exit (no weights allocated)`;
 
 /** A usage error: printed as one line, exit code 2. */
@@ -130,6 +132,11 @@ async function run(args: string[]): Promise<number> {
         device: { type: "string", default: "auto" },
         "dry-run": { type: "boolean", default: false },
         "stop-after": { type: "string" },
+        nproc: { type: "string" },
+        nnodes: { type: "string" },
+        "node-rank": { type: "string" },
+        "master-addr": { type: "string" },
+        "master-port": { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
       strict: true,
@@ -178,6 +185,27 @@ async function run(args: string[]): Promise<number> {
     console.log(`  fp32 weights ${(counts.total * 4 / 2 ** 30).toFixed(2)} GiB; AdamW state doubles that`);
     return 0;
   }
+  // data parallel (docs/distributed.md): the launcher re-runs this script once per local rank
+  const nproc = num(v.nproc, "nproc", 1, true), nnodes = num(v.nnodes, "nnodes", 1, true);
+  if ((nproc > 1 || nnodes > 1) && !Deno.env.get("FT_DIST_CHILD")) {
+    const { launchWorkers } = await import("../dist/launch.ts");
+    const launcherFlags = new Set(["--nproc", "--nnodes", "--node-rank", "--master-addr", "--master-port"]);
+    const isLauncherFlag = (a: string | undefined) => a !== undefined && launcherFlags.has(a.split("=")[0]);
+    const rest = args.filter((a, i) =>
+      !isLauncherFlag(a) && !(launcherFlags.has(args[i - 1]) && !a.includes("="))
+    );
+    return await launchWorkers({
+      nproc,
+      nnodes,
+      nodeRank: num(v["node-rank"], "node-rank", 0, true),
+      masterAddr: v["master-addr"],
+      masterPort: v["master-port"] ? num(v["master-port"], "master-port", 29500, true) : undefined,
+      args: rest,
+    });
+  }
+  const { readDistEnv, initProcessGroup } = await import("../dist/process_group.ts");
+  const distEnv = readDistEnv();
+  const dist = distEnv.worldSize > 1 ? await initProcessGroup({ env: distEnv }) : undefined;
   if (!v.data) fail("--data DIR is required (an MMTT-format folder, e.g. from `deno task synth`)");
   if (!v.out) fail("--out DIR is required (e.g. runs/tiny)");
   const stages: Stage[] = v.stage === "all"
@@ -245,7 +273,9 @@ async function run(args: string[]): Promise<number> {
     resume: v.resume ? resolve(v.resume) : null,
     init: v.init ? resolve(v.init) : null,
     stopAfter: num(v["stop-after"], "stop-after", 0, true),
+    dist,
     print: (line, transient) => {
+      if (dist && dist.rank !== 0) return; // one progress output: rank 0's
       // on a terminal the progress bar redraws one line; elsewhere every line is plain
       const clear = Deno.stdout.isTerminal() ? "\r\x1b[2K" : "";
       Deno.stdout.writeSync(encoder.encode(transient ? `${clear}${line}` : `${clear}${line}\n`));

@@ -18,6 +18,8 @@ import { Tokenizer, type TokenizerJSON } from "../data/tokenizer.ts";
 import { REGIONS } from "../data/regions.ts";
 import { AdamW } from "./adamw.ts";
 import { clipGradNorm } from "./clip.ts";
+import type { ProcessGroup } from "../dist/process_group.ts";
+import { allReduceGradients, broadcastParameters, shardForRank } from "../dist/ddp.ts";
 import { warmupCosine } from "./schedule.ts";
 import { Rng } from "../tensor/rng.ts";
 import { tidy } from "../tensor/scope.ts";
@@ -108,6 +110,12 @@ export interface TrainOptions {
   stopAfter?: number;
   /** Where progress goes. */
   print: (line: string, transient?: boolean) => void;
+  /**
+   * Data-parallel group (src/dist): parameters are broadcast from rank 0 at each stage start,
+   * gradients averaged before clipping, each rank trains on its shard of the training split
+   * (`batchSize` is per rank), and only rank 0 writes the log and checkpoints.
+   */
+  dist?: ProcessGroup;
 }
 
 /** Training state shared by the stages. */
@@ -365,7 +373,11 @@ async function runStage(
   if (!Number.isInteger(micro) || micro < 1) {
     throw new Error(`--accumulate ${o.accumulate} must divide --batch ${o.batchSize}`);
   }
-  const loader = new MMTTLoader(data.train, {
+  // data parallel: each rank its equal-size shard (same step count on every rank)
+  const trainSplit = o.dist ? shardForRank(data.train, o.dist.rank, o.dist.worldSize) : data.train;
+  const isMain = !o.dist || o.dist.rank === 0;
+  if (o.dist) broadcastParameters(model.parameters().filter((p) => p.requiresGrad), o.dist);
+  const loader = new MMTTLoader(trainSplit, {
     batchSize: micro,
     size: cfg.imageSize,
     seed: o.seed,
@@ -408,7 +420,7 @@ async function runStage(
     resumable,
   });
   const writeLog = async (rec: Record<string, unknown>) => {
-    await st.log.write(new TextEncoder().encode(JSON.stringify({ stage, ...rec }) + "\n"));
+    if (isMain) await st.log.write(new TextEncoder().encode(JSON.stringify({ stage, ...rec }) + "\n"));
   };
   o.print(
     `stage ${stage}: ${total} steps of ${o.batchSize} samples (${loader.stepsPerEpoch * micro} per epoch), ` +
@@ -432,7 +444,7 @@ async function runStage(
     );
     o.print(`[${stage}] val @${step}: ${nums.join("  ")}${improved ? "  (best)" : ""}`);
     for (const s of (v.samples as string[] | undefined) ?? []) o.print(`      ${s}`);
-    if (improved) saveCheckpoint(bestPath, model, meta(false), null);
+    if (improved && isMain) saveCheckpoint(bestPath, model, meta(false), null);
   };
   try {
     outer: while (step < total) {
@@ -492,6 +504,7 @@ async function runStage(
         micros = 0;
         opt.setLrFactor(sched(step));
         const params = model.parameters().filter((p) => p.requiresGrad && p.grad);
+        if (o.dist) allReduceGradients(params, o.dist);
         const gnorm = o.clip > 0 ? clipGradNorm(params, o.clip) : NaN;
         opt.step();
         model.zeroGrad();
@@ -526,7 +539,9 @@ async function runStage(
         else if (step % o.logEvery === 0 || step === total) o.print(line);
         for (const k of Object.keys(terms)) delete terms[k];
         if (step % o.evalEvery === 0 && step < total) await doValidate();
-        if (step % o.saveEvery === 0 || st.interrupted) saveCheckpoint(lastPath, model, meta(true), opt);
+        if ((step % o.saveEvery === 0 || st.interrupted) && isMain) {
+          saveCheckpoint(lastPath, model, meta(true), opt);
+        }
         if (st.interrupted) {
           o.print(`stopped at ${stage} step ${step}; resume with --resume ${lastPath}`);
           break outer;
@@ -539,7 +554,7 @@ async function runStage(
     }
     if (!st.interrupted) {
       await doValidate();
-      saveCheckpoint(lastPath, model, meta(true), opt);
+      if (isMain) saveCheckpoint(lastPath, model, meta(true), opt);
       o.print(
         `stage ${stage} done: ${step} steps in ${fmtTime((performance.now() - t0) / 1000)}` +
           (skipped ? `, ${skipped} non-finite steps skipped` : "") +

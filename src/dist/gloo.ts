@@ -1,0 +1,146 @@
+/**
+ * Gloo backend of `ProcessGroup`: binds build/libft_dist.so (native/dist/gloo_pg.cpp, built only when
+ * Debian's libgloo-dev is installed). Rendezvous is gloo's FileStore in `DistEnv.storeDir` under a
+ * per-run prefix, then a full TCP mesh; collectives are gloo's allreduce/broadcast/allgather/barrier.
+ * Test: .tools/deno test --allow-all tests/dist/gloo_test.ts
+ * @module
+ */
+import { openLibrary } from "../backend/loader.ts";
+import type { Tensor } from "../tensor/tensor.ts";
+import type { DistEnv, ProcessGroup } from "./process_group.ts";
+
+/** FFI signatures of libft_dist (native/dist/gloo_pg.cpp). */
+export const GLOO_SYMBOLS = {
+  /** () -> const char* message of the last failure on this thread. */
+  ft_pg_last_error: { parameters: [], result: "pointer" },
+  /** (store_dir, prefix, rank, size, hostname, timeout_ms, out handle**) -> status. */
+  ft_pg_create: { parameters: ["buffer", "buffer", "i32", "i32", "buffer", "i64", "buffer"], result: "i32" },
+  /** (handle, data f32[n], n, timeout_ms) -> status. */
+  ft_pg_allreduce_f32: { parameters: ["pointer", "pointer", "i64", "i64"], result: "i32" },
+  /** (handle, data f32[n], n, root, timeout_ms) -> status. */
+  ft_pg_broadcast_f32: { parameters: ["pointer", "pointer", "i64", "i32", "i64"], result: "i32" },
+  /** (handle, in f32[n], out f32[size*n], n, timeout_ms) -> status. */
+  ft_pg_allgather_f32: { parameters: ["pointer", "pointer", "pointer", "i64", "i64"], result: "i32" },
+  /** (handle, timeout_ms) -> status. */
+  ft_pg_barrier: { parameters: ["pointer", "i64"], result: "i32" },
+  /** (handle) -> status. */
+  ft_pg_destroy: { parameters: ["pointer"], result: "i32" },
+} satisfies Deno.ForeignLibraryInterface;
+
+let lib: Deno.DynamicLibrary<typeof GLOO_SYMBOLS> | null = null;
+function gloo(): Deno.DynamicLibrary<typeof GLOO_SYMBOLS>["symbols"] {
+  lib ??= openLibrary("ft_dist", GLOO_SYMBOLS);
+  return lib.symbols;
+}
+
+function cstr(s: string): Uint8Array {
+  return new TextEncoder().encode(s + "\0");
+}
+
+function lastError(): string {
+  const p = gloo().ft_pg_last_error();
+  return p ? new Deno.UnsafePointerView(p).getCString() : "(no message)";
+}
+
+/** Pointer to the float32 data of a host array or CPU tensor, plus a write-back for other devices. */
+function hostData(data: Float32Array | Tensor): { ptr: Deno.PointerValue; n: number; done: () => void } {
+  if (data instanceof Float32Array) {
+    return { ptr: Deno.UnsafePointer.of(data), n: data.length, done: () => {} };
+  }
+  if (data.dtype !== "float32") throw new Error(`gloo: tensor must be float32, got ${data.dtype}`);
+  if (data.device === "cpu") return { ptr: data.ptr, n: data.size, done: () => {} };
+  const host = data.data().slice(); // GPU tensor: stage through host memory
+  return { ptr: Deno.UnsafePointer.of(host), n: host.length, done: () => void data.set(host) };
+}
+
+/** A Gloo process group over TCP. */
+export class GlooProcessGroup implements ProcessGroup {
+  readonly backend = "gloo";
+  private handle: Deno.PointerValue;
+
+  private constructor(
+    handle: Deno.PointerValue,
+    readonly rank: number,
+    readonly worldSize: number,
+    readonly timeoutMs: number,
+  ) {
+    this.handle = handle;
+  }
+
+  /** Rendezvous with the other ranks; throws (with gloo's message) after `timeoutMs`. */
+  static create(env: DistEnv, timeoutMs: number): GlooProcessGroup {
+    Deno.mkdirSync(env.storeDir, { recursive: true });
+    const out = new BigUint64Array(1);
+    // all ranks must use the same prefix; the port names the run (torchrun: one port per job)
+    const prefix = `ft_${env.masterPort}`;
+    const host = env.worldSize > 1 && env.masterAddr !== "127.0.0.1" && env.masterAddr !== "localhost"
+      ? (Deno.env.get("FT_DIST_HOST") ?? "")
+      : "127.0.0.1";
+    const st = gloo().ft_pg_create(
+      cstr(env.storeDir),
+      cstr(prefix),
+      env.rank,
+      env.worldSize,
+      cstr(host),
+      BigInt(timeoutMs),
+      out,
+    );
+    if (st !== 0) {
+      throw new Error(
+        `gloo rendezvous failed (rank ${env.rank}/${env.worldSize}, store ${env.storeDir}): ${lastError()}`,
+      );
+    }
+    return new GlooProcessGroup(Deno.UnsafePointer.create(out[0]), env.rank, env.worldSize, timeoutMs);
+  }
+
+  private live(op: string): Deno.PointerValue {
+    if (!this.handle) throw new Error(`gloo ${op}: process group was destroyed`);
+    return this.handle;
+  }
+
+  private check(st: number, op: string): void {
+    if (st !== 0) throw new Error(`gloo ${op} failed on rank ${this.rank}/${this.worldSize}: ${lastError()}`);
+  }
+
+  allReduceSum(data: Float32Array | Tensor, timeoutMs = this.timeoutMs): void {
+    const h = hostData(data);
+    this.check(
+      gloo().ft_pg_allreduce_f32(this.live("allreduce"), h.ptr, BigInt(h.n), BigInt(timeoutMs)),
+      "allreduce",
+    );
+    h.done();
+  }
+
+  broadcast(data: Float32Array | Tensor, root: number, timeoutMs = this.timeoutMs): void {
+    const h = hostData(data);
+    this.check(
+      gloo().ft_pg_broadcast_f32(this.live("broadcast"), h.ptr, BigInt(h.n), root, BigInt(timeoutMs)),
+      "broadcast",
+    );
+    h.done();
+  }
+
+  allGather(input: Float32Array, timeoutMs = this.timeoutMs): Float32Array {
+    const out = new Float32Array(input.length * this.worldSize);
+    this.check(
+      gloo().ft_pg_allgather_f32(
+        this.live("allgather"),
+        Deno.UnsafePointer.of(input),
+        Deno.UnsafePointer.of(out),
+        BigInt(input.length),
+        BigInt(timeoutMs),
+      ),
+      "allgather",
+    );
+    return out;
+  }
+
+  barrier(timeoutMs = this.timeoutMs): void {
+    this.check(gloo().ft_pg_barrier(this.live("barrier"), BigInt(timeoutMs)), "barrier");
+  }
+
+  destroy(): void {
+    if (this.handle) gloo().ft_pg_destroy(this.handle);
+    this.handle = null;
+  }
+}
