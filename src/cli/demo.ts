@@ -162,7 +162,12 @@ interface TrainSummary {
 const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / Math.max(1, a.length);
 
 /** Trains the stand-in localizer (also the mask baseline of bench/baselines.ts). */
-export function train(net: Localizer, data: InMemorySplit, o: DemoOptions, log: (s: string) => void): TrainSummary {
+export function train(
+  net: Localizer,
+  data: InMemorySplit,
+  o: DemoOptions,
+  log: (s: string) => void,
+): TrainSummary {
   const rng = new Rng(o.seed).fork(2);
   const S = o.input, N = data.records.length, B = Math.min(o.batch, N);
   const opt = new AdamW(decayGroups(net, 1e-4), { lr: o.lr });

@@ -12,7 +12,9 @@ import { FlagError, intFlag, parseFlags, permissionSentence, writeScopeProblem }
 function shareFlag(v: unknown): number {
   if (v === undefined) return 0;
   const x = Number(v);
-  if (typeof v !== "string" || !(x >= 0 && x <= 1)) throw new FlagError(`--real-share must be a number from 0 to 1, got ${v}`);
+  if (typeof v !== "string" || !(x >= 0 && x <= 1)) {
+    throw new FlagError(`--real-share must be a number from 0 to 1, got ${v}`);
+  }
   return x;
 }
 
