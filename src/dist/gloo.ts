@@ -14,17 +14,49 @@ export const GLOO_SYMBOLS = {
   /** () -> const char* message of the last failure on this thread. */
   ft_pg_last_error: { parameters: [], result: "pointer" },
   /** (store_dir, prefix, rank, size, hostname, timeout_ms, out handle**) -> status. */
-  ft_pg_create: { parameters: ["buffer", "buffer", "i32", "i32", "buffer", "i64", "buffer"], result: "i32" },
+  ft_pg_create: {
+    parameters: [
+      /* store_dir */ "buffer",
+      /* prefix */ "buffer",
+      /* rank */ "i32",
+      /* size */ "i32",
+      /* hostname */ "buffer",
+      /* timeout_ms */ "i64",
+      /* out handle** */ "buffer",
+    ],
+    result: "i32",
+  },
   /** (handle, data f32[n], n, timeout_ms) -> status. */
-  ft_pg_allreduce_f32: { parameters: ["pointer", "pointer", "i64", "i64"], result: "i32" },
+  ft_pg_allreduce_f32: {
+    parameters: [/* handle */ "pointer", /* data f32[n] */ "pointer", /* n */ "i64", /* timeout_ms */ "i64"],
+    result: "i32",
+  },
   /** (handle, data f32[n], n, root, timeout_ms) -> status. */
-  ft_pg_broadcast_f32: { parameters: ["pointer", "pointer", "i64", "i32", "i64"], result: "i32" },
+  ft_pg_broadcast_f32: {
+    parameters: [
+      /* handle */ "pointer",
+      /* data f32[n] */ "pointer",
+      /* n */ "i64",
+      /* root */ "i32",
+      /* timeout_ms */ "i64",
+    ],
+    result: "i32",
+  },
   /** (handle, in f32[n], out f32[size*n], n, timeout_ms) -> status. */
-  ft_pg_allgather_f32: { parameters: ["pointer", "pointer", "pointer", "i64", "i64"], result: "i32" },
+  ft_pg_allgather_f32: {
+    parameters: [
+      /* handle */ "pointer",
+      /* in f32[n] */ "pointer",
+      /* out f32[size*n] */ "pointer",
+      /* n */ "i64",
+      /* timeout_ms */ "i64",
+    ],
+    result: "i32",
+  },
   /** (handle, timeout_ms) -> status. */
-  ft_pg_barrier: { parameters: ["pointer", "i64"], result: "i32" },
+  ft_pg_barrier: { parameters: [/* handle */ "pointer", /* timeout_ms */ "i64"], result: "i32" },
   /** (handle) -> status. */
-  ft_pg_destroy: { parameters: ["pointer"], result: "i32" },
+  ft_pg_destroy: { parameters: [/* handle */ "pointer"], result: "i32" },
 } satisfies Deno.ForeignLibraryInterface;
 
 let lib: Deno.DynamicLibrary<typeof GLOO_SYMBOLS> | null = null;

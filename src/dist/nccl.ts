@@ -15,23 +15,42 @@ const UNIQUE_ID = { struct: Array(128).fill("u8") } as const;
 /** NCCL C API symbols used here (nccl.h). */
 export const NCCL_SYMBOLS = {
   /** (ncclUniqueId* out) -> ncclResult_t. */
-  ncclGetUniqueId: { parameters: ["buffer"], result: "i32" },
+  ncclGetUniqueId: { parameters: [/* out ncclUniqueId* */ "buffer"], result: "i32" },
   /** (ncclComm_t* comm, int nranks, ncclUniqueId id (by value), int rank) -> ncclResult_t. */
-  ncclCommInitRank: { parameters: ["buffer", "i32", UNIQUE_ID, "i32"], result: "i32" },
+  ncclCommInitRank: {
+    parameters: [/* comm* */ "buffer", /* nranks */ "i32", /* id (by value) */ UNIQUE_ID, /* rank */ "i32"],
+    result: "i32",
+  },
   /** (sendbuf, recvbuf, count, datatype, op, comm, stream) -> ncclResult_t. */
   ncclAllReduce: {
-    parameters: ["pointer", "pointer", "usize", "i32", "i32", "pointer", "pointer"],
+    parameters: [
+      /* sendbuf */ "pointer",
+      /* recvbuf */ "pointer",
+      /* count */ "usize",
+      /* datatype */ "i32",
+      /* op */ "i32",
+      /* comm */ "pointer",
+      /* stream */ "pointer",
+    ],
     result: "i32",
   },
   /** (sendbuf, recvbuf, count, datatype, root, comm, stream) -> ncclResult_t. */
   ncclBroadcast: {
-    parameters: ["pointer", "pointer", "usize", "i32", "i32", "pointer", "pointer"],
+    parameters: [
+      /* sendbuf */ "pointer",
+      /* recvbuf */ "pointer",
+      /* count */ "usize",
+      /* datatype */ "i32",
+      /* root */ "i32",
+      /* comm */ "pointer",
+      /* stream */ "pointer",
+    ],
     result: "i32",
   },
   /** (comm) -> ncclResult_t. */
-  ncclCommDestroy: { parameters: ["pointer"], result: "i32" },
+  ncclCommDestroy: { parameters: [/* comm */ "pointer"], result: "i32" },
   /** (ncclResult_t) -> const char*. */
-  ncclGetErrorString: { parameters: ["i32"], result: "pointer" },
+  ncclGetErrorString: { parameters: [/* ncclResult_t */ "i32"], result: "pointer" },
 } satisfies Deno.ForeignLibraryInterface;
 
 const NCCL_FLOAT32 = 7, NCCL_SUM = 0;

@@ -172,6 +172,8 @@ Deno.test("ffi: every TypeScript symbol table matches the C sources of both libr
   assert.ok(tables.size > 40, `only ${tables.size} TS symbols found`);
   const bad: string[] = [];
   for (const [name, defs] of tables) {
+    // only our own ABI (ft_*): third-party symbols (NCCL, the CUDA runtime) have no source here
+    if (!name.startsWith("ft_")) continue;
     const cs = [...(CPU.get(name) ?? []), ...(CUDA.get(name) ?? [])];
     for (const { def, from } of defs) {
       if (cs.length === 0) {
