@@ -73,7 +73,8 @@ buf = io.StringIO()
 with contextlib.redirect_stdout(buf):
     runpy.run_path("bench/forgerytalker_torch.py", run_name="__main__")
 r = json.loads(buf.getvalue())
-r["peakMB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# VmHWM, not ru_maxrss: after fork + exec, ru_maxrss can report the parent's (Deno's) peak
+r["peakMB"] = int([l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()[1]) / 1024
 print(json.dumps(r))`;
   const r = new Deno.Command("/usr/bin/python3", { args: ["-c", code], env, clearEnv: true }).outputSync();
   if (!r.success) throw new Error(new TextDecoder().decode(r.stderr));
