@@ -17,16 +17,15 @@
  */
 import { type Tensor, toDevice } from "../tensor/tensor.ts";
 import { defaultRng, type Rng } from "../tensor/rng.ts";
-import { ones, truncNormal, zeros } from "../tensor/create.ts";
+import { truncNormal, zeros } from "../tensor/create.ts";
 import { add, mul, sub } from "../ops/elementwise.ts";
 import { concat, expand, permute, reshape, slice, unsqueeze } from "../ops/shape_ops.ts";
 import { matmul } from "../ops/matmul.ts";
 import { gelu } from "../ops/gelu.ts";
 import { relu } from "../ops/unary.ts";
-import { layerNorm } from "../ops/norm.ts";
 import { Module, ModuleList } from "../nn/module.ts";
 import { Linear } from "../nn/linear.ts";
-import { LayerNorm } from "../nn/norm.ts";
+import { LayerNorm, LayerNorm2d } from "../nn/norm.ts";
 import { ConvTranspose2d } from "../nn/conv_transpose.ts";
 import { MultiHeadAttention } from "../nn/attention.ts";
 import { randomPositionEncoding, TwoWayTransformer } from "../nn/two_way_transformer.ts";
@@ -52,24 +51,6 @@ export class DeepMLP extends Module {
       if (i < this.layers.length - 1) x = relu(x);
     });
     return x;
-  }
-}
-
-/** SAM's LayerNorm2d: LayerNorm over C for every pixel of (B, C, H, W), eps 1e-6. */
-export class ChannelLayerNorm extends Module {
-  /** (C), ones. */
-  readonly weight: Tensor;
-  /** (C), zeros. */
-  readonly bias: Tensor;
-  constructor(readonly channels: number, readonly eps = 1e-6) {
-    super();
-    this.weight = this.param("weight", ones([channels]));
-    this.bias = this.param("bias", zeros([channels]));
-  }
-  /** (B, C, H, W) -> same. */
-  forward(x: Tensor): Tensor {
-    const y = layerNorm(permute(x, [0, 2, 3, 1]), this.weight, this.bias, this.eps);
-    return permute(y, [0, 3, 1, 2]);
   }
 }
 
@@ -123,7 +104,7 @@ export class SamMaskDecoder extends Module {
   /** C -> C/4, ×2. */
   readonly up1: ConvTranspose2d;
   /** LayerNorm2d after up1. */
-  readonly upNorm: ChannelLayerNorm;
+  readonly upNorm: LayerNorm2d;
   /** C/4 -> C/8, ×2. */
   readonly up2: ConvTranspose2d;
   /** Mask token -> C/8 weights. */
@@ -154,7 +135,7 @@ export class SamMaskDecoder extends Module {
       new TwoWayTransformer(cfg.depth, C, cfg.heads, cfg.mlpDim, cfg.downsample, rng),
     );
     this.up1 = this.child("output_upscaling_0", new ConvTranspose2d(C, C / 4, 2, { stride: 2, rng }));
-    this.upNorm = this.child("output_upscaling_1", new ChannelLayerNorm(C / 4));
+    this.upNorm = this.child("output_upscaling_1", new LayerNorm2d(C / 4));
     this.up2 = this.child("output_upscaling_3", new ConvTranspose2d(C / 4, C / 8, 2, { stride: 2, rng }));
     this.hyper = this.child("output_hypernetwork_mlp", new DeepMLP(C, C, C / 8, 3, rng));
     const g = Float32Array.from({ length: C }, () => rng.normal());
