@@ -32,6 +32,8 @@ const HELP = `deno task train --data DIR --out runs/X [options]
   --loss-ratio A:B:C:D   pretraining λ for MLM:LM:seg:ITC (default 2:1:1:1)
   --no-fpn               fine-tune with instructions that name no region (ablation)
   --fpn-gt               fine-tune with ground-truth regions (oracle ablation)
+  --fpn-init I           scratch | vision: start the FPN trunk from the trained image encoder
+                         (with --stage all the order becomes pretrain -> fpn -> finetune; default scratch)
   --no-pretrain          skip the pretraining stage
   --decoder K            sam (paper) | token-mlp (official code)
   --template T           paper | official instruction wording
@@ -112,6 +114,7 @@ async function run(args: string[]): Promise<number> {
         "loss-ratio": { type: "string" },
         "no-fpn": { type: "boolean", default: false },
         "fpn-gt": { type: "boolean", default: false },
+        "fpn-init": { type: "string", default: "scratch" },
         "no-pretrain": { type: "boolean", default: false },
         decoder: { type: "string" },
         template: { type: "string" },
@@ -208,8 +211,13 @@ async function run(args: string[]): Promise<number> {
   const dist = distEnv.worldSize > 1 ? await initProcessGroup({ env: distEnv }) : undefined;
   if (!v.data) fail("--data DIR is required (an MMTT-format folder, e.g. from `deno task synth`)");
   if (!v.out) fail("--out DIR is required (e.g. runs/tiny)");
+  if (v["fpn-init"] !== "scratch" && v["fpn-init"] !== "vision") {
+    fail(`--fpn-init must be scratch or vision, got '${v["fpn-init"]}'`);
+  }
+  const fpnInit = v["fpn-init"] as "scratch" | "vision";
+  const order: Stage[] = fpnInit === "vision" ? ["pretrain", "fpn", "finetune"] : ["fpn", "pretrain", "finetune"];
   const stages: Stage[] = v.stage === "all"
-    ? (["fpn", "pretrain", "finetune"] as Stage[]).filter((s) =>
+    ? order.filter((s) =>
       !(s === "pretrain" && v["no-pretrain"]) && !(s === "fpn" && v["no-fpn"])
     )
     : ["fpn", "pretrain", "finetune"].includes(v.stage!)
@@ -258,6 +266,7 @@ async function run(args: string[]): Promise<number> {
     seed: num(v.seed, "seed", 0, true),
     weights: { mlm: ratio[0], lm: ratio[1], seg: ratio[2], contrastive: ratio[3] },
     finetuneRegions: v["no-fpn"] ? "none" : v["fpn-gt"] ? "gt" : "fpn",
+    fpnInit,
     segVariant: v["seg-loss"] as "paper" | "official",
     fpnNegWeight: num(v["fpn-neg-weight"], "fpn-neg-weight", 0.2),
     fpnDice: !v["no-fpn-dice"],

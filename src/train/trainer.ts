@@ -39,6 +39,7 @@ import {
 } from "./run_checkpoint.ts";
 import { generate } from "../infer/generate.ts";
 import { plmSample } from "../eval/plm.ts";
+import { initFpnFromVision } from "./fpn_transfer.ts";
 import {
   instruction,
   OFFICIAL_TEMPLATE,
@@ -106,6 +107,12 @@ export interface TrainOptions {
   resume: string | null;
   /** Start from these weights (e.g. a previous run's best). */
   init: string | null;
+  /**
+   * Where the FPN trunk starts: its own random init (`scratch`, the default) or a copy of the
+   * trained image encoder (`vision`, src/train/fpn_transfer.ts); with `vision`, `all` runs
+   * pretrain -> fpn -> finetune so the encoder is trained before it is copied.
+   */
+  fpnInit?: "scratch" | "vision";
   /** Stop each invocation after this many optimizer steps, saving a resumable checkpoint (0: no limit). */
   stopAfter?: number;
   /** Where progress goes. */
@@ -349,6 +356,10 @@ async function runStage(
   const cfg = model.cfg;
   const total = o.steps[stage];
   const lastPath = `${o.out}/${stage}-last.safetensors`, bestPath = `${o.out}/${stage}-best.safetensors`;
+  if (stage === "fpn" && o.fpnInit === "vision" && !resume) {
+    const n = initFpnFromVision(model);
+    o.print(`fpn: trunk initialised from the image encoder (${n} tensors copied)`);
+  }
   // trainable set
   let nTrain = 0;
   for (const [name, p] of model.uniqueNamedParameters()) {
