@@ -1,6 +1,6 @@
 /**
  * Baselines scored on the same split as ForgeryTalker (docs/train.md):
- * - `cnn+template`: the stand-in CoordConv CNN localizer (src/cli/demo/localizer.ts) trained on
+ * - `cnn+template`: the stand-in CoordConv CNN localizer (src/baselines/cnn_localizer.ts) trained on
  *   the training split, its masks, and the template caption "The <regions> show signs of manipulation."
  * - `nn-retrieval` (needs --ckpt): the caption of the training sample whose ground-truth regions best
  *   match the regions ForgeryTalker's FPN predicts (label-set IoU, ties to the first), CNN masks.
@@ -11,10 +11,10 @@
  */
 import { parseArgs } from "node:util";
 import { join, resolve } from "node:path";
-import { loadSplit } from "../src/cli/demo/data.ts";
-import { Localizer } from "../src/cli/demo/localizer.ts";
-import { predictSplit, type PredRecord } from "../src/cli/demo/predict.ts";
-import { DEMO_DEFAULTS, train as trainLocalizer } from "../src/cli/demo.ts";
+import { loadSplit } from "../src/baselines/split_data.ts";
+import { Localizer } from "../src/baselines/cnn_localizer.ts";
+import { predictSplit, type PredRecord } from "../src/baselines/template_predict.ts";
+import { DEMO_DEFAULTS, train as trainLocalizer } from "../src/baselines/localizer_baseline.ts";
 import { Rng } from "../src/tensor/rng.ts";
 import { tensor } from "../src/tensor/create.ts";
 import { tidy } from "../src/tensor/scope.ts";

@@ -1,413 +1,323 @@
 /**
- * `deno task demo [--out runs/demo] [--n 120] [--steps 240] [--seed 0] [--device auto|cpu|cuda]
- *  [--size 128] [--input 64] [--batch 16] [--lr 0.003]`
+ * `deno task demo [--ckpt C] [--out runs/demo] [--n 5] [--seed 7] [--size 256] [--greedy | --beams N]
+ *  [--device auto|cpu|cuda] [--quiet]`
  *
- * The one-command tour of what exists today, in four steps:
- * 1. a synthetic MMTT set (src/data/synth) in OUT/data, reused when it is already complete;
- * 2. a small forgery *localizer* trained from scratch (a CoordConv CNN standing in for the FPN +
- *    mask decoder, src/cli/demo/localizer.ts), saved to OUT/localizer.safetensors;
- * 3. predictions on the test split with the reloaded checkpoint: mask PNGs in OUT/pred/ and
- *    OUT/PRED.json, whose captions are a labelled template baseline (no report decoder yet);
- * 4. the evaluator's paper-style table, and OUT/report.json.
- * The full ForgeryTalker model (ViT, Q-Former, FPN, SAM decoder, T5 report decoder) is not
- * built yet; the demo says so rather than pretending.
+ * The one-command tour of the real system with the bundled model (models/default.safetensors):
+ * 1. makes `n` forged synthetic faces (one of each forgery family first) and one untouched face
+ *    with the generator (src/data/synth), written as a small MMTT set in OUT/data;
+ * 2. runs ForgeryTalker on every image (src/infer/analyze.ts): the FPN's regions, the mask
+ *    decoder's mask and the T5 report decoder's explanation;
+ * 3. writes OUT/<name>.mask.png, .overlay.png and .json (the same files `deno task infer`
+ *    writes), prints each explanation beside its ground truth;
+ * 4. scores the handful with the evaluator (the paper's columns) into OUT/report.json.
+ * @module
  */
 import { join, resolve } from "node:path";
 import { parseFlags } from "./flags.ts";
-import { Rng } from "../tensor/rng.ts";
-import { tensor } from "../tensor/create.ts";
-import { tidy } from "../tensor/scope.ts";
-import { getDefaultDevice, setDefaultDevice } from "../tensor/tensor.ts";
-import { backward, noGrad } from "../autograd/tape.ts";
-import { useDevice } from "../backend/device.ts";
-import { AdamW } from "../train/adamw.ts";
-import { clipGradNorm } from "../train/clip.ts";
-import { decayGroups } from "../train/freeze.ts";
-import { warmupCosine } from "../train/schedule.ts";
-import { loadModule, saveModule } from "../train/checkpoint.ts";
+import { encodePng, readImage, writeFileAtomic } from "../data/image_io.ts";
+import { generateSample, type SynthSample } from "../data/synth/sample.ts";
+import { REGIONS } from "../data/regions.ts";
+import {
+  analyzeBatch,
+  DEFAULT_CHECKPOINT,
+  defaultCheckpoint,
+  loadModel,
+  type Report,
+  unloadModel,
+} from "../infer/analyze.ts";
+import { maskPng, writeOutputs } from "../infer/outputs.ts";
 import { evaluate, type EvaluationReport } from "../eval/evaluator.ts";
 import { formatTable } from "../eval/report.ts";
-import { writeFileAtomic } from "../data/image_io.ts";
-import { REGIONS } from "../data/regions.ts";
-import { ensureDataset, type InMemorySplit, loadSplit, sampleBatch } from "./demo/data.ts";
-import { Localizer, localizerLoss } from "./demo/localizer.ts";
-import { CAPTION_BASELINE, predictSplit } from "./demo/predict.ts";
 
-const USAGE = "usage: deno task demo [--out DIR] [--n N] [--steps N] [--seed S] [--device auto|cpu|cuda] " +
-  "[--size PX] [--input PX] [--batch B] [--lr LR] [--quiet]";
+const USAGE = "usage: deno task demo [--ckpt C] [--out DIR] [--n N] [--seed S] [--size PX] " +
+  "[--greedy | --beams N] [--device auto|cpu|cuda] [--quiet]";
 
 /** Settings of one demo run (the CLI flags). */
 export interface DemoOptions {
-  /** Output folder (default runs/demo). */
+  /** Checkpoint (default: the bundled model). */
+  ckpt: string | null;
+  /** Output folder. */
   out: string;
-  /** Synthetic samples (8:1:1 train/eval/test). */
+  /** Forged faces (an untouched one is added). */
   n: number;
-  /** Training steps. */
-  steps: number;
-  /** Seed of data, init, batching and augmentation. */
+  /** Generator seed. */
   seed: number;
+  /** Side of the generated images. */
+  size: number;
+  /** Beam width (1 = greedy). */
+  beams: number;
   /** auto | cpu | cuda. */
   device: string;
-  /** Side of the generated images (the generator's --size). */
-  size: number;
-  /** Side of the localizer's input (multiple of 8, ≤ size). */
-  input: number;
-  /** Batch size. */
-  batch: number;
-  /** Peak learning rate (AdamW, warmup-cosine). */
-  lr: number;
-  /** Fewer lines (no per-step losses). */
+  /** Only the summary lines. */
   quiet: boolean;
 }
 
-/** Defaults: sized to finish in about two minutes on a 2-core machine. */
+/** Defaults: the whole run takes well under two minutes on a 2-core machine. */
 export const DEMO_DEFAULTS: DemoOptions = {
+  ckpt: null,
   out: "runs/demo",
-  n: 120,
-  steps: 240,
-  seed: 0,
+  n: 5,
+  seed: 7,
+  size: 256,
+  beams: 5,
   device: "auto",
-  size: 128,
-  input: 64,
-  batch: 16,
-  lr: 3e-3,
   quiet: false,
 };
 
-function num(name: string, v: string | undefined, def: number, check: (x: number) => boolean, what: string) {
+function int(name: string, v: string | undefined, def: number, min: number, max: number): number {
   if (v === undefined) return def;
   const x = Number(v);
-  if (v.trim() === "" || !Number.isFinite(x) || !check(x)) {
-    throw new Error(`--${name}: expected ${what}, got '${v}'`);
+  if (v.trim() === "" || !Number.isInteger(x) || x < min || x > max) {
+    throw new Error(`--${name}: expected an integer in [${min}, ${max}], got '${v}'`);
   }
   return x;
 }
 
-const intAtLeast = (m: number) => (x: number) => Number.isInteger(x) && x >= m;
-
 /** Parses the flags; null for --help. Throws a one-line Error on bad input. */
 export function parseDemoArgs(args: string[]): DemoOptions | null {
-  // parseFlags: parseArgs with its errors as one plain sentence, and `--n -5` read as a value.
-  const values = parseFlags(args, {
+  const v = parseFlags(args, {
+    ckpt: { type: "string" },
     out: { type: "string" },
     n: { type: "string" },
-    steps: { type: "string" },
     seed: { type: "string" },
-    device: { type: "string" },
     size: { type: "string" },
-    input: { type: "string" },
-    batch: { type: "string" },
-    lr: { type: "string" },
+    beams: { type: "string" },
+    greedy: { type: "boolean", default: false },
+    device: { type: "string" },
     quiet: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
-  }) as {
-    out?: string;
-    n?: string;
-    steps?: string;
-    seed?: string;
-    device?: string;
-    size?: string;
-    input?: string;
-    batch?: string;
-    lr?: string;
-    quiet: boolean;
-    help: boolean;
-  };
-  if (values.help) return null;
+  }) as Record<string, string | boolean | undefined>;
+  if (v.help) return null;
   const d = DEMO_DEFAULTS;
   const o: DemoOptions = {
-    out: values.out ?? d.out,
-    n: num("n", values.n, d.n, intAtLeast(10), "an integer ≥ 10 (the test split needs a sample)"),
-    steps: num("steps", values.steps, d.steps, intAtLeast(1), "an integer ≥ 1"),
-    seed: num("seed", values.seed, d.seed, intAtLeast(0), "an integer ≥ 0"),
-    device: values.device ?? d.device,
-    size: num("size", values.size, d.size, intAtLeast(32), "an integer ≥ 32"),
-    input: num(
-      "input",
-      values.input,
-      d.input,
-      (x) => intAtLeast(16)(x) && x % 8 === 0,
-      "a multiple of 8 ≥ 16",
-    ),
-    batch: num("batch", values.batch, d.batch, intAtLeast(2), "an integer ≥ 2 (batch norm)"),
-    lr: num("lr", values.lr, d.lr, (x) => x > 0 && x < 1, "a number in (0, 1)"),
-    quiet: values.quiet,
+    ckpt: (v.ckpt as string | undefined) ?? null,
+    out: (v.out as string | undefined) ?? d.out,
+    n: int("n", v.n as string | undefined, d.n, 1, 64),
+    seed: int("seed", v.seed as string | undefined, d.seed, 0, 2 ** 31 - 1),
+    size: int("size", v.size as string | undefined, d.size, 64, 1024),
+    beams: int("beams", v.beams as string | undefined, d.beams, 1, 16),
+    device: (v.device as string | undefined) ?? d.device,
+    quiet: v.quiet as boolean,
   };
+  if (v.greedy) {
+    if (v.beams !== undefined) throw new Error("--greedy and --beams exclude each other");
+    o.beams = 1;
+  }
   if (!["auto", "cpu", "cuda"].includes(o.device)) {
     throw new Error(`--device: expected auto, cpu or cuda, got '${o.device}'`);
   }
-  if (values.input === undefined) o.input = Math.min(o.input, Math.floor(o.size / 8) * 8);
-  if (o.input > o.size) throw new Error(`--input ${o.input}: must not exceed --size ${o.size}`);
   if (!o.out.trim()) throw new Error("--out: expected a folder path, got ''");
   return o;
 }
 
-/** Training summary kept in report.json. */
-interface TrainSummary {
-  steps: number;
-  batch: number;
-  input: number;
-  lr: number;
-  parameters: number;
-  /** Total loss of every step. */
-  losses: number[];
-  /** Mean of the first / last min(10, steps/4) steps. */
-  firstLoss: number;
-  lastLoss: number;
-  /** Loss on the eval split, BN in eval mode, after training. */
-  evalLoss: number;
-  msPerStep: number;
+/** One demo image with its ground truth. */
+export interface DemoItem {
+  name: string;
+  /** "face_swap", ..., or "untouched". */
+  kind: string;
+  image: string;
+  mask: string;
+  caption: string;
+  multilabel: number[];
 }
 
-const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / Math.max(1, a.length);
-
-/** Trains the stand-in localizer (also the mask baseline of bench/baselines.ts). */
-export function train(
-  net: Localizer,
-  data: InMemorySplit,
-  o: DemoOptions,
-  log: (s: string) => void,
-): TrainSummary {
-  const rng = new Rng(o.seed).fork(2);
-  const S = o.input, N = data.records.length, B = Math.min(o.batch, N);
-  const opt = new AdamW(decayGroups(net, 1e-4), { lr: o.lr });
-  const sched = warmupCosine({
-    warmupSteps: Math.max(1, Math.round(o.steps * 0.05)),
-    totalSteps: o.steps,
-    floor: 0.05,
-  });
-  const every = Math.max(1, Math.round(o.steps / 12));
-  const losses: number[] = [];
-  let order: number[] = [], pos = N;
-  const t0 = performance.now();
-  try {
-    net.train();
-    for (let s = 0; s < o.steps; s++) {
-      if (pos + B > N) {
-        order = rng.shuffle(Array.from({ length: N }, (_, i) => i));
-        pos = 0;
-      }
-      const batch = sampleBatch(data, order.slice(pos, pos + B), rng);
-      pos += B;
-      opt.setLrFactor(sched(s));
-      const [total, m, r] = tidy(() => {
-        const x = tensor(batch.images, [B, 3, S, S]);
-        const y = tensor(batch.masks, [B, 1, S, S]);
-        const l = tensor(batch.labels, [B, REGIONS.length]);
-        const loss = localizerLoss(net.forward(x), y, l);
-        backward(loss.total);
-        return [loss.total.item(), loss.mask.item(), loss.regions.item()];
-      });
-      if (!Number.isFinite(total)) {
-        throw new Error(`training diverged at step ${s + 1} (loss ${total}); try a lower --lr`);
-      }
-      clipGradNorm(net.parameters(), 5);
-      opt.step();
-      opt.zeroGrad();
-      losses.push(total);
-      if (!o.quiet && ((s + 1) % every === 0 || s === 0 || s + 1 === o.steps)) {
-        const now = performance.now();
-        const done = s + 1;
-        const rate = (now - t0) / done;
-        log(
-          `  step ${String(done).padStart(String(o.steps).length)}/${o.steps}  loss ${total.toFixed(4)} ` +
-            `(mask ${m.toFixed(4)}, regions ${r.toFixed(4)})  lr ${(o.lr * sched(s)).toExponential(2)}  ` +
-            `${rate.toFixed(0)} ms/step, eta ${((o.steps - done) * rate / 1000).toFixed(0)} s`,
-        );
-      }
-    }
-  } finally {
-    opt.dispose();
-  }
-  const ms = (performance.now() - t0) / o.steps;
-  const k = Math.max(1, Math.min(10, Math.floor(o.steps / 4)));
-  return {
-    steps: o.steps,
-    batch: B,
-    input: S,
-    lr: o.lr,
-    parameters: net.numParameters(),
-    losses,
-    firstLoss: mean(losses.slice(0, k)),
-    lastLoss: mean(losses.slice(-k)),
-    evalLoss: NaN,
-    msPerStep: ms,
-  };
+/** One scored demo image. */
+export interface DemoRow extends DemoItem {
+  explanation: string;
+  regions: string[];
+  truthRegions: string[];
+  /** Mask IoU against the ground truth at the image size (both empty -> 1). */
+  iou: number;
+  outputs: { mask: string; overlay: string; json: string };
+  ms: number;
 }
 
-/** Loss over a whole split in eval mode (batches of `batch`). */
-function splitLoss(net: Localizer, data: InMemorySplit, batch: number): number {
-  const S = data.size, hw = S * S, N = data.records.length, R = REGIONS.length;
-  net.eval();
-  let sum = 0;
-  for (let b0 = 0; b0 < N; b0 += batch) {
-    const B = Math.min(batch, N - b0);
-    sum += B * noGrad(() =>
-      tidy(() => {
-        const x = tensor(data.images.subarray(b0 * 3 * hw, (b0 + B) * 3 * hw), [B, 3, S, S]);
-        const y = tensor(data.masks.subarray(b0 * hw, (b0 + B) * hw), [B, 1, S, S]);
-        const l = tensor(data.labels.subarray(b0 * R, (b0 + B) * R), [B, R]);
-        return localizerLoss(net.forward(x), y, l).total.item();
-      })
-    );
-  }
-  return sum / N;
-}
-
-/** Paths of everything the demo writes. */
-export interface DemoFiles {
-  data: string;
-  checkpoint: string;
-  predDir: string;
-  predFile: string;
-  report: string;
-}
-
-/** What `runDemo` returns (also the `demo` part of report.json, minus the evaluation). */
+/** What `runDemo` returns (report.json holds it with the evaluation). */
 export interface DemoResult {
   options: DemoOptions;
-  device: string;
-  files: DemoFiles;
-  train: TrainSummary;
+  checkpoint: string;
+  rows: DemoRow[];
   evaluation: EvaluationReport;
-  timings: Record<string, number>;
+  seconds: { generate: number; load: number; analyze: number; evaluate: number; total: number };
 }
 
-/** Runs the four steps with `o`; progress lines go to `log`. */
+const FAMILIES = ["face_swap", "inpaint_diffusion", "inpaint_patch", "attribute_edit"];
+
+/**
+ * Picks `n` forged samples (the first of each family in index order, then the next ones) and
+ * one untouched sample from the generator's stream for `seed`.
+ */
+export function pickSamples(seed: number, n: number, size: number): { index: number; s: SynthSample }[] {
+  const picked: { index: number; s: SynthSample }[] = [];
+  const seen = new Set<string>();
+  const rest: { index: number; s: SynthSample }[] = [];
+  for (let i = 0; picked.length < n && i < 64 * n; i++) {
+    const s = generateSample(seed, i, size);
+    if (!s.forgery_type) continue;
+    if (!seen.has(s.forgery_type) && FAMILIES.includes(s.forgery_type)) {
+      seen.add(s.forgery_type);
+      picked.push({ index: i, s });
+    } else rest.push({ index: i, s });
+    if (seen.size === FAMILIES.length || picked.length + rest.length >= 4 * n) {
+      while (picked.length < n && rest.length) picked.push(rest.shift()!);
+    }
+  }
+  while (picked.length < n && rest.length) picked.push(rest.shift()!);
+  picked.sort((a, b) => a.index - b.index);
+  // the untouched face: the generator's own untouched path (empty mask, a caption saying so)
+  const ui = 1000 + seed % 1000;
+  picked.push({ index: ui, s: generateSample(seed, ui, size, { realShare: 1 }) });
+  return picked;
+}
+
+/** IoU of two 0/1 (or 0/255) masks of equal size; both empty -> 1. */
+export function maskIoU(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let inter = 0, uni = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] > 0, y = b[i] > 0;
+    if (x && y) inter++;
+    if (x || y) uni++;
+  }
+  return uni === 0 ? 1 : inter / uni;
+}
+
+const enc = new TextEncoder();
+const writeJson = (path: string, v: unknown) =>
+  writeFileAtomic(path, enc.encode(JSON.stringify(v, null, 2) + "\n"));
+
+/** Runs the demo with `o`; progress lines go to `log`. */
 export async function runDemo(
   o: DemoOptions,
   log: (line: string) => void = console.log,
 ): Promise<DemoResult> {
-  const tStart = performance.now();
-  const timings: Record<string, number> = {};
-  const lap = (name: string, t: number) => (timings[name] = Math.round(performance.now() - t) / 1000);
-  const out = resolve(o.out);
-  const files: DemoFiles = {
-    data: join(out, "data"),
-    checkpoint: join(out, "localizer.safetensors"),
-    predDir: join(out, "pred"),
-    predFile: join(out, "PRED.json"),
-    report: join(out, "report.json"),
-  };
-  try {
-    await Deno.mkdir(out, { recursive: true });
-  } catch (e) {
-    throw new Error(`--out '${o.out}': cannot create the folder (${(e as Error).message})`);
+  const t0 = performance.now();
+  const lap = (t: number) => Math.round(performance.now() - t) / 1000;
+  const ckpt = o.ckpt ?? defaultCheckpoint();
+  if (!ckpt) {
+    throw new Error(`no --ckpt given and no bundled model at ${DEFAULT_CHECKPOINT} (see docs/model_card.md)`);
   }
-  log(`ForgeryTalker on Deno — demo (seed ${o.seed}, output ${out})`);
-  const prevDevice = getDefaultDevice();
-  const device = useDevice(o.device, (msg) => log(`  ${msg}`));
-  log(`  device: ${device}`);
-  log("What runs today: synthetic data, a small stand-in localizer trained from scratch, the evaluator.");
-  log("Not yet: the full ForgeryTalker (ViT + Q-Former + FPN + SAM decoder + T5 report decoder).");
-  try {
-    // 1. data
-    let t = performance.now();
-    log(`[1/4] synthetic MMTT set: ${o.n} samples, ${o.size}x${o.size}, seed ${o.seed}`);
-    await ensureDataset(files.data, { n: o.n, seed: o.seed, size: o.size }, log);
-    const trainSet = await loadSplit(files.data, "train", o.input);
-    const evalSet = await loadSplit(files.data, "eval", o.input);
-    const testSet = await loadSplit(files.data, "test", o.input);
-    log(
-      `  splits: train ${trainSet.records.length}, eval ${evalSet.records.length}, test ${testSet.records.length}` +
-        ` (loaded at ${o.input}x${o.input})`,
-    );
-    lap("data_s", t);
+  const out = resolve(o.out), dataDir = join(out, "data");
+  await Deno.mkdir(join(dataDir, "images"), { recursive: true });
+  await Deno.mkdir(join(dataDir, "masks"), { recursive: true });
+  log(`ForgeryTalker demo: ${o.n} forged faces + 1 untouched (seed ${o.seed}), model ${ckpt}`);
 
-    // 2. train
-    t = performance.now();
-    const net = new Localizer(new Rng(o.seed).fork(1));
-    let summary: TrainSummary;
-    try {
-      log(
-        `[2/4] training the stand-in localizer (${net.numParameters().toLocaleString("en-US")} parameters; ` +
-          `CoordConv + conv/BN/relu encoder, ConvTranspose2d/bilinear decoder, 21-way region head)`,
-      );
-      log(
-        `  loss = ½(BCE ω=0.2 + soft Dice) on masks + BCE on regions; AdamW lr ${o.lr}, warmup-cosine, ` +
-          `${o.steps} steps of ${Math.min(o.batch, trainSet.records.length)}`,
-      );
-      summary = train(net, trainSet, o, log);
-      summary.evalLoss = splitLoss(net, evalSet, o.batch);
-      log(
-        `  loss ${summary.firstLoss.toFixed(4)} -> ${summary.lastLoss.toFixed(4)} ` +
-          `(first/last ${Math.min(10, Math.max(1, Math.floor(o.steps / 4)))} steps, ` +
-          `${(summary.firstLoss / summary.lastLoss).toFixed(2)}x lower); eval-split loss ${
-            summary.evalLoss.toFixed(4)
-          }; ${summary.msPerStep.toFixed(0)} ms/step`,
-      );
-      saveModule(files.checkpoint, net, {
-        format: "forgerytalker-demo-localizer",
-        input: String(o.input),
-        steps: String(o.steps),
-        seed: String(o.seed),
-        lastLoss: summary.lastLoss.toFixed(6),
-      });
-      log(`  saved ${files.checkpoint}`);
-    } finally {
-      net.dispose();
-    }
-    lap("train_s", t);
-
-    // 3. predict with the reloaded checkpoint
-    t = performance.now();
-    log(`[3/4] predicting the test split (${testSet.records.length} images) with the reloaded checkpoint`);
-    const model = new Localizer(new Rng(0));
-    try {
-      loadModule(files.checkpoint, model);
-      await predictSplit(model, testSet, {
-        predFile: files.predFile,
-        maskDir: files.predDir,
-        batch: o.batch,
-      });
-    } finally {
-      model.dispose();
-    }
-    log(`  captions: ${CAPTION_BASELINE}`);
-    log(`  wrote ${testSet.records.length} masks to ${files.predDir}/ and ${files.predFile}`);
-    lap("predict_s", t);
-
-    // 4. evaluate
-    t = performance.now();
-    log("[4/4] evaluating (COCO caption metrics, mask IoU / precision / recall, PLM; values x100)");
-    const evaluation = await evaluate({
-      predFile: files.predFile,
-      dataDir: files.data,
-      split: "test",
-      onIssue: (line) => log(`  warning: ${line}`),
+  // 1. data
+  let t = performance.now();
+  const items: DemoItem[] = [];
+  const records: Record<string, unknown>[] = [];
+  for (const { index, s } of pickSamples(o.seed, o.n, o.size)) {
+    const kind = s.forgery_type ?? "untouched";
+    const name = `${String(index).padStart(4, "0")}_${kind}`;
+    const image = join(dataDir, "images", `${name}.png`), mask = join(dataDir, "masks", `${name}.png`);
+    await writeFileAtomic(image, encodePng(s.image));
+    await writeFileAtomic(mask, encodePng(s.mask));
+    items.push({ name, kind, image, mask, caption: s.caption, multilabel: s.multilabel });
+    records.push({
+      image_id: `demo_${name}`,
+      instance_id: name,
+      img_path: `images/${name}.png`,
+      mask_path: `masks/${name}.png`,
+      caption: s.caption,
+      multilabel: s.multilabel,
+      ...(s.forgery_type ? { forgery_type: s.forgery_type } : {}),
     });
-    log(formatTable(evaluation.rows));
-    lap("eval_s", t);
-    timings.total_s = Math.round(performance.now() - tStart) / 1000;
-    const result: DemoResult = { options: o, device, files, train: summary, evaluation, timings };
-    const json = {
-      ...evaluation,
-      demo: {
-        note: "Stand-in localizer (not ForgeryTalker); captions are a template baseline naming the " +
-          "predicted regions. Real explanations come with the report decoder in a later issue.",
-        captionBaseline: CAPTION_BASELINE,
-        options: o,
-        device,
-        files,
-        train: summary,
-        timings,
-      },
-    };
-    await writeFileAtomic(files.report, new TextEncoder().encode(JSON.stringify(json, null, 2) + "\n"));
-    log(
-      "Caption columns score the template baseline against the references: a floor, not a model result.",
-    );
-    log(`Done in ${timings.total_s.toFixed(1)} s. Files:`);
-    log(`  data        ${files.data}/`);
-    log(`  checkpoint  ${files.checkpoint}`);
-    log(`  masks       ${files.predDir}/`);
-    log(`  predictions ${files.predFile}`);
-    log(`  report      ${files.report}`);
-    log(`  re-score:   deno task eval --pred ${files.predFile} --data ${files.data} --out report2.json`);
-    return result;
-  } finally {
-    setDefaultDevice(prevDevice);
   }
+  await writeJson(join(dataDir, "test-mutilabel.json"), records);
+  const tGen = lap(t);
+  log(`[1/4] generated ${items.length} images in ${tGen.toFixed(1)} s -> ${dataDir}`);
+
+  // 2. model
+  t = performance.now();
+  const model = await loadModel(ckpt, { device: o.device });
+  const tLoad = lap(t);
+  log(`[2/4] loaded ${model.config.name} (${model.stage}) on ${model.device} in ${tLoad.toFixed(1)} s`);
+  const rows: DemoRow[] = [];
+  let tAnalyze = 0;
+  try {
+    // 3. analyze and write
+    t = performance.now();
+    const reports = await analyzeBatch(items.map((i) => i.image), {
+      ckpt: model,
+      keepInput: true,
+      beams: o.beams,
+      greedy: o.beams === 1,
+      batch: 1,
+    });
+    tAnalyze = lap(t);
+    log(`[3/4] analysed ${items.length} images in ${tAnalyze.toFixed(1)} s (beam ${o.beams})`);
+    const preds: Record<string, unknown>[] = [];
+    await Deno.mkdir(join(out, "pred"), { recursive: true });
+    for (let i = 0; i < items.length; i++) {
+      const it = items[i], r = reports[i];
+      if (r instanceof Error) throw r;
+      const outputs = await writeOutputs(r, join(out, it.name));
+      const truth = await readImage(it.mask);
+      const row: DemoRow = {
+        ...it,
+        explanation: r.explanation,
+        regions: r.regions.selected,
+        truthRegions: REGIONS.filter((_, k) => it.multilabel[k] > 0),
+        iou: maskIoU(r.mask.binary, truth.data),
+        outputs,
+        ms: r.timings.total,
+      };
+      rows.push(row);
+      await writeFileAtomic(join(out, "pred", `${it.name}.png`), maskPng(r));
+      preds.push({
+        image_id: `demo_${it.name}`,
+        instance_id: it.name,
+        caption: r.explanation,
+        mask_path: `pred/${it.name}.png`,
+        multilabel: REGIONS.map((name) => (r.regions.probabilities[name] > r.regions.threshold ? 1 : 0)),
+      });
+      if (!o.quiet) printRow(row, r, log);
+    }
+    await writeJson(join(out, "predictions.json"), preds);
+  } finally {
+    unloadModel(model);
+  }
+
+  // 4. evaluate
+  t = performance.now();
+  const evaluation = await evaluate({
+    predFile: join(out, "predictions.json"),
+    dataDir,
+    split: "test",
+    onIssue: (line) => log(`  warning: ${line}`),
+  });
+  const tEval = lap(t);
+  log(`[4/4] scores over these ${items.length} images (x100; a handful, so noisy):`);
+  log(formatTable(evaluation.rows));
+  const result: DemoResult = {
+    options: o,
+    checkpoint: ckpt,
+    rows,
+    evaluation,
+    seconds: { generate: tGen, load: tLoad, analyze: tAnalyze, evaluate: tEval, total: lap(t0) },
+  };
+  await writeJson(join(out, "report.json"), result);
+  log(`Done in ${result.seconds.total.toFixed(1)} s. Files in ${out}/:`);
+  log(`  <name>.overlay.png  the image with the predicted mask, regions and explanation drawn on it`);
+  log(`  <name>.mask.png     the binary mask at the image size; <name>.json the full report`);
+  log(`  data/               the generated images, true masks and test-mutilabel.json (MMTT format)`);
+  log(`  report.json         this run: per-image rows and the evaluation`);
+  log(`  re-score: deno task eval --pred ${join(out, "predictions.json")} --data ${dataDir} --split test`);
+  return result;
+}
+
+function printRow(row: DemoRow, r: Report, log: (line: string) => void): void {
+  const list = (xs: string[]) => (xs.length ? xs.join(", ") : "none");
+  log(`\n${row.name}  (${row.kind}; ${row.ms.toFixed(0)} ms)`);
+  log(`  regions  predicted: ${list(row.regions)}`);
+  log(`           truth:     ${list(row.truthRegions)}`);
+  log(
+    `  mask     IoU ${(row.iou * 100).toFixed(1)} (predicted ${
+      (r.mask.areaFraction * 100).toFixed(1)
+    }% of the image)`,
+  );
+  log(`  model:   ${row.explanation}`);
+  log(`  truth:   ${row.caption}`);
+  log(`  overlay: ${row.outputs.overlay}`);
 }
 
 /** CLI entry: parse, run, print; returns the exit code (0 ok, 1 failed, 2 usage). */

@@ -10,8 +10,7 @@
  * checkpoint could not be loaded), 2 on usage errors. Files are written atomically.
  */
 import { parseArgs } from "node:util";
-import { basename, dirname, extname, join } from "node:path";
-import { encodePng, writeFileAtomic } from "../data/image_io.ts";
+import { basename, extname, join } from "node:path";
 import {
   analyzeBatch,
   DEFAULT_CHECKPOINT,
@@ -21,7 +20,7 @@ import {
   type Report,
   reportJSON,
 } from "../infer/analyze.ts";
-import { renderOverlay } from "../infer/overlay.ts";
+import { writeOutputs } from "../infer/outputs.ts";
 
 const USAGE = `usage: deno task infer [--ckpt CKPT] [--out DIR] [--json] [--greedy | --beams N] [--batch N]
        [--device auto|cpu|cuda] [--glob PATTERN] [--max-new-tokens N] [--min-length N]
@@ -119,24 +118,6 @@ function num(v: string | undefined, what: string, int = false): number | undefin
   return x;
 }
 
-/** Writes the three outputs of one report (each atomically). */
-async function writeOutputs(
-  r: Report,
-  outBase: string,
-): Promise<{ mask: string; overlay: string; json: string }> {
-  await Deno.mkdir(dirname(outBase), { recursive: true });
-  const files = { mask: `${outBase}.mask.png`, overlay: `${outBase}.overlay.png`, json: `${outBase}.json` };
-  const m = r.mask;
-  const gray = new Uint8Array(m.binary.length);
-  for (let i = 0; i < gray.length; i++) gray[i] = m.binary[i] ? 255 : 0;
-  const maskPng = encodePng({ width: m.width, height: m.height, channels: 1, data: gray });
-  const overlayPng = encodePng(renderOverlay(r.input!, r));
-  const json = JSON.stringify({ ...reportJSON(r), outputs: files }, null, 2) + "\n";
-  await writeFileAtomic(files.mask, maskPng);
-  await writeFileAtomic(files.overlay, overlayPng);
-  await writeFileAtomic(files.json, new TextEncoder().encode(json));
-  return files;
-}
 
 /** Run the CLI with `args`; returns the exit code (0 ok, 1 some item failed, 2 usage). */
 export async function main(args: string[]): Promise<number> {

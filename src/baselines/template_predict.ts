@@ -6,17 +6,17 @@
  * @module
  */
 import { join, relative } from "node:path";
-import { tensor } from "../../tensor/create.ts";
-import { tidy } from "../../tensor/scope.ts";
-import { noGrad } from "../../autograd/tape.ts";
-import { sigmoid } from "../../ops/unary.ts";
-import { interpolate } from "../../ops/resize.ts";
-import { slice } from "../../ops/shape_ops.ts";
-import { REGIONS } from "../../data/regions.ts";
-import { writeFileAtomic, writePng } from "../../data/image_io.ts";
-import { probeImage } from "../../data/image_probe.ts";
-import type { Localizer } from "./localizer.ts";
-import type { InMemorySplit } from "./data.ts";
+import { tensor } from "../tensor/create.ts";
+import { tidy } from "../tensor/scope.ts";
+import { noGrad } from "../autograd/tape.ts";
+import { sigmoid } from "../ops/unary.ts";
+import { interpolate } from "../ops/resize.ts";
+import { slice } from "../ops/shape_ops.ts";
+import { REGIONS } from "../data/regions.ts";
+import { writeFileAtomic, writePng } from "../data/image_io.ts";
+import { probeImage } from "../data/image_probe.ts";
+import type { Localizer } from "./cnn_localizer.ts";
+import type { InMemorySplit } from "./split_data.ts";
 
 /** What every template caption is built from (printed by the demo, so nobody mistakes it). */
 export const CAPTION_BASELINE =

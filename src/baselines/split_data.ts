@@ -5,12 +5,12 @@
  * @module
  */
 import { join } from "node:path";
-import { generateDataset } from "../../data/synth/generate.ts";
-import { MANIFEST_FILE, readManifest } from "../../data/manifest.ts";
-import { type MMTTRecord, readMMTT, SPLIT_FILES, splitPath } from "../../data/mmtt.ts";
-import { buildBatch } from "../../data/batch.ts";
-import { REGIONS } from "../../data/regions.ts";
-import type { Rng } from "../../tensor/rng.ts";
+import { generateDataset } from "../data/synth/generate.ts";
+import { MANIFEST_FILE, readManifest } from "../data/manifest.ts";
+import { type MMTTRecord, readMMTT, SPLIT_FILES, splitPath } from "../data/mmtt.ts";
+import { buildBatch } from "../data/batch.ts";
+import { REGIONS } from "../data/regions.ts";
+import type { Rng } from "../tensor/rng.ts";
 
 /** Parameters that identify a generated set. */
 export interface SetParams {

@@ -1,5 +1,5 @@
 /**
- * End-to-end: the demo (src/cli/demo.ts) run in-process with tiny settings (24 samples at
+ * End-to-end: the stand-in localizer baseline (src/baselines/localizer_baseline.ts) run in-process with tiny settings (24 samples at
  * 64x64, 32x32 model input, 30 steps) into a temp folder. Asserts every file it promises
  * exists, the training loss fell ≥ 1.4x (mean of the first vs last 7 steps), the report has
  * finite IoU / precision / recall and all caption-metric columns, the caption is the labelled
@@ -8,7 +8,7 @@
  */
 import { ok as assert, strictEqual } from "node:assert/strict";
 import { join } from "node:path";
-import { main } from "../../src/cli/demo.ts";
+import { main } from "../../src/baselines/localizer_baseline.ts";
 import { memoryStats } from "../../src/tensor/storage.ts";
 import { loadSafetensors } from "../../src/train/checkpoint.ts";
 
@@ -24,7 +24,7 @@ const exists = async (p: string) => {
 };
 
 Deno.test({
-  name: "e2e: demo trains, predicts and evaluates end to end (tiny settings)",
+  name: "e2e: localizer baseline trains, predicts and evaluates end to end (tiny settings)",
   sanitizeResources: false, // the synth workers' and codecs' handles outlive the call
   sanitizeOps: false,
   async fn() {
@@ -39,8 +39,8 @@ Deno.test({
       const t0 = performance.now();
       const code = await main(args, (l) => lines.push(l));
       const secs = (performance.now() - t0) / 1000;
-      strictEqual(code, 0, `demo failed:\n${lines.join("\n")}`);
-      strictEqual(memoryStats().liveBytes, live0, "demo leaked tensor memory");
+      strictEqual(code, 0, `baseline failed:\n${lines.join("\n")}`);
+      strictEqual(memoryStats().liveBytes, live0, "baseline leaked tensor memory");
 
       for (const f of ["localizer.safetensors", "PRED.json", "report.json", "data/test-mutilabel.json"]) {
         assert(await exists(join(out, f)), `missing ${f}`);
@@ -93,7 +93,7 @@ Deno.test({
   },
 });
 
-Deno.test("e2e: demo rejects bad flags with a one-line error and exit code 2", async () => {
+Deno.test("e2e: localizer baseline rejects bad flags with a one-line error and exit code 2", async () => {
   const errors: string[] = [];
   const orig = console.error;
   console.error = (...a: unknown[]) => errors.push(a.join(" "));

@@ -8,20 +8,20 @@
  * plus BCE on the region labels.
  * @module
  */
-import type { Tensor } from "../../tensor/tensor.ts";
-import type { Rng } from "../../tensor/rng.ts";
-import { add, scale } from "../../ops/elementwise.ts";
-import { relu } from "../../ops/unary.ts";
-import { interpolate } from "../../ops/resize.ts";
-import { concat, reshape } from "../../ops/shape_ops.ts";
-import { adaptiveAvgPool1x1 } from "../../ops/pool.ts";
-import { bceWithLogits, softDice } from "../../ops/bce_dice.ts";
-import { Module } from "../../nn/module.ts";
-import { Conv2d, CoordConv } from "../../nn/conv.ts";
-import { ConvTranspose2d } from "../../nn/conv_transpose.ts";
-import { BatchNorm2d } from "../../nn/batchnorm.ts";
-import { Linear } from "../../nn/linear.ts";
-import { REGIONS } from "../../data/regions.ts";
+import type { Tensor } from "../tensor/tensor.ts";
+import type { Rng } from "../tensor/rng.ts";
+import { add, scale } from "../ops/elementwise.ts";
+import { relu } from "../ops/unary.ts";
+import { interpolate } from "../ops/resize.ts";
+import { concat, reshape } from "../ops/shape_ops.ts";
+import { adaptiveAvgPool1x1 } from "../ops/pool.ts";
+import { bceWithLogits, softDice } from "../ops/bce_dice.ts";
+import { Module } from "../nn/module.ts";
+import { Conv2d, CoordConv } from "../nn/conv.ts";
+import { ConvTranspose2d } from "../nn/conv_transpose.ts";
+import { BatchNorm2d } from "../nn/batchnorm.ts";
+import { Linear } from "../nn/linear.ts";
+import { REGIONS } from "../data/regions.ts";
 
 /** Conv + BatchNorm + relu. */
 class ConvBnRelu extends Module {
