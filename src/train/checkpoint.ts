@@ -37,10 +37,22 @@ interface Entry {
   end: number;
 }
 
+/** Options of `encodeSafetensors`. */
+export interface EncodeOptions {
+  /**
+   * Store float32 tensors as F16 (IEEE half, round to nearest even): half the bytes, for
+   * shipping weights. Readers widen them back to float32. A value outside the half range
+   * (|x| > 65504) throws, naming the tensor, rather than turning into infinity. A function
+   * chooses per tensor name (e.g. to keep counters exact).
+   */
+  float16?: boolean | ((name: string) => boolean);
+}
+
 /** Serialises tensors (+ string metadata) to safetensors bytes. Names are written sorted. */
 export function encodeSafetensors(
   tensors: Map<string, Tensor> | Record<string, Tensor>,
   metadata: Record<string, string> = {},
+  opts: EncodeOptions = {},
 ): Uint8Array {
   const list = [...(tensors instanceof Map ? tensors : Object.entries(tensors))]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
@@ -54,13 +66,16 @@ export function encodeSafetensors(
     header.__metadata__ = metadata;
   }
   let off = 0;
+  const f16 = opts.float16;
+  const half = (name: string, t: Tensor) =>
+    t.dtype !== "int32" && (typeof f16 === "function" ? f16(name) : !!f16);
   for (const [name, t] of list) {
     if (name === "__metadata__") {
       throw new Error("safetensors: '__metadata__' is reserved, not a tensor name");
     }
-    const bytes = t.size * 4;
+    const bytes = t.size * (half(name, t) ? 2 : 4);
     header[name] = {
-      dtype: t.dtype === "int32" ? "I32" : "F32",
+      dtype: t.dtype === "int32" ? "I32" : half(name, t) ? "F16" : "F32",
       shape: [...t.shape],
       data_offsets: [off, off + bytes],
     };
@@ -77,7 +92,18 @@ export function encodeSafetensors(
   new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
   out.set(json, 8);
   let pos = 8 + json.length;
-  for (const [, t] of list) {
+  for (const [name, t] of list) {
+    if (half(name, t)) {
+      const h = Float16Array.from(t.data());
+      for (let i = 0; i < h.length; i++) {
+        if (!Number.isFinite(h[i]) && Number.isFinite(t.data()[i])) {
+          throw new Error(`safetensors: '${name}' holds ${t.data()[i]}, outside the float16 range`);
+        }
+      }
+      out.set(new Uint8Array(h.buffer), pos); // host is little-endian
+      pos += t.size * 2;
+      continue;
+    }
     const src = t.dtype === "int32" ? t.dataI32() : t.data();
     out.set(new Uint8Array(src.buffer, src.byteOffset, t.size * 4), pos); // host is little-endian
     pos += t.size * 4;
@@ -244,8 +270,9 @@ export function saveSafetensors(
   path: string,
   tensors: Map<string, Tensor> | Record<string, Tensor>,
   metadata: Record<string, string> = {},
+  opts: EncodeOptions = {},
 ): void {
-  writeAtomic(path, encodeSafetensors(tensors, metadata));
+  writeAtomic(path, encodeSafetensors(tensors, metadata, opts));
 }
 
 /** Reads a safetensors file; the caller owns (disposes) the returned tensors. */
