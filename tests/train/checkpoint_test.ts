@@ -258,3 +258,32 @@ Deno.test("saveModule / loadModule: weights round trip into a fresh module; stri
   });
   Deno.removeSync(dir, { recursive: true });
 });
+
+Deno.test("safetensors writer: float16 storage rounds to nearest even, keeps int32 and chosen names", () => {
+  noLeak(() => {
+    // 1 + 2^-11 is a tie between 1 and 1 + 2^-10: round to even -> 1; 1 + 3·2^-11 -> 1 + 2^-9
+    const vals = [0, -0, 1, 1 + 2 ** -11, 1 + 3 * 2 ** -11, 65504, -2.5e-8, 3.14159, 1e-5];
+    const w = tensor(vals, [vals.length]), c = tensor([12345], [1]), ids = intTensor([7, -3], [2]);
+    const bytes = encodeSafetensors({ w, c, ids }, { k: "v" }, { float16: (n) => n !== "c" });
+    const back = decodeSafetensors(bytes);
+    const hdr = JSON.parse(
+      new TextDecoder().decode(
+        bytes.subarray(8, 8 + Number(new DataView(bytes.buffer).getBigUint64(0, true))),
+      ),
+    );
+    assertEquals([hdr.w.dtype, hdr.c.dtype, hdr.ids.dtype], ["F16", "F32", "I32"]);
+    assertEquals(Array.from(back.tensors.get("w")!.data()), vals.map((v) => Math.f16round(v)));
+    assertEquals(back.tensors.get("w")!.data()[3], 1);
+    assertEquals(back.tensors.get("w")!.data()[4], 1 + 2 ** -9);
+    assertEquals(Array.from(back.tensors.get("c")!.data()), [12345]);
+    assertEquals(Array.from(back.tensors.get("ids")!.dataI32()), [7, -3]);
+    assertEquals(back.metadata, { k: "v" });
+    disposeAll(...back.tensors.values());
+    const big = tensor([70000], [1]);
+    assertThrows(
+      () => encodeSafetensors({ big }, {}, { float16: true }),
+      /'big' holds 70000, outside the float16 range/,
+    );
+    disposeAll(w, c, ids, big);
+  });
+});
