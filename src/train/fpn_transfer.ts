@@ -14,7 +14,9 @@
  *   ln_vision                                             -> fpn.vit.norm (the trunk's final norm)
  *   patch_embed, pos_embed, cls_token, norm1/2, mlp.fc1/2 -> same names under fpn.vit
  *
- * The FPN takes the encoder's first `fpn.depth` blocks; the conv branch and the head keep their
+ * ln_vision's epsilon (1e-5, BLIP-2's) differs from the FPN norm's (the config's, 1e-6): a tiny
+ * shift the FPN stage trains through; tests/train/fpn_transfer_test.ts proves the copy exact with
+ * equal epsilons. The FPN takes the encoder's first `fpn.depth` blocks; the conv branch and the head keep their
  * own weights. Widths, heads, MLP widths and patch sizes must match (they do in every named
  * config but `paper`, whose FPN is ViT-H and encoder EVA ViT-g).
  * @module
