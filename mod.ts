@@ -213,4 +213,5 @@ export {
   wrapModel,
 } from "./src/infer/analyze.ts";
 export { renderOverlay } from "./src/infer/overlay.ts";
+export { maskPng, type OutputFiles, writeOutputs } from "./src/infer/outputs.ts";
 export { predictSplit, type PredictSplitOptions } from "./src/infer/predict_split.ts";
