@@ -32,6 +32,8 @@ const HELP = `deno task train --data DIR --out runs/X [options]
   --loss-ratio A:B:C:D   pretraining λ for MLM:LM:seg:ITC (default 2:1:1:1)
   --no-fpn               fine-tune with instructions that name no region (ablation)
   --fpn-gt               fine-tune with ground-truth regions (oracle ablation)
+  --precision P          fp32 | bf16 | fp16: mixed precision on CUDA (fp16 with dynamic loss scaling;
+                         default fp32, the only choice on the CPU)
   --fpn-init I           scratch | vision: start the FPN trunk from the trained image encoder
                          (with --stage all the order becomes pretrain -> fpn -> finetune; default scratch)
   --no-pretrain          skip the pretraining stage
@@ -115,6 +117,7 @@ async function run(args: string[]): Promise<number> {
         "no-fpn": { type: "boolean", default: false },
         "fpn-gt": { type: "boolean", default: false },
         "fpn-init": { type: "string", default: "scratch" },
+        precision: { type: "string", default: "fp32" },
         "no-pretrain": { type: "boolean", default: false },
         decoder: { type: "string" },
         template: { type: "string" },
@@ -215,11 +218,14 @@ async function run(args: string[]): Promise<number> {
     fail(`--fpn-init must be scratch or vision, got '${v["fpn-init"]}'`);
   }
   const fpnInit = v["fpn-init"] as "scratch" | "vision";
-  const order: Stage[] = fpnInit === "vision" ? ["pretrain", "fpn", "finetune"] : ["fpn", "pretrain", "finetune"];
+  if (!["fp32", "bf16", "fp16"].includes(v.precision!)) {
+    fail(`--precision must be fp32, bf16 or fp16, got '${v.precision}'`);
+  }
+  const order: Stage[] = fpnInit === "vision"
+    ? ["pretrain", "fpn", "finetune"]
+    : ["fpn", "pretrain", "finetune"];
   const stages: Stage[] = v.stage === "all"
-    ? order.filter((s) =>
-      !(s === "pretrain" && v["no-pretrain"]) && !(s === "fpn" && v["no-fpn"])
-    )
+    ? order.filter((s) => !(s === "pretrain" && v["no-pretrain"]) && !(s === "fpn" && v["no-fpn"]))
     : ["fpn", "pretrain", "finetune"].includes(v.stage!)
     ? [v.stage as Stage]
     : fail(`--stage must be fpn, pretrain, finetune or all, got '${v.stage}'`);
@@ -267,6 +273,7 @@ async function run(args: string[]): Promise<number> {
     weights: { mlm: ratio[0], lm: ratio[1], seg: ratio[2], contrastive: ratio[3] },
     finetuneRegions: v["no-fpn"] ? "none" : v["fpn-gt"] ? "gt" : "fpn",
     fpnInit,
+    precision: v.precision as "fp32" | "bf16" | "fp16",
     segVariant: v["seg-loss"] as "paper" | "official",
     fpnNegWeight: num(v["fpn-neg-weight"], "fpn-neg-weight", 0.2),
     fpnDice: !v["no-fpn-dice"],

@@ -7,6 +7,7 @@
  * checkpoint intact. `deno task infer --ckpt` reads the same files (weights + config + tokenizer).
  * @module
  */
+import type { LossScalerState } from "./loss_scale.ts";
 import type { Tensor } from "../tensor/tensor.ts";
 import { loadSafetensors, saveSafetensors } from "./checkpoint.ts";
 import type { ForgeryTalkerConfig } from "../model/config.ts";
@@ -43,6 +44,8 @@ export interface CheckpointMeta {
   options: Record<string, unknown>;
   /** Whether optimizer state is included (resumable). */
   resumable: boolean;
+  /** The fp16 loss scaler's state (`--precision fp16` runs only). */
+  scaler?: LossScalerState;
 }
 
 /** Writes a checkpoint atomically. */

@@ -40,6 +40,9 @@ import {
 import { generate } from "../infer/generate.ts";
 import { plmSample } from "../eval/plm.ts";
 import { initFpnFromVision } from "./fpn_transfer.ts";
+import { LossScaler } from "./loss_scale.ts";
+import { withAutocast } from "../backend/cuda.ts";
+import { getDefaultDevice } from "../tensor/tensor.ts";
 import {
   instruction,
   OFFICIAL_TEMPLATE,
@@ -113,6 +116,13 @@ export interface TrainOptions {
    * pretrain -> fpn -> finetune so the encoder is trained before it is copied.
    */
   fpnInit?: "scratch" | "vision";
+  /**
+   * Mixed precision on CUDA (`--precision`): `bf16` / `fp16` run the forward and backward GEMMs
+   * and attention with 16-bit operands (fp32 accumulation, fp32 master weights and optimizer);
+   * `fp16` adds dynamic loss scaling (src/train/loss_scale.ts; skipped steps are logged and the
+   * scaler's state is checkpointed). Default fp32; the CPU kernels are fp32 only.
+   */
+  precision?: "fp32" | "bf16" | "fp16";
   /** Stop each invocation after this many optimizer steps, saving a resumable checkpoint (0: no limit). */
   stopAfter?: number;
   /** Where progress goes. */
@@ -401,6 +411,12 @@ async function runStage(
     throw new Error(`the training split has ${data.train.length} samples, fewer than one batch of ${micro}`);
   }
   const mlmRng = new Rng(o.seed ^ 0x6d6c6d);
+  const amp = o.precision && o.precision !== "fp32" ? o.precision : null;
+  if (amp && getDefaultDevice() !== "cuda") {
+    throw new Error(`--precision ${amp} needs the CUDA device (the CPU kernels compute in fp32)`);
+  }
+  const scaler = amp === "fp16" ? new LossScaler() : null;
+  let overflows = 0;
   let step = 0, epoch = 0, batchInEpoch = 0;
   let best: { score: number; step: number } | null = null;
   if (resume) {
@@ -411,6 +427,7 @@ async function runStage(
     epoch = resume.meta.epoch;
     batchInEpoch = resume.meta.batchInEpoch;
     best = resume.meta.best;
+    if (scaler && resume.meta.scaler) scaler.setState(resume.meta.scaler);
     o.print(
       `resume: stage ${stage} at step ${step} (epoch ${epoch}, batch ${batchInEpoch}) from ${o.resume}`,
     );
@@ -429,6 +446,7 @@ async function runStage(
     best,
     options: { ...o, print: undefined, config: undefined },
     resumable,
+    ...(scaler ? { scaler: scaler.state() } : {}),
   });
   const writeLog = async (rec: Record<string, unknown>) => {
     if (isMain) await st.log.write(new TextEncoder().encode(JSON.stringify({ stage, ...rec }) + "\n"));
@@ -465,30 +483,32 @@ async function runStage(
         batchInEpoch++;
         let stepLoss = NaN;
         try {
-          stepLoss = tidy(() => {
-            const B = b.ids.length;
-            const scores = stage === "finetune" ? regionScores(model, o, b) : b.labels;
-            const mb = toModelBatch(b, {
-              cfg,
-              tok,
-              regionScores: scores,
-              mlm: stage === "pretrain",
-              rng: mlmRng,
-            });
-            const { loss, terms: t } = model.losses(mb, {
-              stage,
-              weights: o.weights,
-              segVariant: o.segVariant,
-              fpnNegWeight: o.fpnNegWeight,
-              fpnDice: o.fpnDice,
-            });
-            const lv = loss.item();
-            if (!Number.isFinite(lv)) return lv;
-            for (const [k, v] of Object.entries(t)) terms[k] = (terms[k] ?? 0) + v.item() / o.accumulate;
-            backward(o.accumulate > 1 ? scale(loss, 1 / o.accumulate) : loss);
-            seen += B;
-            return lv;
-          });
+          stepLoss = withAutocast(amp, () =>
+            tidy(() => {
+              const B = b.ids.length;
+              const scores = stage === "finetune" ? regionScores(model, o, b) : b.labels;
+              const mb = toModelBatch(b, {
+                cfg,
+                tok,
+                regionScores: scores,
+                mlm: stage === "pretrain",
+                rng: mlmRng,
+              });
+              const { loss, terms: t } = model.losses(mb, {
+                stage,
+                weights: o.weights,
+                segVariant: o.segVariant,
+                fpnNegWeight: o.fpnNegWeight,
+                fpnDice: o.fpnDice,
+              });
+              const lv = loss.item();
+              if (!Number.isFinite(lv)) return lv;
+              for (const [k, v] of Object.entries(t)) terms[k] = (terms[k] ?? 0) + v.item() / o.accumulate;
+              const l = o.accumulate > 1 ? scale(loss, 1 / o.accumulate) : loss;
+              backward(scaler ? scaler.scaleLoss(l) : l);
+              seen += B;
+              return lv;
+            }));
         } catch (e) {
           if (o.strict || !/image|mask|PNG|JPEG|decode/i.test((e as Error).message)) throw e;
           badBatches++;
@@ -516,8 +536,14 @@ async function runStage(
         opt.setLrFactor(sched(step));
         const params = model.parameters().filter((p) => p.requiresGrad && p.grad);
         if (o.dist) allReduceGradients(params, o.dist);
-        const gnorm = o.clip > 0 ? clipGradNorm(params, o.clip) : NaN;
-        opt.step();
+        // fp16: skip the update when a scaled gradient overflowed; clip against the scaled norm
+        // (same coefficient) and let AdamW undo the scale, so no extra pass over the gradients
+        const finite = scaler ? scaler.check(params) : true;
+        const k = scaler ? scaler.scale : 1;
+        const gnorm = !finite ? Infinity : o.clip > 0 ? clipGradNorm(params, o.clip * k) / k : NaN;
+        if (finite) opt.step(scaler ? scaler.unscale() : 1);
+        else overflows++;
+        scaler?.update();
         model.zeroGrad();
         step++;
         skippedInARow = 0;
@@ -537,6 +563,7 @@ async function runStage(
           loss,
           ...terms,
           grad_norm: gnorm,
+          ...(scaler ? { loss_scale: scaler.scale, overflow_steps: overflows } : {}),
           samples_per_s: rate,
           elapsed_s: (now - t0) / 1000,
           peak_mb: memoryStats().peakBytes / 2 ** 20,

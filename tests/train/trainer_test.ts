@@ -186,6 +186,10 @@ Deno.test("trainer CLI: bad input gives one clear message", async () => {
   assert.match(r.err, /--loss-ratio takes four/);
   r = await cli(["--data", dataDir, "--out", `${root}/x`, "--no-fpn", "--fpn-gt"]);
   assert.match(r.err, /exclude each other/);
+  r = await cli(["--data", dataDir, "--out", `${root}/x`, "--precision", "fp8"]);
+  assert.match(r.err, /--precision must be fp32, bf16 or fp16, got 'fp8'/);
+  r = await cli(["--data", dataDir, "--out", `${root}/x`, "--fpn-init", "imagenet"]);
+  assert.match(r.err, /--fpn-init must be scratch or vision/);
   // an empty split
   const empty = `${root}/empty`;
   Deno.mkdirSync(empty, { recursive: true });
@@ -205,6 +209,11 @@ Deno.test("trainer CLI: bad input gives one clear message", async () => {
       d,
     ),
     /checkpoint of config 'tiny' differs from the requested config/,
+  );
+  // mixed precision on the CPU: refused before any step, naming the device
+  await assert.rejects(
+    train(options(`${root}/amp`, ["fpn"], { precision: "bf16" }), d),
+    /--precision bf16 needs the CUDA device/,
   );
   // not a checkpoint at all
   Deno.writeTextFileSync(`${root}/junk.safetensors`, "not a checkpoint");
