@@ -46,4 +46,6 @@ for (const [k, t] of keep) {
 }
 disposeCheckpoint(back);
 const mb = (p: string) => (Deno.statSync(p).size / 2 ** 20).toFixed(1);
-console.log(`pack_model: ${src} (${mb(src)} MiB) -> ${dst} (${mb(dst)} MiB), max |Δw| ${worst.toExponential(2)}`);
+console.log(
+  `pack_model: ${src} (${mb(src)} MiB) -> ${dst} (${mb(dst)} MiB), max |Δw| ${worst.toExponential(2)}`,
+);

@@ -118,7 +118,6 @@ function num(v: string | undefined, what: string, int = false): number | undefin
   return x;
 }
 
-
 /** Run the CLI with `args`; returns the exit code (0 ok, 1 some item failed, 2 usage). */
 export async function main(args: string[]): Promise<number> {
   const t0 = performance.now();
