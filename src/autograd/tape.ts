@@ -13,6 +13,7 @@
  * - Without `retainGraph` the graph is released: its nodes' `saved` tensors are freed and a
  *   second backward through it throws. With `{retainGraph: true}` it may run again (and adds
  *   into `.grad` again, like PyTorch).
+ * - `onGradReady` reports each leaf when its gradient is final (gradient bucketing, src/dist/ddp.ts).
  * - A tensor on the path that was disposed, a root gradient of the wrong shape, and a
  *   backward through a released graph are errors naming the tensor and the op.
  *
@@ -85,6 +86,12 @@ export interface BackwardOptions {
    * second backward add into `.grad` again.
    */
   retainGraph?: boolean;
+  /**
+   * Called once per leaf as soon as its `.grad` is final for this backward (every path into it
+   * has run), in completion order; data-parallel training starts a bucket's all-reduce from here
+   * while the rest of the backward runs. Leaves the root does not reach are not reported.
+   */
+  onGradReady?: (leaf: Tensor) => void;
 }
 
 function describe(t: Tensor): string {
@@ -159,6 +166,8 @@ export function backward(root: Tensor, gradOrOpts?: Tensor | BackwardOptions): v
         if (!node) {
           const mine = own(g) && !holders.get(g) && g.storage.refs === 1;
           if (!accumulateLeaf(t, g, mine)) free(g);
+          // a leaf is visited once, after all its consumers: its gradient is complete now
+          opts.onGradReady?.(t);
           continue;
         }
         // the node's temporaries die with this scope; its returned gradients survive

@@ -7,7 +7,7 @@
  */
 import { openLibrary } from "../backend/loader.ts";
 import type { Tensor } from "../tensor/tensor.ts";
-import type { DistEnv, ProcessGroup } from "./process_group.ts";
+import type { AsyncWork, DistEnv, ProcessGroup } from "./process_group.ts";
 
 /** FFI signatures of libft_dist (native/dist/gloo_pg.cpp). */
 export const GLOO_SYMBOLS = {
@@ -53,6 +53,21 @@ export const GLOO_SYMBOLS = {
     ],
     result: "i32",
   },
+  /** (handle, data f32[n], n, timeout_ms, out work id i64[1]) -> status; runs on the group's worker thread. */
+  ft_pg_allreduce_f32_async: {
+    parameters: [
+      /* handle */ "pointer",
+      /* data f32[n] */ "pointer",
+      /* n */ "i64",
+      /* timeout_ms */ "i64",
+      /* out work id i64[1] */ "buffer",
+    ],
+    result: "i32",
+  },
+  /** (handle, work id, out done i32[1]) -> status. */
+  ft_pg_poll: { parameters: [/* handle */ "pointer", /* id */ "i64", /* out done i32[1] */ "buffer"], result: "i32" },
+  /** (handle, work id, timeout_ms) -> the work's status (3: still running after timeout_ms > 0). */
+  ft_pg_wait: { parameters: [/* handle */ "pointer", /* id */ "i64", /* timeout_ms */ "i64"], result: "i32" },
   /** (handle, timeout_ms) -> status. */
   ft_pg_barrier: { parameters: [/* handle */ "pointer", /* timeout_ms */ "i64"], result: "i32" },
   /** (handle) -> status. */
@@ -141,6 +156,40 @@ export class GlooProcessGroup implements ProcessGroup {
       "allreduce",
     );
     h.done();
+  }
+
+  /**
+   * Starts summing `data` over ranks on the group's worker thread and returns at once; `data` must
+   * not be read or written until `wait()` returned (the work object keeps it alive until then).
+   */
+  allReduceSumAsync(data: Float32Array, timeoutMs = this.timeoutMs): AsyncWork {
+    const id = new BigInt64Array(1);
+    const handle = this.live("allreduce");
+    this.check(
+      gloo().ft_pg_allreduce_f32_async(
+        handle,
+        Deno.UnsafePointer.of(data),
+        BigInt(data.length),
+        BigInt(timeoutMs),
+        id,
+      ),
+      "allreduce (async start)",
+    );
+    let finished = false;
+    const flag = new Int32Array(1);
+    return {
+      done: () => {
+        if (finished) return true;
+        this.check(gloo().ft_pg_poll(handle, id[0], flag), "allreduce (poll)");
+        return flag[0] === 1;
+      },
+      wait: () => {
+        if (finished) return;
+        finished = true;
+        // keep `data` reachable until the native side is done with it
+        this.check(gloo().ft_pg_wait(handle, id[0], 0n), `allreduce of ${data.length} floats`);
+      },
+    };
   }
 
   broadcast(data: Float32Array | Tensor, root: number, timeoutMs = this.timeoutMs): void {

@@ -8,6 +8,14 @@
  */
 import type { Tensor } from "../tensor/tensor.ts";
 
+/** A collective started by `allReduceSumAsync`. */
+export interface AsyncWork {
+  /** Whether it has finished (without collecting its status). */
+  done(): boolean;
+  /** Blocks until it finishes; throws its error (a dead or hung peer) naming the operation. */
+  wait(): void;
+}
+
 /** A group of `worldSize` cooperating processes; this one is `rank`. */
 export interface ProcessGroup {
   /** This process's rank in [0, worldSize). */
@@ -18,6 +26,11 @@ export interface ProcessGroup {
   readonly backend: string;
   /** data: [n] float32, replaced by the element-wise sum over ranks. */
   allReduceSum(data: Float32Array | Tensor, timeoutMs?: number): void;
+  /**
+   * Like allReduceSum but returns at once (the sum runs on a communication thread); `data` must not
+   * be touched until `wait()`. Optional: backends without it are driven through allReduceSum.
+   */
+  allReduceSumAsync?(data: Float32Array, timeoutMs?: number): AsyncWork;
   /** data: [n] float32, replaced by rank `root`'s values. */
   broadcast(data: Float32Array | Tensor, root: number, timeoutMs?: number): void;
   /** input: [n] float32 -> [worldSize * n], row r = rank r's input. */
