@@ -212,11 +212,16 @@ export function backward(root: Tensor, gradOrOpts?: Tensor | BackwardOptions): v
   if (!opts.retainGraph) { for (const t of order) if (t.node) release(t); }
 }
 
-/** Reverse topological order of the tensors that need a gradient (iterative DFS). */
+/**
+ * Topological order of the tensors that need a gradient (iterative DFS post-order; backward walks
+ * it from the end). A node's leaf inputs are visited after its other inputs, so they land late in
+ * the post-order and a parameter is reached right after the last node that uses it: its
+ * `onGradReady` fires as early as possible instead of after the whole subgraph below its node.
+ */
 function topoOrder(root: Tensor): Tensor[] {
   const order: Tensor[] = [];
   const seen = new Set<number>();
-  const stack: [Tensor, number][] = [[root, 0]];
+  const stack: [Tensor, number, Tensor[]][] = [[root, 0, []]];
   while (stack.length) {
     const top = stack[stack.length - 1];
     const [t, i] = top;
@@ -238,12 +243,14 @@ function topoOrder(root: Tensor): Tensor[] {
             `was released by a previous backward; pass {retainGraph: true} to the first backward to run it twice`,
         );
       }
+      const inputs = t.node?.inputs ?? [];
+      top[2] = inputs.filter((c) => c.node).concat(inputs.filter((c) => !c.node));
     }
-    const inputs = t.node?.inputs ?? [];
+    const inputs = top[2];
     if (i < inputs.length) {
       top[1]++;
       const c = inputs[i];
-      if (c.requiresGrad && !seen.has(c.id)) stack.push([c, 0]);
+      if (c.requiresGrad && !seen.has(c.id)) stack.push([c, 0, []]);
     } else {
       stack.pop();
       order.push(t);
