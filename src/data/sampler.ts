@@ -26,6 +26,12 @@ export function epochPermutation(n: number, seed: number, epoch: number, shuffle
   return shuffle ? Rng.derive(seed, 0x10ad, epoch).shuffle(idx) : idx;
 }
 
+/** How many samples each rank gets of an n-sample epoch from global position `start` on. */
+export function rankCount(n: number, worldSize: number, start = 0, dropLast = false): number {
+  const remaining = Math.max(0, n - start);
+  return dropLast ? Math.floor(remaining / worldSize) : Math.ceil(remaining / worldSize);
+}
+
 /**
  * Rank `rank`'s share of `order` from global position `start` on: positions start + rank + W·j
  * (wrapping past the end), j < ceil((n - start) / W) (floor with dropLast). With start = 0 this
@@ -34,8 +40,7 @@ export function epochPermutation(n: number, seed: number, epoch: number, shuffle
 export function rankSlice(order: number[], rank: number, worldSize: number, start = 0, dropLast = false): number[] {
   const n = order.length;
   if (!Number.isInteger(start) || start < 0) throw new Error(`rankSlice: start ${start} must be an integer >= 0`);
-  const remaining = Math.max(0, n - start);
-  const per = dropLast ? Math.floor(remaining / worldSize) : Math.ceil(remaining / worldSize);
+  const per = rankCount(n, worldSize, start, dropLast);
   const out: number[] = new Array(per);
   for (let j = 0; j < per; j++) out[j] = order[(start + rank + worldSize * j) % n];
   return out;

@@ -8,6 +8,11 @@
  */
 import type { Tensor } from "../tensor/tensor.ts";
 
+/** A collective that failed or timed out (a peer died, hung or closed its connection). */
+export class CollectiveError extends Error {
+  override name = "CollectiveError";
+}
+
 /** A collective started by `allReduceSumAsync`. */
 export interface AsyncWork {
   /** Whether it has finished (without collecting its status). */
@@ -39,6 +44,17 @@ export interface ProcessGroup {
   barrier(timeoutMs?: number): void;
   /** Closes the connections (idempotent). */
   destroy(): void;
+  /**
+   * Records how far this rank got (e.g. "fpn step 12") where the other ranks can read it (a small
+   * file next to the rendezvous store), so a failure can name the rank that stopped.
+   */
+  markProgress?(label: string): void;
+  /**
+   * After a failed collective: one line per other rank that is behind this one or whose process
+   * is gone, e.g. "rank 1 (pid 4242) last reported fpn step 2, 5.1 s ago; its process is gone
+   * (killed or crashed)"; "" when nothing is known.
+   */
+  describePeers?(): string;
 }
 
 /** Where and how this process joins its group. */
