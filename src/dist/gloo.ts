@@ -100,6 +100,15 @@ function hostData(data: Float32Array | Tensor): { ptr: Deno.PointerValue; n: num
   return { ptr: Deno.UnsafePointer.of(host), n: host.length, done: () => void data.set(host) };
 }
 
+/** This host's name, or "" without --allow-sys (the beacons are diagnostics, never a reason to fail). */
+function hostName(): string {
+  try {
+    return Deno.hostname();
+  } catch {
+    return "";
+  }
+}
+
 /** Whether a local process runs (a zombie, exited but not yet reaped, counts as gone). Linux /proc. */
 function processAlive(pid: number): boolean {
   try {
@@ -155,7 +164,7 @@ export class GlooProcessGroup implements ProcessGroup {
     const b: Beacon = {
       rank: this.rank,
       pid: Deno.pid,
-      host: Deno.hostname(),
+      host: hostName(),
       label: this.label,
       seq: this.seq,
       t: Date.now(),
@@ -183,7 +192,7 @@ export class GlooProcessGroup implements ProcessGroup {
       }
       const ago = ((Date.now() - b.t) / 1000).toFixed(1);
       let state = "";
-      if (b.host === Deno.hostname()) {
+      if (b.host && b.host === hostName()) {
         // a peer killed a moment ago may still be exiting (its sockets close first): look for 0.5 s
         let alive = processAlive(b.pid);
         for (let i = 0; i < 5 && alive; i++) {
