@@ -229,11 +229,11 @@ async function run(args: string[]): Promise<number> {
     fail(`--fpn-init must be scratch or vision, got '${v["fpn-init"]}'`);
   }
   const fpnInit = v["fpn-init"] as "scratch" | "vision";
-  const order: Stage[] = fpnInit === "vision" ? ["pretrain", "fpn", "finetune"] : ["fpn", "pretrain", "finetune"];
+  const order: Stage[] = fpnInit === "vision"
+    ? ["pretrain", "fpn", "finetune"]
+    : ["fpn", "pretrain", "finetune"];
   const stages: Stage[] = v.stage === "all"
-    ? order.filter((s) =>
-      !(s === "pretrain" && v["no-pretrain"]) && !(s === "fpn" && v["no-fpn"])
-    )
+    ? order.filter((s) => !(s === "pretrain" && v["no-pretrain"]) && !(s === "fpn" && v["no-fpn"]))
     : ["fpn", "pretrain", "finetune"].includes(v.stage!)
     ? [v.stage as Stage]
     : fail(`--stage must be fpn, pretrain, finetune or all, got '${v.stage}'`);

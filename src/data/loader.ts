@@ -58,7 +58,10 @@ export class MMTTLoader {
     if (opts.batchSize < 1) throw new Error(`loader: expected batchSize ≥ 1, got ${opts.batchSize}`);
     this.rank = opts.rank ?? 0;
     this.worldSize = opts.worldSize ?? 1;
-    if (!Number.isInteger(this.worldSize) || this.worldSize < 1 || !(this.rank >= 0 && this.rank < this.worldSize)) {
+    if (
+      !Number.isInteger(this.worldSize) || this.worldSize < 1 ||
+      !(this.rank >= 0 && this.rank < this.worldSize)
+    ) {
       throw new Error(`loader: need 0 <= rank (${this.rank}) < worldSize (${this.worldSize})`);
     }
     const n = opts.workers ?? 2;

@@ -37,9 +37,17 @@ export function rankCount(n: number, worldSize: number, start = 0, dropLast = fa
  * (wrapping past the end), j < ceil((n - start) / W) (floor with dropLast). With start = 0 this
  * is PyTorch's DistributedSampler split.
  */
-export function rankSlice(order: number[], rank: number, worldSize: number, start = 0, dropLast = false): number[] {
+export function rankSlice(
+  order: number[],
+  rank: number,
+  worldSize: number,
+  start = 0,
+  dropLast = false,
+): number[] {
   const n = order.length;
-  if (!Number.isInteger(start) || start < 0) throw new Error(`rankSlice: start ${start} must be an integer >= 0`);
+  if (!Number.isInteger(start) || start < 0) {
+    throw new Error(`rankSlice: start ${start} must be an integer >= 0`);
+  }
   const per = rankCount(n, worldSize, start, dropLast);
   const out: number[] = new Array(per);
   for (let j = 0; j < per; j++) out[j] = order[(start + rank + worldSize * j) % n];
@@ -62,7 +70,10 @@ export class DistributedSampler {
     if (!Number.isInteger(length) || length < 0) {
       throw new Error(`DistributedSampler: length ${length} must be an integer >= 0`);
     }
-    if (!Number.isInteger(worldSize) || worldSize < 1 || !Number.isInteger(rank) || rank < 0 || rank >= worldSize) {
+    if (
+      !Number.isInteger(worldSize) || worldSize < 1 || !Number.isInteger(rank) || rank < 0 ||
+      rank >= worldSize
+    ) {
       throw new Error(`DistributedSampler: need integers 0 <= rank (${rank}) < worldSize (${worldSize})`);
     }
     this.shuffle = opts.shuffle ?? true;
@@ -86,6 +97,12 @@ export class DistributedSampler {
    * world size). Both may be given; they add up.
    */
   indices(epoch: number, skip = 0, start = 0): number[] {
-    return rankSlice(this.order(epoch), this.rank, this.worldSize, start + skip * this.worldSize, this.dropLast);
+    return rankSlice(
+      this.order(epoch),
+      this.rank,
+      this.worldSize,
+      start + skip * this.worldSize,
+      this.dropLast,
+    );
   }
 }

@@ -65,7 +65,10 @@ export const GLOO_SYMBOLS = {
     result: "i32",
   },
   /** (handle, work id, out done i32[1]) -> status. */
-  ft_pg_poll: { parameters: [/* handle */ "pointer", /* id */ "i64", /* out done i32[1] */ "buffer"], result: "i32" },
+  ft_pg_poll: {
+    parameters: [/* handle */ "pointer", /* id */ "i64", /* out done i32[1] */ "buffer"],
+    result: "i32",
+  },
   /** (handle, work id, timeout_ms) -> the work's status (3: still running after timeout_ms > 0). */
   ft_pg_wait: { parameters: [/* handle */ "pointer", /* id */ "i64", /* timeout_ms */ "i64"], result: "i32" },
   /** (handle, timeout_ms) -> status. */
@@ -199,7 +202,9 @@ export class GlooProcessGroup implements ProcessGroup {
           Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
           alive = processAlive(b.pid);
         }
-        state = alive ? "; its process is still running (hung or stuck)" : "; its process is gone (killed or crashed)";
+        state = alive
+          ? "; its process is still running (hung or stuck)"
+          : "; its process is gone (killed or crashed)";
       }
       const line = `rank ${r} (pid ${b.pid} on ${b.host}) last reported ${b.label}, ${ago} s ago${state}`;
       all.push(line);

@@ -365,7 +365,11 @@ export async function train(
  * on every rank, and whether any rank was interrupted (Ctrl-C reaches the ranks at slightly
  * different times; stopping at different steps would leave a peer waiting in a collective).
  */
-function agree(pg: ProcessGroup, lossValue: number, interrupted: boolean): { finite: boolean; stop: boolean } {
+function agree(
+  pg: ProcessGroup,
+  lossValue: number,
+  interrupted: boolean,
+): { finite: boolean; stop: boolean } {
   const v = new Float32Array([Number.isFinite(lossValue) ? 0 : 1, interrupted ? 1 : 0]);
   pg.allReduceSum(v);
   return { finite: v[0] === 0, stop: v[1] > 0 };
@@ -580,7 +584,9 @@ async function runStage(
         if (!Number.isFinite(stepLoss)) {
           if (!o.skipNonfinite) {
             throw new Error(
-              `non-finite loss (${stepLoss}${o.dist ? ", here or on another rank" : ""}) at ${stage} step ${step}; ` +
+              `non-finite loss (${stepLoss}${
+                o.dist ? ", here or on another rank" : ""
+              }) at ${stage} step ${step}; ` +
                 `the last good checkpoint is ${lastPath} ` +
                 `(use --skip-nonfinite to skip such steps, or a lower --lr)`,
             );

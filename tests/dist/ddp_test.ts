@@ -99,7 +99,11 @@ Deno.test({
     const d = maxDiff(a, b);
     assert(d < 1e-5, `2-rank vs 1-process parameters differ by ${d}`);
     // overlapped: buckets all-reduced from the tape's hook while backward runs (async gloo thread)
-    const over = await launch(2, { FT_TEST_OUT: `${dir}/over.json`, FT_TEST_STEPS: "5", FT_TEST_OVERLAP: "1" });
+    const over = await launch(2, {
+      FT_TEST_OUT: `${dir}/over.json`,
+      FT_TEST_STEPS: "5",
+      FT_TEST_OVERLAP: "1",
+    });
     assertEquals(over.codes, [0, 0], over.stderr.join("\n"));
     const o = maxDiff(a, readParams(`${dir}/over.json`));
     assert(o < 1e-5, `overlapped 2-rank vs 1-process parameters differ by ${o}`);

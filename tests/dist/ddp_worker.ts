@@ -108,7 +108,10 @@ for (let step = start; step < steps; step++) {
   }
 }
 if (env.rank === 0 && out && reducer) {
-  Deno.writeTextFileSync(out + ".stats.json", JSON.stringify({ buckets: reducer.bucketCount, launchedInBackward, launchTrace }));
+  Deno.writeTextFileSync(
+    out + ".stats.json",
+    JSON.stringify({ buckets: reducer.bucketCount, launchedInBackward, launchTrace }),
+  );
 }
 if (env.rank === 0 && out) {
   Deno.writeTextFileSync(

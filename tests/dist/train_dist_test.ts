@@ -60,7 +60,13 @@ async function launch(ranks: number, env: Record<string, string>, limitS = 120, 
   const store = Deno.makeTempDirSync({ prefix: "ft_dist_store_" });
   const out = await new Deno.Command("/usr/bin/python3", {
     args: ["-c", LAUNCH, Deno.execPath(), WORKER, String(ranks), String(limitS), String(graceS)],
-    env: { ...env, FT_TEST_DATA: dataDir, MASTER_PORT: String(port), FT_DIST_STORE: store, FT_NUM_THREADS: "1" },
+    env: {
+      ...env,
+      FT_TEST_DATA: dataDir,
+      MASTER_PORT: String(port),
+      FT_DIST_STORE: store,
+      FT_NUM_THREADS: "1",
+    },
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -88,14 +94,18 @@ const last = (run: string) => `${root}/${run}/fpn-last.safetensors`;
 const ok = (r: Run, n: number) => assertEquals(r.codes, Array(n).fill(0), r.stderr.join("\n"));
 
 Deno.test({
-  name: "gloo trainer: 2 ranks x batch 8 == 1 x batch 16 after 5 steps; resume 2 -> 1 and 1 -> 2 ranks mid-epoch",
+  name:
+    "gloo trainer: 2 ranks x batch 8 == 1 x batch 16 after 5 steps; resume 2 -> 1 and 1 -> 2 ranks mid-epoch",
   ignore: !hasGloo,
   sanitizeResources: false,
   fn: async () => {
     const bn = { FT_TEST_BN: "frozen" };
     ok(await launch(1, { ...bn, FT_TEST_OUT: `${root}/one`, FT_TEST_BATCH: "16" }), 1);
     // small buckets (0.05 MB): several all-reduces per step, the first started mid-backward
-    ok(await launch(2, { ...bn, FT_TEST_OUT: `${root}/two`, FT_TEST_BATCH: "8", FT_TEST_BUCKET_MB: "0.05" }), 2);
+    ok(
+      await launch(2, { ...bn, FT_TEST_OUT: `${root}/two`, FT_TEST_BATCH: "8", FT_TEST_BUCKET_MB: "0.05" }),
+      2,
+    );
     const d2 = compare(last("one"), last("two"));
     assertEquals(d2.steps, [5, 5]);
     assert(d2.diff < 1e-5, `2 ranks vs 1 process: parameters differ by ${d2.diff}`);
@@ -104,12 +114,18 @@ Deno.test({
     const mid = readCheckpoint(last("a"));
     assertEquals([mid.meta.step, mid.meta.epoch, mid.meta.samplesInEpoch, mid.meta.worldSize], [2, 0, 32, 2]);
     disposeCheckpoint(mid);
-    ok(await launch(1, { ...bn, FT_TEST_OUT: `${root}/a`, FT_TEST_BATCH: "16", FT_TEST_RESUME: last("a") }), 1);
+    ok(
+      await launch(1, { ...bn, FT_TEST_OUT: `${root}/a`, FT_TEST_BATCH: "16", FT_TEST_RESUME: last("a") }),
+      1,
+    );
     const da = compare(last("one"), last("a"));
     assert(da.diff < 1e-5 && da.steps[1] === 5, `2 -> 1 rank resume: differ by ${da.diff} (${da.steps})`);
     // and the other way round
     ok(await launch(1, { ...bn, FT_TEST_OUT: `${root}/b`, FT_TEST_BATCH: "16", FT_TEST_STOP_AFTER: "2" }), 1);
-    ok(await launch(2, { ...bn, FT_TEST_OUT: `${root}/b`, FT_TEST_BATCH: "8", FT_TEST_RESUME: last("b") }), 2);
+    ok(
+      await launch(2, { ...bn, FT_TEST_OUT: `${root}/b`, FT_TEST_BATCH: "8", FT_TEST_RESUME: last("b") }),
+      2,
+    );
     const db = compare(last("one"), last("b"));
     assert(db.diff < 1e-5 && db.steps[1] === 5, `1 -> 2 ranks resume: differ by ${db.diff} (${db.steps})`);
     console.log(`max |Δparam| vs 1 x 16: 2 x 8 ${d2.diff}, 2->1 resume ${da.diff}, 1->2 resume ${db.diff}`);
@@ -131,7 +147,10 @@ Deno.test({
     assertEquals(r.codes[1], -9, r.stderr[1]); // python reports death by SIGKILL as -9
     assert(r.codes[0] !== 0, `rank 0 exit code ${r.codes[0]}`);
     assert(/data-parallel run stopped on rank 0\/2/.test(r.stderr[0]), r.stderr[0]);
-    assert(/rank 1 \(pid \d+ on .*\) last reported fpn step 3.*its process is gone/.test(r.stderr[0]), r.stderr[0]);
+    assert(
+      /rank 1 \(pid \d+ on .*\) last reported fpn step 3.*its process is gone/.test(r.stderr[0]),
+      r.stderr[0],
+    );
     assert(r.stderr[0].includes(`the last checkpoint is ${last("kill")}`), r.stderr[0]);
     assert(r.rank0_s < 20, `rank 0 took ${r.rank0_s} s; the collective timeout is 20 s`);
     const c = readCheckpoint(last("kill")); // saveEvery 2: written whole after step 2
@@ -145,15 +164,23 @@ Deno.test({
   ignore: !hasGloo,
   sanitizeResources: false,
   fn: async () => {
-    const r = await launch(2, {
-      FT_TEST_OUT: `${root}/hang`,
-      FT_TEST_BATCH: "8",
-      FT_TEST_STEPS: "6",
-      FT_TEST_HANG_AT: "1:3",
-      FT_TEST_TIMEOUT_MS: "4000",
-    }, 60, 1);
+    const r = await launch(
+      2,
+      {
+        FT_TEST_OUT: `${root}/hang`,
+        FT_TEST_BATCH: "8",
+        FT_TEST_STEPS: "6",
+        FT_TEST_HANG_AT: "1:3",
+        FT_TEST_TIMEOUT_MS: "4000",
+      },
+      60,
+      1,
+    );
     assert(r.codes[0] !== 0, `rank 0 exit code ${r.codes[0]}`);
-    assert(/rank 1 \(pid \d+ on .*\) last reported fpn step 3.*still running \(hung or stuck\)/.test(r.stderr[0]), r.stderr[0]);
+    assert(
+      /rank 1 \(pid \d+ on .*\) last reported fpn step 3.*still running \(hung or stuck\)/.test(r.stderr[0]),
+      r.stderr[0],
+    );
     assert(/[Tt]imed out|timeout/.test(r.stderr[0]), r.stderr[0]);
     assert(r.rank0_s < 4 + 15, `rank 0 took ${r.rank0_s} s with a 4 s collective timeout`);
     const c = readCheckpoint(last("hang"));
