@@ -139,7 +139,16 @@ export class GradReducer {
       fill += params[i].size;
     }
     close();
-    this.buckets.forEach((b, bi) => b.params.forEach((pi, k) => this.where.set(params[pi], [bi, k])));
+    this.buckets.forEach((b, bi) =>
+      b.params.forEach((pi, k) => {
+        if (this.where.has(params[pi])) {
+          throw new Error(
+            `GradReducer: parameter '${params[pi].name ?? pi}' is listed twice (pass each tensor once)`,
+          );
+        }
+        this.where.set(params[pi], [bi, k]);
+      })
+    );
     this.packed = new Array(params.length).fill(false);
   }
 

@@ -109,6 +109,13 @@ Deno.test({
     const d2 = compare(last("one"), last("two"));
     assertEquals(d2.steps, [5, 5]);
     assert(d2.diff < 1e-5, `2 ranks vs 1 process: parameters differ by ${d2.diff}`);
+    // with gradient accumulation (2 micro-batches of 4 per rank; the hook runs on the second)
+    ok(
+      await launch(2, { ...bn, FT_TEST_OUT: `${root}/acc`, FT_TEST_BATCH: "8", FT_TEST_ACCUMULATE: "2" }),
+      2,
+    );
+    const dacc = compare(last("one"), last("acc"));
+    assert(dacc.diff < 1e-5, `2 ranks x 2 micro-batches vs 1 process: parameters differ by ${dacc.diff}`);
     // 2 ranks stop after 2 steps (32 of 48 samples of epoch 0), 1 rank finishes
     ok(await launch(2, { ...bn, FT_TEST_OUT: `${root}/a`, FT_TEST_BATCH: "8", FT_TEST_STOP_AFTER: "2" }), 2);
     const mid = readCheckpoint(last("a"));
@@ -128,7 +135,10 @@ Deno.test({
     );
     const db = compare(last("one"), last("b"));
     assert(db.diff < 1e-5 && db.steps[1] === 5, `1 -> 2 ranks resume: differ by ${db.diff} (${db.steps})`);
-    console.log(`max |Δparam| vs 1 x 16: 2 x 8 ${d2.diff}, 2->1 resume ${da.diff}, 1->2 resume ${db.diff}`);
+    console.log(
+      `max |Δparam| vs 1 x 16: 2 x 8 ${d2.diff}, accumulated ${dacc.diff}, 2->1 resume ${da.diff}, ` +
+        `1->2 resume ${db.diff}`,
+    );
   },
 });
 

@@ -3,7 +3,7 @@
  * `train()` on a micro config, FPN stage, with a Gloo group when WORLD_SIZE > 1.
  * Env: RANK, WORLD_SIZE, MASTER_PORT, FT_DIST_STORE (torchrun names), FT_TEST_DATA (MMTT folder),
  * FT_TEST_OUT (run folder), FT_TEST_BATCH (per rank), FT_TEST_STEPS, FT_TEST_STOP_AFTER,
- * FT_TEST_RESUME (checkpoint), FT_TEST_TIMEOUT_MS (collective timeout), FT_TEST_BUCKET_MB, FT_TEST_BN
+ * FT_TEST_ACCUMULATE (micro-batches per step), FT_TEST_RESUME (checkpoint), FT_TEST_TIMEOUT_MS (collective timeout), FT_TEST_BUCKET_MB, FT_TEST_BN
  * (batch | frozen BatchNorm; default batch),
  * FT_TEST_KILL_AT / FT_TEST_HANG_AT ("rank:step": that rank SIGKILLs itself / blocks for 60 s
  * right after that optimizer step).
@@ -48,7 +48,7 @@ try {
     steps: { fpn: steps, pretrain: steps, finetune: steps },
     lr: { fpn: 1e-3, pretrain: 3e-4, finetune: 3e-4 },
     batchSize: Number(get("FT_TEST_BATCH", "8")),
-    accumulate: 1,
+    accumulate: Number(get("FT_TEST_ACCUMULATE", "1")),
     warmup: 1,
     weightDecay: 0.05,
     clip: 1,
