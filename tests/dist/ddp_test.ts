@@ -113,6 +113,7 @@ Deno.test({
     // after each reported parameter) shows l2's bucket on the wire before the tape reached l1
     assertEquals(stats.launchedInBackward, [3, 3, 3, 3, 3]);
     assertEquals(stats.launchTrace, Array(5).fill([0, 1, 2, 3]));
+    assertEquals(stats.asyncSum, [1 + 2, 10 + 10]); // allReduceSumAsync + done() polling + wait()
     const resumed = await launch(1, {
       FT_TEST_OUT: `${dir}/resumed.json`,
       FT_TEST_STEPS: "5",

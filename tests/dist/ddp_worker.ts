@@ -107,10 +107,21 @@ for (let step = start; step < steps; step++) {
     Deno.writeTextFileSync(out + ".ckpt.json", JSON.stringify(ck));
   }
 }
+// the async API by hand: poll until done, then wait collects the status; the sum is over ranks
+let asyncSum: number[] = [];
+if (pg?.allReduceSumAsync && overlap) {
+  const buf = new Float32Array([env.rank + 1, 10]);
+  const work = pg.allReduceSumAsync(buf);
+  let polls = 0;
+  while (!work.done()) polls++, Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+  work.wait();
+  asyncSum = Array.from(buf);
+  if (polls > 10_000) throw new Error(`async all-reduce polled ${polls} times`);
+}
 if (env.rank === 0 && out && reducer) {
   Deno.writeTextFileSync(
     out + ".stats.json",
-    JSON.stringify({ buckets: reducer.bucketCount, launchedInBackward, launchTrace }),
+    JSON.stringify({ buckets: reducer.bucketCount, launchedInBackward, launchTrace, asyncSum }),
   );
 }
 if (env.rank === 0 && out) {
