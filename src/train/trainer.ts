@@ -576,7 +576,9 @@ async function runStage(
             return lv;
           });
         } catch (e) {
-          if (o.strict || !/image|mask|PNG|JPEG|decode/i.test((e as Error).message)) throw e;
+          // a data-parallel failure is never a bad batch, whatever words its message holds
+          if (o.strict || (e as Error).cause instanceof CollectiveError) throw e;
+          if (!/image|mask|PNG|JPEG|decode/i.test((e as Error).message)) throw e;
           badBatches++;
           o.print(`skipping a batch that failed to load (${badBatches} so far): ${(e as Error).message}`);
           continue;
