@@ -13,6 +13,7 @@
  * - Without `retainGraph` the graph is released: its nodes' `saved` tensors are freed and a
  *   second backward through it throws. With `{retainGraph: true}` it may run again (and adds
  *   into `.grad` again, like PyTorch).
+ * - `onGradReady` reports each leaf when its gradient is final (gradient bucketing, src/dist/ddp.ts).
  * - A tensor on the path that was disposed, a root gradient of the wrong shape, and a
  *   backward through a released graph are errors naming the tensor and the op.
  *
@@ -85,6 +86,12 @@ export interface BackwardOptions {
    * second backward add into `.grad` again.
    */
   retainGraph?: boolean;
+  /**
+   * Called once per leaf as soon as its `.grad` is final for this backward (every path into it
+   * has run), in completion order; data-parallel training starts a bucket's all-reduce from here
+   * while the rest of the backward runs. Leaves the root does not reach are not reported.
+   */
+  onGradReady?: (leaf: Tensor) => void;
 }
 
 function describe(t: Tensor): string {
@@ -159,6 +166,8 @@ export function backward(root: Tensor, gradOrOpts?: Tensor | BackwardOptions): v
         if (!node) {
           const mine = own(g) && !holders.get(g) && g.storage.refs === 1;
           if (!accumulateLeaf(t, g, mine)) free(g);
+          // a leaf is visited once, after all its consumers: its gradient is complete now
+          opts.onGradReady?.(t);
           continue;
         }
         // the node's temporaries die with this scope; its returned gradients survive
@@ -203,11 +212,16 @@ export function backward(root: Tensor, gradOrOpts?: Tensor | BackwardOptions): v
   if (!opts.retainGraph) { for (const t of order) if (t.node) release(t); }
 }
 
-/** Reverse topological order of the tensors that need a gradient (iterative DFS). */
+/**
+ * Topological order of the tensors that need a gradient (iterative DFS post-order; backward walks
+ * it from the end). A node's leaf inputs are visited after its other inputs, so they land late in
+ * the post-order and a parameter is reached right after the last node that uses it: its
+ * `onGradReady` fires as early as possible instead of after the whole subgraph below its node.
+ */
 function topoOrder(root: Tensor): Tensor[] {
   const order: Tensor[] = [];
   const seen = new Set<number>();
-  const stack: [Tensor, number][] = [[root, 0]];
+  const stack: [Tensor, number, Tensor[]][] = [[root, 0, []]];
   while (stack.length) {
     const top = stack[stack.length - 1];
     const [t, i] = top;
@@ -229,12 +243,14 @@ function topoOrder(root: Tensor): Tensor[] {
             `was released by a previous backward; pass {retainGraph: true} to the first backward to run it twice`,
         );
       }
+      const inputs = t.node?.inputs ?? [];
+      top[2] = inputs.filter((c) => c.node).concat(inputs.filter((c) => !c.node));
     }
-    const inputs = t.node?.inputs ?? [];
+    const inputs = top[2];
     if (i < inputs.length) {
       top[1]++;
       const c = inputs[i];
-      if (c.requiresGrad && !seen.has(c.id)) stack.push([c, 0]);
+      if (c.requiresGrad && !seen.has(c.id)) stack.push([c, 0, []]);
     } else {
       stack.pop();
       order.push(t);

@@ -54,6 +54,9 @@ const HELP = `deno task train --data DIR --out runs/X [options]
   --stop-after N         stop this invocation after N steps with a resumable checkpoint (time-boxed runs)
   --nproc N              data-parallel: start N local worker processes (Gloo; docs/distributed.md)
   --nnodes N --node-rank I --master-addr HOST --master-port P   multi-node (FT_DIST_STORE on a shared folder)
+  --bucket-mb X          data-parallel gradient bucket cap in MB (default 25, PyTorch DDP's)
+  --dist-timeout S       seconds a collective may wait for a peer before the run stops (default 600)
+  --bn M                 batch (default) | frozen: BatchNorm uses running statistics while training
   --dry-run              print parameter counts per component and exit (no weights allocated)`;
 
 /** A usage error: printed as one line, exit code 2. */
@@ -143,6 +146,9 @@ async function run(args: string[]): Promise<number> {
         "node-rank": { type: "string" },
         "master-addr": { type: "string" },
         "master-port": { type: "string" },
+        "bucket-mb": { type: "string" },
+        "dist-timeout": { type: "string" },
+        bn: { type: "string", default: "batch" },
         help: { type: "boolean", short: "h", default: false },
       },
       strict: true,
@@ -211,7 +217,15 @@ async function run(args: string[]): Promise<number> {
   }
   const { readDistEnv, initProcessGroup } = await import("../dist/process_group.ts");
   const distEnv = readDistEnv();
-  const dist = distEnv.worldSize > 1 ? await initProcessGroup({ env: distEnv }) : undefined;
+  // the timeout must exceed the slowest rank's step (a collective waits for it), hence minutes
+  const distTimeout = num(v["dist-timeout"], "dist-timeout", 600);
+  if (distTimeout <= 0) fail("--dist-timeout must be > 0 seconds");
+  if (v.bn !== "batch" && v.bn !== "frozen") fail(`--bn must be batch or frozen, got '${v.bn}'`);
+  const bucketMb = num(v["bucket-mb"], "bucket-mb", 25);
+  if (bucketMb <= 0) fail("--bucket-mb must be > 0");
+  const dist = distEnv.worldSize > 1
+    ? await initProcessGroup({ env: distEnv, timeoutMs: distTimeout * 1000 })
+    : undefined;
   if (!v.data) fail("--data DIR is required (an MMTT-format folder, e.g. from `deno task synth`)");
   if (!v.out) fail("--out DIR is required (e.g. runs/tiny)");
   if (v["fpn-init"] !== "scratch" && v["fpn-init"] !== "vision") {
@@ -290,6 +304,8 @@ async function run(args: string[]): Promise<number> {
     init: v.init ? resolve(v.init) : null,
     stopAfter: num(v["stop-after"], "stop-after", 0, true),
     dist,
+    bucketMb,
+    batchNorm: v.bn as "batch" | "frozen",
     print: (line, transient) => {
       if (dist && dist.rank !== 0) return; // one progress output: rank 0's
       // on a terminal the progress bar redraws one line; elsewhere every line is plain

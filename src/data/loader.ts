@@ -2,11 +2,14 @@
  * Batches for training and evaluation: seeded shuffling per epoch, batching, background
  * decoding in Web Workers with a prefetch queue (so the model does not wait on I/O), and
  * epoch/step accounting. Each sample's augmentation stream is derived from
- * (seed, epoch, index), so batches do not depend on the number of workers.
+ * (seed, epoch, index), so batches do not depend on the number of workers. With `rank` /
+ * `worldSize` each process takes its DistributedSampler share of the epoch's permutation
+ * (src/data/sampler.ts): every sample once per epoch across ranks, padded by wrapping.
  */
 import { type Batch, type BatchItem, buildBatch } from "./batch.ts";
 import type { MMTTRecord } from "./mmtt.ts";
 import { Rng } from "./rng.ts";
+import { epochPermutation, rankCount, rankSlice } from "./sampler.ts";
 
 export type { Batch } from "./batch.ts";
 
@@ -24,6 +27,10 @@ export interface LoaderOptions {
   workers?: number;
   /** Batches in flight ahead of the consumer. */
   prefetch?: number;
+  /** Data-parallel: this process's rank (default 0) ... */
+  rank?: number;
+  /** ... of this many (default 1); each epoch is split DistributedSampler-style. */
+  worldSize?: number;
 }
 
 interface Pending {
@@ -42,9 +49,21 @@ export class MMTTLoader {
   private pending = new Map<number, Pending>();
   private nextJob = 0;
 
+  /** This process's rank and the number of ranks sharing each epoch. */
+  readonly rank: number;
+  readonly worldSize: number;
+
   /** Create a loader; workers start at once. */
   constructor(private records: MMTTRecord[], private opts: LoaderOptions) {
     if (opts.batchSize < 1) throw new Error(`loader: expected batchSize ≥ 1, got ${opts.batchSize}`);
+    this.rank = opts.rank ?? 0;
+    this.worldSize = opts.worldSize ?? 1;
+    if (
+      !Number.isInteger(this.worldSize) || this.worldSize < 1 ||
+      !(this.rank >= 0 && this.rank < this.worldSize)
+    ) {
+      throw new Error(`loader: need 0 <= rank (${this.rank}) < worldSize (${this.worldSize})`);
+    }
     const n = opts.workers ?? 2;
     for (let i = 0; i < n; i++) {
       const w = new Worker(new URL("./loader_worker.ts", import.meta.url), { type: "module" });
@@ -71,16 +90,29 @@ export class MMTTLoader {
     }
   }
 
-  /** Batches per epoch. */
+  /** Batches per epoch (of this rank). */
   get stepsPerEpoch(): number {
-    const n = this.records.length, b = this.opts.batchSize;
-    return this.opts.dropLast ? Math.floor(n / b) : Math.ceil(n / b);
+    return this.stepsFrom(0);
   }
 
-  /** Sample order of an epoch (seeded permutation, or identity without shuffle). */
+  /** This rank's batches in an epoch from global sample position `start` on. */
+  stepsFrom(start: number): number {
+    const per = rankCount(this.records.length, this.worldSize, start);
+    const b = this.opts.batchSize;
+    return this.opts.dropLast ? Math.floor(per / b) : Math.ceil(per / b);
+  }
+
+  /** Sample order of an epoch over the whole set (seeded permutation, or identity without shuffle). */
   order(epoch: number): number[] {
-    const idx = Array.from({ length: this.records.length }, (_, i) => i);
-    return this.opts.shuffle === false ? idx : Rng.derive(this.opts.seed ?? 0, 0x10ad, epoch).shuffle(idx);
+    return epochPermutation(this.records.length, this.opts.seed ?? 0, epoch, this.opts.shuffle !== false);
+  }
+
+  /**
+   * This rank's samples of `epoch` from global position `start` (samples all ranks together have
+   * consumed in the epoch): positions start + rank + worldSize·j of `order(epoch)`, wrapping.
+   */
+  rankOrder(epoch: number, start = 0): number[] {
+    return rankSlice(this.order(epoch), this.rank, this.worldSize, Math.min(start, this.records.length));
   }
 
   private items(epoch: number, ids: number[]): BatchItem[] {
@@ -111,16 +143,19 @@ export class MMTTLoader {
   }
 
   /**
-   * Yield the batches of the next epoch, decoding `prefetch` batches ahead. `skip` leaves out
-   * the epoch's first batches without decoding them (resuming mid-epoch).
+   * Yield this rank's batches of the next epoch, decoding `prefetch` batches ahead. `skip` leaves
+   * out this rank's first batches without decoding them; `start` begins at a global sample
+   * position of the epoch (resuming mid-epoch, possibly with another world size).
    */
-  async *epochBatches(skip = 0): AsyncGenerator<Batch> {
+  async *epochBatches(skip = 0, start = 0): AsyncGenerator<Batch> {
     const epoch = this.epoch;
-    const order = this.order(epoch);
     const b = this.opts.batchSize;
+    const from = start + skip * b * this.worldSize;
+    const order = this.rankOrder(epoch, from);
     const groups: number[][] = [];
-    for (let s = skip; s < this.stepsPerEpoch; s++) groups.push(order.slice(s * b, s * b + b));
-    this.step += Math.min(skip, this.stepsPerEpoch);
+    const nGroups = this.stepsFrom(from);
+    for (let s = 0; s < nGroups; s++) groups.push(order.slice(s * b, s * b + b));
+    this.step += Math.max(0, this.stepsPerEpoch - nGroups);
     const ahead = Math.max(1, this.opts.prefetch ?? 2 * Math.max(1, this.workers.length));
     const queue: Promise<Batch>[] = [];
     let next = 0;

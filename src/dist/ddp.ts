@@ -1,12 +1,17 @@
 /**
  * Data-parallel helpers on a `ProcessGroup`: copy rank 0's parameters to every rank, average
  * gradients over ranks in flat buckets (one all-reduce per bucket instead of one per tensor),
- * and `DistributedSampler`, which gives each rank a disjoint, seed-deterministic slice of every
- * epoch's permutation. Test: .tools/deno test --allow-all tests/dist/
+ * either after backward (`allReduceGradients`) or while backward still runs (`GradReducer`,
+ * driven by the tape's `onGradReady`), and `DistributedSampler` (src/data/sampler.ts), which gives
+ * each rank a disjoint, seed-deterministic slice of every epoch's permutation.
+ * Test: .tools/deno test --allow-all tests/dist/
  * @module
  */
 import { Tensor } from "../tensor/tensor.ts";
-import type { ProcessGroup } from "./process_group.ts";
+import { keep } from "../tensor/scope.ts";
+import type { AsyncWork, ProcessGroup } from "./process_group.ts";
+
+export { DistributedSampler, type SamplerOptions } from "../data/sampler.ts";
 
 /** Overwrites every parameter with rank 0's values (call once before training). */
 export function broadcastParameters(params: Tensor[], pg: ProcessGroup): void {
@@ -67,88 +72,162 @@ export function allReduceGradients(
   flush();
 }
 
-/** Options of `DistributedSampler`. */
-export interface SamplerOptions {
-  /** Shuffle each epoch (default true). */
-  shuffle?: boolean;
-  /** Base seed; epoch e uses seed + e (default 0). */
-  seed?: number;
-  /** Drop the tail so every rank gets the same count (default false: pad by wrapping, like PyTorch). */
-  dropLast?: boolean;
+/** One bucket of `GradReducer`: params (indices into its list) packed back to back, then one flag each. */
+interface Bucket {
+  params: number[];
+  /** Offset of each param's gradient in `flat`. */
+  offsets: number[];
+  /** [sum of sizes + params.length] float32: gradients, then "this rank has a gradient" flags. */
+  flat: Float32Array;
+  /** Params whose gradient has been packed this step. */
+  ready: number;
+  /** Pending all-reduce (null before launch, or when it ran synchronously). */
+  work: AsyncWork | null;
+}
+
+/** What `GradReducer.finish` did in a step. */
+export interface ReducerStats {
+  /** Buckets of the step. */
+  buckets: number;
+  /** Buckets whose all-reduce started from the tape's hook, i.e. while backward was still running. */
+  launchedInBackward: number;
 }
 
 /**
- * Which dataset indices rank `rank` of `worldSize` visits in an epoch. Without dropLast the epoch is
- * padded by repeating its first indices, so every rank takes the same number of steps.
+ * Averages gradients over ranks while backward runs (PyTorch DDP's reducer). Parameters are put
+ * in buckets of at most `bucketBytes` in reverse order (a model's last layers get their gradients
+ * first). Pass `onGradReady` to the step's (last) `backward`: each parameter's final gradient is
+ * packed as soon as the tape reports it, and a full bucket's all-reduce starts at once on the
+ * communication thread, always in bucket order so every rank issues the same sequence. `finish()`
+ * packs what the tape never reported (unused parameters: zeros, flag 0), launches the rest, waits
+ * and writes back grad = sum / worldSize. A parameter no rank had a gradient for keeps none.
  */
-export class DistributedSampler {
-  private readonly shuffle: boolean;
-  private readonly seed: number;
-  private readonly dropLast: boolean;
+export class GradReducer {
+  private readonly buckets: Bucket[] = [];
+  private readonly where = new Map<Tensor, [number, number]>();
+  private next = 0;
+  private inBackward = 0;
+  private packed: boolean[];
 
-  /** `length`: dataset size. */
+  /** `params`: the same trainable list in the same order on every rank. */
   constructor(
-    readonly length: number,
-    readonly rank: number,
-    readonly worldSize: number,
-    opts: SamplerOptions = {},
+    private readonly params: Tensor[],
+    private readonly pg: ProcessGroup,
+    bucketBytes = DEFAULT_BUCKET_ELEMENTS * 4,
   ) {
-    if (!Number.isInteger(length) || length < 0) {
-      throw new Error(`DistributedSampler: length ${length} must be >= 0`);
+    if (!(bucketBytes > 0)) throw new Error(`GradReducer: bucketBytes must be > 0, got ${bucketBytes}`);
+    const cap = Math.max(1, Math.floor(bucketBytes / 4));
+    let cur: number[] = [], fill = 0;
+    const close = () => {
+      if (!cur.length) return;
+      const offsets: number[] = [];
+      let off = 0;
+      for (const i of cur) offsets.push(off), off += params[i].size;
+      this.buckets.push({
+        params: cur,
+        offsets,
+        flat: new Float32Array(off + cur.length),
+        ready: 0,
+        work: null,
+      });
+      cur = [];
+      fill = 0;
+    };
+    for (let i = params.length - 1; i >= 0; i--) {
+      if (fill > 0 && fill + params[i].size > cap) close();
+      cur.push(i);
+      fill += params[i].size;
     }
-    if (!(worldSize >= 1) || !(rank >= 0 && rank < worldSize)) {
-      throw new Error(`DistributedSampler: need 0 <= rank (${rank}) < worldSize (${worldSize})`);
-    }
-    this.shuffle = opts.shuffle ?? true;
-    this.seed = opts.seed ?? 0;
-    this.dropLast = opts.dropLast ?? false;
-  }
-
-  /** Samples per rank per epoch. */
-  get perRank(): number {
-    return this.dropLast ? Math.floor(this.length / this.worldSize) : Math.ceil(this.length / this.worldSize);
-  }
-
-  /** This rank's indices for `epoch`, starting after `skip` already-consumed ones (resume). */
-  indices(epoch: number, skip = 0): number[] {
-    const order = Array.from({ length: this.length }, (_, i) => i);
-    if (this.shuffle) {
-      // Fisher–Yates with a mulberry32 stream seeded by (seed, epoch): same order on every rank
-      let s = (this.seed * 0x9e3779b1 + epoch * 0x85ebca6b + 1) >>> 0;
-      const next = () => {
-        s = (s + 0x6d2b79f5) >>> 0;
-        let t = s;
-        t = Math.imul(t ^ (t >>> 15), t | 1);
-        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-      };
-      for (let i = order.length - 1; i > 0; i--) {
-        const j = Math.floor(next() * (i + 1));
-        [order[i], order[j]] = [order[j], order[i]];
-      }
-    }
-    const total = this.perRank * this.worldSize;
-    const padded = total <= order.length ? order.slice(0, total) : order.concat(
-      Array.from({ length: total - order.length }, (_, i) => order[i % Math.max(order.length, 1)]),
+    close();
+    this.buckets.forEach((b, bi) =>
+      b.params.forEach((pi, k) => {
+        if (this.where.has(params[pi])) {
+          throw new Error(
+            `GradReducer: parameter '${params[pi].name ?? pi}' is listed twice (pass each tensor once)`,
+          );
+        }
+        this.where.set(params[pi], [bi, k]);
+      })
     );
-    const mine: number[] = [];
-    for (let i = this.rank; i < padded.length; i += this.worldSize) mine.push(padded[i]);
-    return mine.slice(skip);
+    this.packed = new Array(params.length).fill(false);
   }
-}
 
-/**
- * Rank `rank`'s share of `items` for data-parallel training: the first floor(n / worldSize) *
- * worldSize items dealt round-robin, so shards are disjoint and equally long (every rank takes the
- * same number of steps; at most worldSize - 1 items are left out).
- */
-export function shardForRank<T>(items: T[], rank: number, worldSize: number): T[] {
-  if (!(rank >= 0 && rank < worldSize)) {
-    throw new Error(`shardForRank: need 0 <= rank (${rank}) < worldSize (${worldSize})`);
+  /** Buckets whose all-reduce has started in the current step. */
+  get launched(): number {
+    return this.next;
   }
-  const per = Math.floor(items.length / worldSize);
-  if (per < 1) throw new Error(`shardForRank: ${items.length} items cannot be split over ${worldSize} ranks`);
-  const out: T[] = [];
-  for (let i = 0; i < per; i++) out.push(items[i * worldSize + rank]);
-  return out;
+
+  /** Number of buckets (all-reduces per step). */
+  get bucketCount(): number {
+    return this.buckets.length;
+  }
+
+  /** Hook for `backward(loss, { onGradReady })`: packs the leaf's final gradient, launches full buckets. */
+  readonly onGradReady = (leaf: Tensor): void => {
+    const at = this.where.get(leaf);
+    if (!at) return; // a leaf that is not a reduced parameter (an input, a frozen weight)
+    const [bi, k] = at;
+    const b = this.buckets[bi];
+    if (!this.pack(b, k)) return; // reported twice (a retained graph run again): first one counts
+    if (b.ready === b.params.length) this.launchReady(true);
+  };
+
+  /** Packs param k of bucket b (its gradient or zeros); false if it was packed already. */
+  private pack(b: Bucket, k: number): boolean {
+    const pi = b.params[k];
+    if (this.packed[pi]) return false;
+    this.packed[pi] = true;
+    const p = this.params[pi];
+    const off = b.offsets[k];
+    const flagAt = b.flat.length - b.params.length + k;
+    if (p.grad) {
+      b.flat.set(p.grad.data(), off);
+      b.flat[flagAt] = 1;
+    } else {
+      b.flat.fill(0, off, off + p.size);
+      b.flat[flagAt] = 0;
+    }
+    b.ready++;
+    return true;
+  }
+
+  /** Starts the all-reduce of every complete bucket at the front of the queue, in bucket order. */
+  private launchReady(fromHook: boolean): void {
+    while (this.next < this.buckets.length) {
+      const b = this.buckets[this.next];
+      if (b.ready < b.params.length) return;
+      if (this.pg.allReduceSumAsync) b.work = this.pg.allReduceSumAsync(b.flat);
+      else this.pg.allReduceSum(b.flat);
+      if (fromHook) this.inBackward++;
+      this.next++;
+    }
+  }
+
+  /** After backward: sends the rest, waits for every bucket and writes the averaged gradients. */
+  finish(): ReducerStats {
+    try {
+      for (const b of this.buckets) for (let k = 0; k < b.params.length; k++) this.pack(b, k);
+      this.launchReady(false);
+      const inv = 1 / this.pg.worldSize;
+      for (const b of this.buckets) {
+        b.work?.wait();
+        const flags = b.flat.length - b.params.length;
+        b.params.forEach((pi, k) => {
+          if (b.flat[flags + k] === 0) return; // no rank had a gradient: keep none
+          const p = this.params[pi];
+          const view = b.flat.subarray(b.offsets[k], b.offsets[k] + p.size);
+          for (let j = 0; j < view.length; j++) view[j] *= inv;
+          if (!p.grad) p.grad = keep(Tensor.empty(p.shape, "float32", p.device));
+          p.grad.set(view);
+        });
+      }
+      return { buckets: this.buckets.length, launchedInBackward: this.inBackward };
+    } finally {
+      // ready for the next step (also after a failed collective, though the group is then unusable)
+      for (const b of this.buckets) b.ready = 0, b.work = null;
+      this.packed.fill(false);
+      this.next = 0;
+      this.inBackward = 0;
+    }
+  }
 }

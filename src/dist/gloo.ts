@@ -7,7 +7,7 @@
  */
 import { openLibrary } from "../backend/loader.ts";
 import type { Tensor } from "../tensor/tensor.ts";
-import type { DistEnv, ProcessGroup } from "./process_group.ts";
+import { type AsyncWork, CollectiveError, type DistEnv, type ProcessGroup } from "./process_group.ts";
 
 /** FFI signatures of libft_dist (native/dist/gloo_pg.cpp). */
 export const GLOO_SYMBOLS = {
@@ -53,6 +53,24 @@ export const GLOO_SYMBOLS = {
     ],
     result: "i32",
   },
+  /** (handle, data f32[n], n, timeout_ms, out work id i64[1]) -> status; runs on the group's worker thread. */
+  ft_pg_allreduce_f32_async: {
+    parameters: [
+      /* handle */ "pointer",
+      /* data f32[n] */ "pointer",
+      /* n */ "i64",
+      /* timeout_ms */ "i64",
+      /* out work id i64[1] */ "buffer",
+    ],
+    result: "i32",
+  },
+  /** (handle, work id, out done i32[1]) -> status. */
+  ft_pg_poll: {
+    parameters: [/* handle */ "pointer", /* id */ "i64", /* out done i32[1] */ "buffer"],
+    result: "i32",
+  },
+  /** (handle, work id, timeout_ms) -> the work's status (3: still running after timeout_ms > 0). */
+  ft_pg_wait: { parameters: [/* handle */ "pointer", /* id */ "i64", /* timeout_ms */ "i64"], result: "i32" },
   /** (handle, timeout_ms) -> status. */
   ft_pg_barrier: { parameters: [/* handle */ "pointer", /* timeout_ms */ "i64"], result: "i32" },
   /** (handle) -> status. */
@@ -85,18 +103,116 @@ function hostData(data: Float32Array | Tensor): { ptr: Deno.PointerValue; n: num
   return { ptr: Deno.UnsafePointer.of(host), n: host.length, done: () => void data.set(host) };
 }
 
+/** This host's name, or "" without --allow-sys (the beacons are diagnostics, never a reason to fail). */
+function hostName(): string {
+  try {
+    return Deno.hostname();
+  } catch {
+    return "";
+  }
+}
+
+/** Whether a local process runs (a zombie, exited but not yet reaped, counts as gone). Linux /proc. */
+function processAlive(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state !== "Z" && state !== "X";
+  } catch {
+    return false;
+  }
+}
+
+/** A rank's progress beacon (a small JSON file beside the FileStore). */
+interface Beacon {
+  rank: number;
+  pid: number;
+  host: string;
+  label: string;
+  /** Progress marks so far (comparable across ranks: every rank marks the same steps). */
+  seq: number;
+  /** Wall-clock ms of the mark. */
+  t: number;
+}
+
 /** A Gloo process group over TCP. */
 export class GlooProcessGroup implements ProcessGroup {
   readonly backend = "gloo";
   private handle: Deno.PointerValue;
+  private seq = 0;
+  private label = "start";
 
   private constructor(
     handle: Deno.PointerValue,
     readonly rank: number,
     readonly worldSize: number,
     readonly timeoutMs: number,
+    private readonly beaconBase: string,
   ) {
     this.handle = handle;
+  }
+
+  private beaconPath(rank: number): string {
+    return `${this.beaconBase}.progress.${rank}.json`;
+  }
+
+  /** Writes this rank's beacon (temp + rename, so a reader never sees half a file). */
+  markProgress(label: string): void {
+    this.seq++;
+    this.label = label;
+    this.writeBeacon();
+  }
+
+  private writeBeacon(): void {
+    const b: Beacon = {
+      rank: this.rank,
+      pid: Deno.pid,
+      host: hostName(),
+      label: this.label,
+      seq: this.seq,
+      t: Date.now(),
+    };
+    const path = this.beaconPath(this.rank);
+    try {
+      Deno.writeTextFileSync(path + ".tmp", JSON.stringify(b));
+      Deno.renameSync(path + ".tmp", path);
+    } catch {
+      // diagnostics only: a full or read-only store must not stop training
+    }
+  }
+
+  describePeers(): string {
+    const lines: string[] = [];
+    const all: string[] = [];
+    for (let r = 0; r < this.worldSize; r++) {
+      if (r === this.rank) continue;
+      let b: Beacon;
+      try {
+        b = JSON.parse(Deno.readTextFileSync(this.beaconPath(r)));
+      } catch {
+        lines.push(`rank ${r} never reported progress`);
+        continue;
+      }
+      const ago = ((Date.now() - b.t) / 1000).toFixed(1);
+      let state = "";
+      if (b.host && b.host === hostName()) {
+        // a peer killed a moment ago may still be exiting (its sockets close first): look for 0.5 s
+        let alive = processAlive(b.pid);
+        for (let i = 0; i < 5 && alive; i++) {
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+          alive = processAlive(b.pid);
+        }
+        state = alive
+          ? "; its process is still running (hung or stuck)"
+          : "; its process is gone (killed or crashed)";
+      }
+      const line = `rank ${r} (pid ${b.pid} on ${b.host}) last reported ${b.label}, ${ago} s ago${state}`;
+      all.push(line);
+      if (b.seq < this.seq || state.includes("gone")) lines.push(line);
+    }
+    // this rank reached `label`; name the ranks behind it or dead, else (a peer failed after its
+    // mark) every peer's state
+    return (lines.length ? lines : all).join("; ") + (this.seq ? ` (this rank reached ${this.label})` : "");
   }
 
   /** Rendezvous with the other ranks; throws (with gloo's message) after `timeoutMs`. */
@@ -122,7 +238,15 @@ export class GlooProcessGroup implements ProcessGroup {
         `gloo rendezvous failed (rank ${env.rank}/${env.worldSize}, store ${env.storeDir}): ${lastError()}`,
       );
     }
-    return new GlooProcessGroup(Deno.UnsafePointer.create(out[0]), env.rank, env.worldSize, timeoutMs);
+    const pg = new GlooProcessGroup(
+      Deno.UnsafePointer.create(out[0]),
+      env.rank,
+      env.worldSize,
+      timeoutMs,
+      `${env.storeDir}/${prefix}`,
+    );
+    pg.writeBeacon(); // overwrites any stale beacon of an earlier run on the same port
+    return pg;
   }
 
   private live(op: string): Deno.PointerValue {
@@ -131,7 +255,9 @@ export class GlooProcessGroup implements ProcessGroup {
   }
 
   private check(st: number, op: string): void {
-    if (st !== 0) throw new Error(`gloo ${op} failed on rank ${this.rank}/${this.worldSize}: ${lastError()}`);
+    if (st !== 0) {
+      throw new CollectiveError(`gloo ${op} failed on rank ${this.rank}/${this.worldSize}: ${lastError()}`);
+    }
   }
 
   allReduceSum(data: Float32Array | Tensor, timeoutMs = this.timeoutMs): void {
@@ -141,6 +267,40 @@ export class GlooProcessGroup implements ProcessGroup {
       "allreduce",
     );
     h.done();
+  }
+
+  /**
+   * Starts summing `data` over ranks on the group's worker thread and returns at once; `data` must
+   * not be read or written until `wait()` returned (the work object keeps it alive until then).
+   */
+  allReduceSumAsync(data: Float32Array, timeoutMs = this.timeoutMs): AsyncWork {
+    const id = new BigInt64Array(1);
+    const handle = this.live("allreduce");
+    this.check(
+      gloo().ft_pg_allreduce_f32_async(
+        handle,
+        Deno.UnsafePointer.of(data),
+        BigInt(data.length),
+        BigInt(timeoutMs),
+        id,
+      ),
+      "allreduce (async start)",
+    );
+    let finished = false;
+    const flag = new Int32Array(1);
+    return {
+      done: () => {
+        if (finished) return true;
+        this.check(gloo().ft_pg_poll(handle, id[0], flag), "allreduce (poll)");
+        return flag[0] === 1;
+      },
+      wait: () => {
+        if (finished) return;
+        finished = true;
+        // keep `data` reachable until the native side is done with it
+        this.check(gloo().ft_pg_wait(handle, id[0], 0n), `allreduce of ${data.length} floats`);
+      },
+    };
   }
 
   broadcast(data: Float32Array | Tensor, root: number, timeoutMs = this.timeoutMs): void {

@@ -8,6 +8,19 @@
  */
 import type { Tensor } from "../tensor/tensor.ts";
 
+/** A collective that failed or timed out (a peer died, hung or closed its connection). */
+export class CollectiveError extends Error {
+  override name = "CollectiveError";
+}
+
+/** A collective started by `allReduceSumAsync`. */
+export interface AsyncWork {
+  /** Whether it has finished (without collecting its status). */
+  done(): boolean;
+  /** Blocks until it finishes; throws its error (a dead or hung peer) naming the operation. */
+  wait(): void;
+}
+
 /** A group of `worldSize` cooperating processes; this one is `rank`. */
 export interface ProcessGroup {
   /** This process's rank in [0, worldSize). */
@@ -18,6 +31,11 @@ export interface ProcessGroup {
   readonly backend: string;
   /** data: [n] float32, replaced by the element-wise sum over ranks. */
   allReduceSum(data: Float32Array | Tensor, timeoutMs?: number): void;
+  /**
+   * Like allReduceSum but returns at once (the sum runs on a communication thread); `data` must not
+   * be touched until `wait()`. Optional: backends without it are driven through allReduceSum.
+   */
+  allReduceSumAsync?(data: Float32Array, timeoutMs?: number): AsyncWork;
   /** data: [n] float32, replaced by rank `root`'s values. */
   broadcast(data: Float32Array | Tensor, root: number, timeoutMs?: number): void;
   /** input: [n] float32 -> [worldSize * n], row r = rank r's input. */
@@ -26,6 +44,17 @@ export interface ProcessGroup {
   barrier(timeoutMs?: number): void;
   /** Closes the connections (idempotent). */
   destroy(): void;
+  /**
+   * Records how far this rank got (e.g. "fpn step 12") where the other ranks can read it (a small
+   * file next to the rendezvous store), so a failure can name the rank that stopped.
+   */
+  markProgress?(label: string): void;
+  /**
+   * After a failed collective: one line per other rank that is behind this one or whose process
+   * is gone, e.g. "rank 1 (pid 4242) last reported fpn step 2, 5.1 s ago; its process is gone
+   * (killed or crashed)"; "" when nothing is known.
+   */
+  describePeers?(): string;
 }
 
 /** Where and how this process joins its group. */

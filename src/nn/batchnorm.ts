@@ -2,7 +2,9 @@
  * `BatchNorm2d` (PyTorch nn.BatchNorm2d): learnable weight / bias, and buffers running_mean,
  * running_var (C) and num_batches_tracked (int32 scalar; PyTorch's is int64, which our
  * checkpoint reader narrows). Training normalises with batch statistics and updates the
- * running ones in place (inside the native op); eval uses the running statistics.
+ * running ones in place (inside the native op); eval uses the running statistics, and so does a
+ * `frozen` layer in training mode (FrozenBatchNorm: no batch coupling, e.g. for small per-process
+ * batches in data-parallel training, where batch statistics would differ from one big batch's).
  * @module
  */
 import type { Tensor } from "../tensor/tensor.ts";
@@ -37,6 +39,8 @@ export class BatchNorm2d extends Module {
   readonly eps: number;
   /** Running-stat update factor. */
   readonly momentum: number;
+  /** Normalise with the running statistics and leave them unchanged even in training mode. */
+  frozen = false;
 
   /** Normalises `channels` channels. */
   constructor(readonly channels: number, opts: BatchNorm2dOptions = {}) {
@@ -53,12 +57,13 @@ export class BatchNorm2d extends Module {
 
   /** x (B, C, H, W) -> (B, C, H, W); in training mode also updates the running stats. */
   forward(x: Tensor): Tensor {
+    const batchStats = this.training && !this.frozen;
     const out = batchNorm2d(x, this.weight, this.bias, this.runningMean, this.runningVar, {
-      training: this.training,
+      training: batchStats,
       momentum: this.momentum,
       eps: this.eps,
     });
-    if (this.training) this.numBatchesTracked.set([this.numBatchesTracked.item() + 1]);
+    if (batchStats) this.numBatchesTracked.set([this.numBatchesTracked.item() + 1]);
     return out;
   }
 }

@@ -31,9 +31,16 @@ export interface CheckpointMeta {
   stage: string;
   /** Optimizer steps done in this stage. */
   step: number;
-  /** Epoch in progress and batches of it already consumed (resume position). */
+  /** Epoch in progress and batches of it already consumed (per rank; resume position). */
   epoch: number;
   batchInEpoch: number;
+  /**
+   * Samples of the epoch consumed by all ranks together (its global position; absent in older
+   * checkpoints, which mean batchInEpoch × micro-batch). A resume with another world size starts here.
+   */
+  samplesInEpoch?: number;
+  /** Data-parallel ranks of the run that wrote it (absent: 1). */
+  worldSize?: number;
   /** Optimizer's global step counter. */
   stepCount: number;
   /** Model dropout streams, the MLM masking stream. */

@@ -19,8 +19,10 @@ import { REGIONS } from "../data/regions.ts";
 import { AdamW } from "./adamw.ts";
 import { clipGradNorm } from "./clip.ts";
 import type { ProcessGroup } from "../dist/process_group.ts";
-import { allReduceGradients, broadcastParameters, shardForRank } from "../dist/ddp.ts";
+import { broadcastParameters, GradReducer } from "../dist/ddp.ts";
+import { CollectiveError } from "../dist/process_group.ts";
 import { warmupCosine } from "./schedule.ts";
+import { BatchNorm2d } from "../nn/batchnorm.ts";
 import { Rng } from "../tensor/rng.ts";
 import { tidy } from "../tensor/scope.ts";
 import { memoryStats } from "../tensor/storage.ts";
@@ -128,11 +130,24 @@ export interface TrainOptions {
   /** Where progress goes. */
   print: (line: string, transient?: boolean) => void;
   /**
-   * Data-parallel group (src/dist): parameters are broadcast from rank 0 at each stage start,
-   * gradients averaged before clipping, each rank trains on its shard of the training split
-   * (`batchSize` is per rank), and only rank 0 writes the log and checkpoints.
+   * Data-parallel group (src/dist, docs/distributed.md): parameters are broadcast from rank 0 at
+   * each stage start; each rank takes its DistributedSampler share of every epoch (`batchSize` is
+   * per rank); gradients are averaged in buckets all-reduced while the last micro-batch's backward
+   * runs; ranks agree on skipping a non-finite step; only rank 0 writes the log and checkpoints.
+   * A failed or timed-out collective ends the run with an error naming the ranks that stopped.
    */
   dist?: ProcessGroup;
+  /**
+   * BatchNorm in training: `batch` statistics (default; with data parallelism each rank's own, and
+   * rank 0's running statistics are broadcast after every step, like PyTorch DDP's
+   * broadcast_buffers) or `frozen` (running statistics, nothing updated: N ranks x batch b then
+   * train exactly like 1 process x batch N·b).
+   */
+  batchNorm?: "batch" | "frozen";
+  /** Gradient bucket cap in MB for the data-parallel all-reduce (default 25, PyTorch DDP's). */
+  bucketMb?: number;
+  /** Called after each optimizer step (progress hooks, tests). */
+  onStep?: (stage: Stage, step: number) => void;
 }
 
 /** Training state shared by the stages. */
@@ -355,6 +370,43 @@ export async function train(
   return lastBest;
 }
 
+/**
+ * One 2-float all-reduce per micro-batch so the ranks decide together: whether the loss is finite
+ * on every rank, and whether any rank was interrupted (Ctrl-C reaches the ranks at slightly
+ * different times; stopping at different steps would leave a peer waiting in a collective).
+ */
+function agree(
+  pg: ProcessGroup,
+  lossValue: number,
+  interrupted: boolean,
+): { finite: boolean; stop: boolean } {
+  const v = new Float32Array([Number.isFinite(lossValue) ? 0 : 1, interrupted ? 1 : 0]);
+  pg.allReduceSum(v);
+  return { finite: v[0] === 0, stop: v[1] > 0 };
+}
+
+/**
+ * Runs a collective; a failed or timed-out one becomes an error naming the ranks that stopped
+ * (the group's progress beacons) and the last checkpoint, which rank 0 wrote whole before.
+ */
+function guardCollective<R>(pg: ProcessGroup, lastPath: string, fn: () => R): R {
+  try {
+    return fn();
+  } catch (e) {
+    if (!(e instanceof CollectiveError)) throw e;
+    const peers = pg.describePeers?.() ?? "";
+    let ckpt = "no checkpoint was written yet";
+    try {
+      if (Deno.statSync(lastPath).isFile) ckpt = `the last checkpoint is ${lastPath}`;
+    } catch { /* none yet */ }
+    throw new Error(
+      `data-parallel run stopped on rank ${pg.rank}/${pg.worldSize}: ${peers ? peers + "; " : ""}${ckpt}` +
+        ` (resume with --resume). Cause: ${e.message}`,
+      { cause: e },
+    );
+  }
+}
+
 async function runStage(
   st: RunState,
   stage: Stage,
@@ -394,11 +446,23 @@ async function runStage(
   if (!Number.isInteger(micro) || micro < 1) {
     throw new Error(`--accumulate ${o.accumulate} must divide --batch ${o.batchSize}`);
   }
-  // data parallel: each rank its equal-size shard (same step count on every rank)
-  const trainSplit = o.dist ? shardForRank(data.train, o.dist.rank, o.dist.worldSize) : data.train;
+  // data parallel: every rank sees the same permutation per epoch and takes its strided share
+  const world = o.dist?.worldSize ?? 1;
   const isMain = !o.dist || o.dist.rank === 0;
-  if (o.dist) broadcastParameters(model.parameters().filter((p) => p.requiresGrad), o.dist);
-  const loader = new MMTTLoader(trainSplit, {
+  const trainable = model.parameters().filter((p) => p.requiresGrad);
+  if (o.dist) guardCollective(o.dist, lastPath, () => broadcastParameters(trainable, o.dist!));
+  const reducer = o.dist ? new GradReducer(trainable, o.dist, (o.bucketMb ?? 25) * 2 ** 20) : null;
+  // BatchNorm: frozen, or batch statistics whose running values rank 0 hands to every rank
+  const norms = model.namedModules().map(([, m]) => m).filter((m) => m instanceof BatchNorm2d);
+  for (const m of norms) m.frozen = o.batchNorm === "frozen";
+  const normStats = norms.flatMap((m) => [m.runningMean, m.runningVar]);
+  const syncNormStats = () => {
+    if (o.dist && o.batchNorm !== "frozen") {
+      guardCollective(o.dist, lastPath, () => broadcastParameters(normStats, o.dist!));
+    }
+  };
+  syncNormStats();
+  const loader = new MMTTLoader(data.train, {
     batchSize: micro,
     size: cfg.imageSize,
     seed: o.seed,
@@ -406,9 +470,14 @@ async function runStage(
     augment: o.augment,
     dropLast: true,
     workers: o.workers,
+    rank: o.dist?.rank ?? 0,
+    worldSize: world,
   });
   if (loader.stepsPerEpoch < 1) {
-    throw new Error(`the training split has ${data.train.length} samples, fewer than one batch of ${micro}`);
+    throw new Error(
+      `the training split has ${data.train.length} samples, fewer than one batch of ${micro}` +
+        (world > 1 ? ` on each of ${world} ranks` : ""),
+    );
   }
   const mlmRng = new Rng(o.seed ^ 0x6d6c6d);
   const amp = o.precision && o.precision !== "fp32" ? o.precision : null;
@@ -417,7 +486,8 @@ async function runStage(
   }
   const scaler = amp === "fp16" ? new LossScaler() : null;
   let overflows = 0;
-  let step = 0, epoch = 0, batchInEpoch = 0;
+  // samplesInEpoch: global position in the epoch's permutation (all ranks together)
+  let step = 0, epoch = 0, samplesInEpoch = 0;
   let best: { score: number; step: number } | null = null;
   if (resume) {
     opt.loadStateDict(resume.optim, resume.meta.stepCount);
@@ -425,11 +495,13 @@ async function runStage(
     mlmRng.setState(resume.meta.rng.mlm);
     step = resume.meta.step;
     epoch = resume.meta.epoch;
-    batchInEpoch = resume.meta.batchInEpoch;
+    samplesInEpoch = resume.meta.samplesInEpoch ?? resume.meta.batchInEpoch * micro;
     best = resume.meta.best;
     if (scaler && resume.meta.scaler) scaler.setState(resume.meta.scaler);
+    const was = resume.meta.worldSize ?? 1;
     o.print(
-      `resume: stage ${stage} at step ${step} (epoch ${epoch}, batch ${batchInEpoch}) from ${o.resume}`,
+      `resume: stage ${stage} at step ${step} (epoch ${epoch}, sample ${samplesInEpoch} of ${data.train.length}` +
+        `${was !== world ? `; written by ${was} ranks, continuing on ${world}` : ""}) from ${o.resume}`,
     );
   }
   loader.epoch = epoch;
@@ -440,11 +512,13 @@ async function runStage(
     stage,
     step,
     epoch,
-    batchInEpoch,
+    batchInEpoch: Math.floor(samplesInEpoch / (micro * world)),
+    samplesInEpoch,
+    worldSize: world,
     stepCount: opt.stepCount,
     rng: { model: model.rngState(), mlm: mlmRng.state() },
     best,
-    options: { ...o, print: undefined, config: undefined },
+    options: { ...o, print: undefined, config: undefined, dist: undefined, onStep: undefined },
     resumable,
     ...(scaler ? { scaler: scaler.state() } : {}),
   });
@@ -452,7 +526,8 @@ async function runStage(
     if (isMain) await st.log.write(new TextEncoder().encode(JSON.stringify({ stage, ...rec }) + "\n"));
   };
   o.print(
-    `stage ${stage}: ${total} steps of ${o.batchSize} samples (${loader.stepsPerEpoch * micro} per epoch), ` +
+    `stage ${stage}: ${total} steps of ${o.batchSize} samples${world > 1 ? ` x ${world} ranks` : ""} ` +
+      `(${loader.stepsPerEpoch * micro * world} per epoch), ` +
       `lr ${o.lr[stage]}, trainable ${(nTrain / 1e6).toFixed(2)}M of ${
         (model.numParameters() / 1e6).toFixed(2)
       }M parameters`,
@@ -460,7 +535,7 @@ async function runStage(
   model.train();
   const t0 = performance.now();
   const t1 = t0;
-  let seen = 0, skipped = 0, badBatches = 0, skippedInARow = 0, stepsThisRun = 0;
+  let seen = 0, skipped = 0, badBatches = 0, skippedInARow = 0, stepsThisRun = 0, stopAgreed = false;
   const isTty = Deno.stdout.isTerminal();
   const doValidate = async () => {
     const v = await validate(st, stage, o, data.val);
@@ -479,8 +554,10 @@ async function runStage(
     outer: while (step < total) {
       let micros = 0;
       const terms: Record<string, number> = {};
-      for await (const b of loader.epochBatches(batchInEpoch)) {
-        batchInEpoch++;
+      for await (const b of loader.epochBatches(0, samplesInEpoch)) {
+        samplesInEpoch += micro * world;
+        // the step's last micro-batch: its backward starts the gradient all-reduce (data parallel)
+        const lastMicro = micros + 1 === o.accumulate;
         let stepLoss = NaN;
         try {
           stepLoss = withAutocast(amp, () =>
@@ -502,15 +579,30 @@ async function runStage(
                 fpnDice: o.fpnDice,
               });
               const lv = loss.item();
+              // data parallel: all ranks skip (or stop) together, else their collectives would desync
+              if (o.dist) {
+                const a = guardCollective(o.dist, lastPath, () => agree(o.dist!, lv, st.interrupted));
+                stopAgreed ||= a.stop;
+                if (!a.finite) return Number.isFinite(lv) ? NaN : lv;
+              }
               if (!Number.isFinite(lv)) return lv;
               for (const [k, v] of Object.entries(t)) terms[k] = (terms[k] ?? 0) + v.item() / o.accumulate;
-              const l = o.accumulate > 1 ? scale(loss, 1 / o.accumulate) : loss;
-              backward(scaler ? scaler.scaleLoss(l) : l);
+              const unscaled = o.accumulate > 1 ? scale(loss, 1 / o.accumulate) : loss;
+              const root = scaler ? scaler.scaleLoss(unscaled) : unscaled;
+              if (reducer && lastMicro) {
+                guardCollective(
+                  o.dist!,
+                  lastPath,
+                  () => backward(root, { onGradReady: reducer.onGradReady }),
+                );
+              } else backward(root);
               seen += B;
               return lv;
             }));
         } catch (e) {
-          if (o.strict || !/image|mask|PNG|JPEG|decode/i.test((e as Error).message)) throw e;
+          // a data-parallel failure is never a bad batch, whatever words its message holds
+          if (o.strict || (e as Error).cause instanceof CollectiveError) throw e;
+          if (!/image|mask|PNG|JPEG|decode/i.test((e as Error).message)) throw e;
           badBatches++;
           o.print(`skipping a batch that failed to load (${badBatches} so far): ${(e as Error).message}`);
           continue;
@@ -518,7 +610,10 @@ async function runStage(
         if (!Number.isFinite(stepLoss)) {
           if (!o.skipNonfinite) {
             throw new Error(
-              `non-finite loss (${stepLoss}) at ${stage} step ${step}; the last good checkpoint is ${lastPath} ` +
+              `non-finite loss (${stepLoss}${
+                o.dist ? ", here or on another rank" : ""
+              }) at ${stage} step ${step}; ` +
+                `the last good checkpoint is ${lastPath} ` +
                 `(use --skip-nonfinite to skip such steps, or a lower --lr)`,
             );
           }
@@ -534,8 +629,8 @@ async function runStage(
         if (++micros < o.accumulate) continue;
         micros = 0;
         opt.setLrFactor(sched(step));
+        if (reducer) guardCollective(o.dist!, lastPath, () => reducer.finish());
         const params = model.parameters().filter((p) => p.requiresGrad && p.grad);
-        if (o.dist) allReduceGradients(params, o.dist);
         // fp16: skip the update when a scaled gradient overflowed; clip against the scaled norm
         // (same coefficient) and let AdamW undo the scale, so no extra pass over the gradients
         const finite = scaler ? scaler.check(params) : true;
@@ -545,9 +640,16 @@ async function runStage(
         else overflows++;
         scaler?.update();
         model.zeroGrad();
+        syncNormStats();
         step++;
         skippedInARow = 0;
-        if (o.stopAfter && ++stepsThisRun >= o.stopAfter && step < total) st.interrupted = true;
+        o.dist?.markProgress?.(`${stage} step ${step}`);
+        o.onStep?.(stage, step);
+        const stopAfterHit = !!o.stopAfter && ++stepsThisRun >= o.stopAfter && step < total;
+        // data parallel: stop on the step the ranks agreed on (a signal seen after this step's
+        // agreement is passed on by the next one; stopAfter is the same everywhere)
+        const stopNow = stopAfterHit || (o.dist ? stopAgreed : st.interrupted);
+        if (stopNow) st.interrupted = true;
         const loss = Object.entries(terms).reduce((s, [k, v]) => {
           const w = stage === "pretrain" ? (o.weights as unknown as Record<string, number>)[k] ?? 1 : 1;
           return s + w * v;
@@ -577,17 +679,17 @@ async function runStage(
         else if (step % o.logEvery === 0 || step === total) o.print(line);
         for (const k of Object.keys(terms)) delete terms[k];
         if (step % o.evalEvery === 0 && step < total) await doValidate();
-        if ((step % o.saveEvery === 0 || st.interrupted) && isMain) {
+        if ((step % o.saveEvery === 0 || stopNow) && isMain) {
           saveCheckpoint(lastPath, model, meta(true), opt);
         }
-        if (st.interrupted) {
+        if (stopNow) {
           o.print(`stopped at ${stage} step ${step}; resume with --resume ${lastPath}`);
           break outer;
         }
         if (step >= total) break outer;
       }
       epoch++;
-      batchInEpoch = 0;
+      samplesInEpoch = 0;
       loader.epoch = epoch;
     }
     if (!st.interrupted) {

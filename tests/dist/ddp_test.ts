@@ -84,7 +84,7 @@ Deno.test("DistributedSampler: every sample once per epoch across ranks, determi
 
 Deno.test({
   name:
-    "gloo DDP: 2 ranks x batch 8 == 1 process x batch 16 after 5 steps; resume 2-rank checkpoint on 1 rank",
+    "gloo DDP: 2 ranks x batch 8 == 1 process x batch 16 after 5 steps (after and during backward); resume on 1 rank",
   ignore: !hasGloo,
   sanitizeResources: false,
   fn: async () => {
@@ -98,6 +98,22 @@ Deno.test({
     assert(maxDiff(a, start) > 1e-3, "training must move the parameters between step 3 and 5");
     const d = maxDiff(a, b);
     assert(d < 1e-5, `2-rank vs 1-process parameters differ by ${d}`);
+    // overlapped: buckets all-reduced from the tape's hook while backward runs (async gloo thread)
+    const over = await launch(2, {
+      FT_TEST_OUT: `${dir}/over.json`,
+      FT_TEST_STEPS: "5",
+      FT_TEST_OVERLAP: "1",
+    });
+    assertEquals(over.codes, [0, 0], over.stderr.join("\n"));
+    const o = maxDiff(a, readParams(`${dir}/over.json`));
+    assert(o < 1e-5, `overlapped 2-rank vs 1-process parameters differ by ${o}`);
+    const stats = JSON.parse(Deno.readTextFileSync(`${dir}/over.json.stats.json`));
+    assertEquals(stats.buckets, 3);
+    // every parameter is reached, so all 3 buckets start from the hook; the trace (buckets started
+    // after each reported parameter) shows l2's bucket on the wire before the tape reached l1
+    assertEquals(stats.launchedInBackward, [3, 3, 3, 3, 3]);
+    assertEquals(stats.launchTrace, Array(5).fill([0, 1, 2, 3]));
+    assertEquals(stats.asyncSum, [1 + 2, 10 + 10]); // allReduceSumAsync + done() polling + wait()
     const resumed = await launch(1, {
       FT_TEST_OUT: `${dir}/resumed.json`,
       FT_TEST_STEPS: "5",

@@ -4,7 +4,9 @@
  * DistributedSampler; gradients are averaged with allReduceGradients. Env: RANK, WORLD_SIZE,
  * MASTER_PORT, FT_DIST_STORE, FT_TEST_OUT (rank 0 writes final params JSON), FT_TEST_STEPS,
  * FT_TEST_RESUME (params JSON + start step), FT_TEST_CKPT_AT (rank 0 writes a checkpoint after that
- * step), FT_TEST_DIE_RANK/FT_TEST_DIE_STEP (that rank exits abruptly at that step).
+ * step), FT_TEST_DIE_RANK/FT_TEST_DIE_STEP (that rank exits abruptly at that step), FT_TEST_OVERLAP=1
+ * (GradReducer: buckets all-reduced from the tape's onGradReady while backward runs; rank 0 writes
+ * the per-step count of buckets launched during backward to FT_TEST_OUT.stats.json).
  */
 import { Linear } from "../../src/nn/linear.ts";
 import { Module } from "../../src/nn/module.ts";
@@ -16,7 +18,12 @@ import { mul, pow, sub } from "../../src/ops/elementwise.ts";
 import { backward } from "../../src/autograd/tape.ts";
 import type { Tensor } from "../../src/tensor/tensor.ts";
 import { initProcessGroup, readDistEnv } from "../../src/dist/process_group.ts";
-import { allReduceGradients, broadcastParameters, DistributedSampler } from "../../src/dist/ddp.ts";
+import {
+  allReduceGradients,
+  broadcastParameters,
+  DistributedSampler,
+  GradReducer,
+} from "../../src/dist/ddp.ts";
 
 class Mlp extends Module {
   readonly l1: Linear;
@@ -40,6 +47,7 @@ const dieRank = Number(Deno.env.get("FT_TEST_DIE_RANK") ?? "-1");
 const dieStep = Number(Deno.env.get("FT_TEST_DIE_STEP") ?? "-1");
 const ckptAt = Number(Deno.env.get("FT_TEST_CKPT_AT") ?? "-1");
 const out = Deno.env.get("FT_TEST_OUT");
+const overlap = Deno.env.get("FT_TEST_OVERLAP") === "1";
 const resume = Deno.env.get("FT_TEST_RESUME");
 
 manualSeed(123);
@@ -61,6 +69,11 @@ const opt = new SGD(params, { lr: 0.05 });
 const sampler = new DistributedSampler(N, env.rank, env.worldSize, { shuffle: true, seed: 7 });
 const local = GLOBAL_BATCH / env.worldSize;
 const order = sampler.indices(0);
+// 160-byte buckets (40 floats): l2's bias + weight, then l1's bias, then l1's weight
+const reducer = pg && overlap ? new GradReducer(params, pg, 160) : null;
+const launchedInBackward: number[] = [];
+// per step: buckets started after each parameter the tape reported (proves launches mid-backward)
+const launchTrace: number[][] = [];
 for (let step = start; step < steps; step++) {
   if (step === dieStep && env.rank === dieRank) Deno.exit(9);
   const idx = order.slice(step * local, (step + 1) * local);
@@ -74,13 +87,42 @@ for (let step = start; step < steps; step++) {
   const y = tensor(ys, [local, 4]);
   model.zeroGrad();
   const loss = mean(pow(sub(model.forward(x), y), 2));
-  backward(loss);
-  if (pg) allReduceGradients(params, pg, 40); // small buckets: exercises several all-reduces
+  if (reducer) {
+    const trace: number[] = [];
+    launchTrace.push(trace);
+    backward(loss, {
+      onGradReady: (leaf) => {
+        reducer.onGradReady(leaf);
+        trace.push(reducer.launched);
+      },
+    });
+    launchedInBackward.push(reducer.finish().launchedInBackward);
+  } else {
+    backward(loss);
+    if (pg) allReduceGradients(params, pg, 40); // small buckets: exercises several all-reduces
+  }
   opt.step();
   if (step + 1 === ckptAt && env.rank === 0 && out) {
     const ck = { step: step + 1, params: params.map((p) => Array.from(p.data())) };
     Deno.writeTextFileSync(out + ".ckpt.json", JSON.stringify(ck));
   }
+}
+// the async API by hand: poll until done, then wait collects the status; the sum is over ranks
+let asyncSum: number[] = [];
+if (pg?.allReduceSumAsync && overlap) {
+  const buf = new Float32Array([env.rank + 1, 10]);
+  const work = pg.allReduceSumAsync(buf);
+  let polls = 0;
+  while (!work.done()) polls++, Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+  work.wait();
+  asyncSum = Array.from(buf);
+  if (polls > 10_000) throw new Error(`async all-reduce polled ${polls} times`);
+}
+if (env.rank === 0 && out && reducer) {
+  Deno.writeTextFileSync(
+    out + ".stats.json",
+    JSON.stringify({ buckets: reducer.bucketCount, launchedInBackward, launchTrace, asyncSum }),
+  );
 }
 if (env.rank === 0 && out) {
   Deno.writeTextFileSync(
