@@ -39,7 +39,7 @@ for p in procs:
         _, e = p.communicate(timeout=grace)
     except subprocess.TimeoutExpired:
         p.kill(); _, e = p.communicate()
-    codes.append(p.returncode); errs.append(e.decode(errors="replace")[-3000:])
+    codes.append(p.returncode); errs.append(e.decode(errors="replace")[-20000:])
 print(json.dumps({"codes": codes, "stderr": errs, "rank0_s": rank0}))
 `;
 
