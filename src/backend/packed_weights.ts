@@ -95,7 +95,11 @@ export class PackedWeightCache {
 
   // Sources freed since (their Storage object is dead: a new tensor never reuses it).
   #sweep(): void {
-    for (const [src, m] of this.#map) if (src.refs <= 0) for (const v of [...m.keys()]) this.#drop(src, v);
+    for (const [src, m] of this.#map) {
+      if (src.refs <= 0) {
+        for (const v of [...m.keys()]) this.#drop(src, v);
+      }
+    }
   }
 
   #evictOldest(): void {
@@ -122,4 +126,9 @@ export function packedWeights(alloc: (bytes: number) => Storage, limitBytes: num
 /** Frees the device cache's copies (emptyCache("cuda") and the out-of-memory retry call this). */
 export function releasePackedWeights(): void {
   deviceCache?.clear();
+}
+
+/** The device cache if one was created (tests and memory reports read its stats). */
+export function devicePackedWeights(): PackedWeightCache | null {
+  return deviceCache;
 }

@@ -73,7 +73,9 @@ const PACKED_MIB = Number(Deno.env.get("FT_PACKED_WEIGHTS_MIB") ?? 2048);
  * weight, cache off, or the library lacks the entry points).
  */
 function packedWeight(w: Tensor, mode: Autocast | null, layout: "nt" | "nn"): Storage | null {
-  if (mode === null || mode === "off" || w.node !== null || w.name === undefined || !(PACKED_MIB > 0)) return null;
+  if (mode === null || mode === "off" || w.node !== null || w.name === undefined || !(PACKED_MIB > 0)) {
+    return null;
+  }
   const pack = kc("cuda").ft_cuda_pack_16;
   if (!pack) return null;
   const [outF, inF] = w.shape;
@@ -147,7 +149,7 @@ export function linear(x: Tensor, w: Tensor, b?: Tensor | null): Tensor {
     );
   }
   const outF = w.shape[0];
-  const rows = x.size / (inF || 1);
+  const rows = x.shape.slice(0, -1).reduce((a, n) => a * n, 1); // not size / in: in may be 0
   const out = Tensor.empty([...x.shape.slice(0, -1), outF], "float32", x.device);
   const fwdAutocast = nodeAutocast(out.device);
   if (out.size > 0) {
@@ -164,7 +166,10 @@ export function linear(x: Tensor, w: Tensor, b?: Tensor | null): Tensor {
     let gx: Tensor | null = null, gw: Tensor | null = null, gb: Tensor | null = null;
     if (x.requiresGrad) {
       gx = Tensor.empty(x.shape, "float32", x.device);
-      if (gx.size > 0 && (gx.device !== "cuda" || !cudaGemm(g, w, gx, false, rows, inF, outF, null, fwdAutocast))) {
+      if (
+        gx.size > 0 &&
+        (gx.device !== "cuda" || !cudaGemm(g, w, gx, false, rows, inF, outF, null, fwdAutocast))
+      ) {
         gemmInto(g, w, gx, false, false, 1, rows, inF, outF, 0, 0);
       }
     }

@@ -60,7 +60,9 @@ class Node implements Block {
     public next: Node | null,
     public free: boolean,
   ) {
-    this.ptr = offset === 0 ? seg.ptr : Deno.UnsafePointer.create(Deno.UnsafePointer.value(seg.ptr) + BigInt(offset))!;
+    this.ptr = offset === 0
+      ? seg.ptr
+      : Deno.UnsafePointer.create(Deno.UnsafePointer.value(seg.ptr) + BigInt(offset))!;
   }
 }
 

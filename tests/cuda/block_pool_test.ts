@@ -9,8 +9,8 @@ import {
   BlockPool,
   blockSize,
   MEDIUM_SEGMENT,
-  SMALL_SEGMENT,
   segmentSize,
+  SMALL_SEGMENT,
 } from "../../src/tensor/block_pool.ts";
 
 const MiB = 1 << 20;
@@ -74,7 +74,10 @@ function assertDisjoint(dev: ReturnType<typeof fakeDevice>, blocks: Block[]) {
   const segs = [...dev.live].map(([a, n]) => [Number(a), Number(a) + n]);
   const spans = blocks.map((b) => [addr(b), addr(b) + b.size]).sort((x, y) => x[0] - y[0]);
   for (let i = 0; i < spans.length; i++) {
-    assert.ok(segs.some(([lo, hi]) => spans[i][0] >= lo && spans[i][1] <= hi), `block ${i} outside every segment`);
+    assert.ok(
+      segs.some(([lo, hi]) => spans[i][0] >= lo && spans[i][1] <= hi),
+      `block ${i} outside every segment`,
+    );
     if (i) assert.ok(spans[i][0] >= spans[i - 1][1], `blocks ${i - 1} and ${i} overlap`);
     assert.equal(spans[i][0] % 512, 0, "512-byte aligned");
   }

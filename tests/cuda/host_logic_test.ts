@@ -87,7 +87,8 @@ function simulatedDevice(limit: number) {
 }
 
 Deno.test({
-  name: "device pool: Storage on the block pool, best fit across sizes, retry after emptying, workspace in the stats",
+  name:
+    "device pool: Storage on the block pool, best fit across sizes, retry after emptying, workspace in the stats",
   ignore: !NO_CUDA, // needs the "cuda" pool free for the simulated allocator
   fn() {
     const MiB = 1024 * 1024;
@@ -101,7 +102,11 @@ Deno.test({
     a.release();
     const b = Storage.alloc(600 * 1024, "cuda"), c = Storage.alloc(300 * 1024, "cuda");
     assert.equal(allocs(), 1, "one raw segment serves 1 MiB, then 600 + 300 KiB");
-    assert.equal(Deno.UnsafePointer.value(b.ptr), Deno.UnsafePointer.value(a.ptr), "best fit at the segment start");
+    assert.equal(
+      Deno.UnsafePointer.value(b.ptr),
+      Deno.UnsafePointer.value(a.ptr),
+      "best fit at the segment start",
+    );
     assert.equal(memoryStats("cuda").liveBytes, 900 * 1024);
     b.release();
     c.release();

@@ -75,7 +75,10 @@ Deno.test("packed weights: an AdamW step invalidates the packed copy of every up
   opt.step();
   const p = get(w);
   assert.equal(packs(), 3, "the stepped weight repacks");
-  assert.ok(Math.abs(read(p)[0] - w.data()[0]) < 1e-7 && read(p)[0] < 1, `packed ${read(p)[0]} is the updated value`);
+  assert.ok(
+    Math.abs(read(p)[0] - w.data()[0]) < 1e-7 && read(p)[0] < 1,
+    `packed ${read(p)[0]} is the updated value`,
+  );
   get(frozen, "f");
   assert.equal(packs(), 3, "a parameter the step did not touch stays cached");
   cache.clear();
