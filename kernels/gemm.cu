@@ -4,7 +4,9 @@
 // operands packed once to K-major 16-bit (the transposes are folded into the pack), then our
 // tensor-core kernel (mma.sync m16n8k16, 128x128x32 tiles, 4-stage cp.async pipeline, swizzled
 // ldmatrix) or on sm_90 the wgmma kernel of gemm_sm90.cu; FT_GEMM=cublas uses cuBLAS instead.
-// Check: tests/cuda/matmul_test.ts; bench: bench/gpu_timings.ts "gemm" vs bench/gpu_torch.py.
+// ft_cuda_gemm_ex adds a bias (N) in every kernel's epilogue and takes a prepacked 16-bit B
+// (ft_cuda_pack_16; linear caches its weights' packings). Check: tests/cuda/matmul_test.ts,
+// tests/cuda/linear_fused_test.ts; bench: bench/gpu_timings.ts "gemm" vs bench/gpu_torch.py.
 #include "gemm.cuh"
 #include "mma.cuh"
 
