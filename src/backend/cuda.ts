@@ -17,7 +17,7 @@
 import { findLibrary, libraryFileName } from "./loader.ts";
 import { CUDA_LIBRARY } from "./dispatch.ts";
 import { registerStatusDetail } from "./status.ts";
-import { registerAllocator, type Storage } from "../tensor/storage.ts";
+import { registerAllocator, retagStream, type Storage } from "../tensor/storage.ts";
 import { releasePackedWeights } from "./packed_weights.ts";
 import { registerTransfer } from "../tensor/tensor.ts";
 
@@ -491,6 +491,10 @@ export class CudaStream {
   /** Destroys the stream (frees its workspace after its queued work is done). */
   dispose(): void {
     const r = runtime();
+    // blocks tagged with this stream move to the library stream, which first waits for it (a
+    // later cross-stream reuse must never record an event on a destroyed stream)
+    check(r, r.ft_cuda_stream_join(null, this.ptr), "stream join (dispose)");
+    retagStream("cuda", BigInt(Deno.UnsafePointer.value(this.ptr)), 0n);
     check(r, r.ft_cuda_stream_destroy(this.ptr), "stream destroy");
   }
 }

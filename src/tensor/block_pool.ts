@@ -157,6 +157,38 @@ export class BlockPool {
     this.#list(n);
   }
 
+  /**
+   * Moves every block tagged `from` to stream `to` (a stream about to be destroyed: the caller
+   * first makes `to` wait for it), merging free neighbours that now share a tag.
+   */
+  retag(from: bigint, to: bigint): void {
+    if (from === to) return;
+    for (const n of this.#live) if (n.stream === from) n.stream = to;
+    const moved: Node[] = [];
+    for (const list of this.#free) {
+      for (let i = list.length - 1; i >= 0; i--) {
+        if (list[i].stream === from) moved.push(...list.splice(i, 1));
+      }
+    }
+    for (const n of moved) n.stream = to;
+    const gone = new Set<Node>();
+    for (let n of moved) {
+      if (gone.has(n)) continue;
+      while (n.prev && n.prev.free && n.prev.stream === to) n = n.prev; // leftmost of the run
+      if (!moved.includes(n)) this.#unlist(n);
+      while (n.next && n.next.free && n.next.stream === to) {
+        const m = n.next;
+        if (moved.includes(m)) gone.add(m);
+        else this.#unlist(m);
+        n.size += m.size;
+        n.next = m.next;
+        if (m.next) m.next.prev = n;
+      }
+      gone.add(n);
+      this.#list(n);
+    }
+  }
+
   /** Gives every wholly free segment back to the raw allocator; returns the bytes released. */
   release(): number {
     let out = 0;

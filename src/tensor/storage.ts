@@ -190,6 +190,14 @@ export class Storage {
   }
 }
 
+/**
+ * Re-tags a device's blocks of stream `from` (about to be destroyed) as stream `to`; the caller
+ * has made `to` wait for `from` on the device. No-op for pools without streams (the CPU).
+ */
+export function retagStream(device: Device, from: bigint, to: bigint): void {
+  devicePools[device]?.retag(from, to);
+}
+
 /** Memory counters for one device. */
 export interface MemoryStats {
   liveBytes: number;

@@ -213,3 +213,26 @@ Deno.test("block pool: a failed raw allocation releases idle segments and extras
   pool.release();
   assert.equal(dev.used, 0);
 });
+
+Deno.test("block pool: retag moves a destroyed stream's blocks to another and merges them", () => {
+  const dev = fakeDevice(64 * MiB);
+  const pool = new BlockPool(dev.src);
+  dev.setStream(5n);
+  const a = pool.alloc(4096), b = pool.alloc(4096), c = pool.alloc(4096);
+  dev.setStream(0n);
+  const d = pool.alloc(8192); // takes the stream-5 tail after c (joins, now stream 0)
+  pool.free(d); // merges with its own stream-0 rest
+  pool.free(a); // stream 5, between nothing and live b
+  const live = b;
+  pool.retag(5n, 0n);
+  assert.equal(pool.stats().freeBlocks, 2, "a (now stream 0) and the tail; b, c live in between");
+  pool.free(c); // now stream 0: merges with the run on its right
+  assert.equal(pool.stats().freeBlocks, 2);
+  const n = dev.log.length;
+  pool.free(live); // retagged while live: merges everything, no join needed on reuse
+  assert.equal(pool.stats().freeBlocks, 1);
+  const e = pool.alloc(4096);
+  assert.equal(dev.log.length, n, "no join with the destroyed stream, no new segment");
+  pool.free(e);
+  assert.equal(pool.release(), SMALL_SEGMENT);
+});
