@@ -82,7 +82,7 @@ say "CUDA tests (one process per file: a sticky device error stays in its file)"
 : > "$OUT/tests.log"
 # runtime first (streams, errors), then the kernels most likely to be wrong, the big shapes last;
 # runtime_host_test (host code only, an nvcc build) runs in CI, not on device time
-for f in $(ls tests/cuda/*_test.ts | sort -t/ -k3 | awk '/runtime_host/{next} /runtime/{print 0, $0; next} /matmul/{print 1, $0; next} /half_entry/{print 2, $0; next} /attention/{print 3, $0; next} /softmax|norm/{print 4, $0; next} /limits/{print 6, $0; next} {print 5, $0}' | sort -n | cut -d" " -f2); do
+for f in $(ls tests/cuda/*_test.ts | sort -t/ -k3 | awk '/runtime_host/{next} /runtime/{print 0, $0; next} /matmul|linear_fused/{print 1, $0; next} /half_entry/{print 2, $0; next} /attention/{print 3, $0; next} /softmax|norm/{print 4, $0; next} /limits/{print 6, $0; next} {print 5, $0}' | sort -n | cut -d" " -f2); do
   t1=$(date +%s)
   if [ $(( t1 - T0 )) -gt ${TEST_BUDGET:-280} ]; then echo "$f skipped: time budget" | tee -a "$OUT/summary.log"; continue; fi
   per=60

@@ -4,7 +4,9 @@
 // operands packed once to K-major 16-bit (the transposes are folded into the pack), then our
 // tensor-core kernel (mma.sync m16n8k16, 128x128x32 tiles, 4-stage cp.async pipeline, swizzled
 // ldmatrix) or on sm_90 the wgmma kernel of gemm_sm90.cu; FT_GEMM=cublas uses cuBLAS instead.
-// Check: tests/cuda/matmul_test.ts; bench: bench/gpu_timings.ts "gemm" vs bench/gpu_torch.py.
+// ft_cuda_gemm_ex adds a bias (N) in every kernel's epilogue and takes a prepacked 16-bit B
+// (ft_cuda_pack_16; linear caches its weights' packings). Check: tests/cuda/matmul_test.ts,
+// tests/cuda/linear_fused_test.ts; bench: bench/gpu_timings.ts "gemm" vs bench/gpu_torch.py.
 #include "gemm.cuh"
 #include "mma.cuh"
 
@@ -39,7 +41,8 @@ __global__ void pack_k(const float* __restrict__ src, int64_t sb, int64_t sr, in
 __global__ __launch_bounds__(256) void sgemm_simt(int M, int N, int K, float alpha, const float* __restrict__ A,
                                                   int64_t sam, int64_t sak, int64_t sAb, const float* __restrict__ B,
                                                   int64_t sbk, int64_t sbn, int64_t sBb, float beta,
-                                                  float* __restrict__ C, int64_t ldc, int64_t sCb) {
+                                                  float* __restrict__ C, int64_t ldc, int64_t sCb,
+                                                  const float* __restrict__ bias) {
   __shared__ float As[16][68], Bs[16][68];
   int64_t bz = blockIdx.z;
   A += bz * sAb;
@@ -86,18 +89,22 @@ __global__ __launch_bounds__(256) void sgemm_simt(int M, int N, int K, float alp
       if (n >= N) continue;
       float v = alpha * acc[i][j];
       if (beta != 0.f) v += beta * C[m * ldc + n];
+      if (bias) v += bias[n];  // linear's bias, fused (no broadcast copy, no re-read of C)
       C[m * ldc + n] = v;
     }
   }
 }
 
-// C(b, M, N) *= beta (K == 0 or alpha == 0); beta == 0 writes zeros without reading C
-__global__ void scale_c(int64_t batch, int M, int N, float beta, float* C, int64_t ldc, int64_t sC) {
+// C(b, M, N) = beta * C + bias[n] (K == 0 or alpha == 0, or after a cuBLAS GEMM with beta 1 and
+// bias); beta == 0 writes without reading C; bias (N) optional
+__global__ void scale_c(int64_t batch, int M, int N, float beta, float* C, int64_t ldc, int64_t sC,
+                        const float* __restrict__ bias) {
   int64_t n = batch * M * (int64_t)N;
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
     int64_t b = i / ((int64_t)M * N), r = (i / N) % M, c = i % N;
     float* p = C + b * sC + r * ldc + c;
-    *p = beta == 0.f ? 0.f : beta * *p;
+    float v = beta == 0.f ? 0.f : beta == 1.f ? *p : beta * *p;
+    *p = bias ? v + bias[c] : v;
   }
 }
 
@@ -114,7 +121,8 @@ __device__ __forceinline__ int swz(int row, int ch) { return row * 4 + (ch ^ ((r
 template <typename T, typename OutT>
 __global__ __launch_bounds__(THREADS) void gemm_mma(int M, int N, int Kp, float alpha, const T* __restrict__ A,
                                                      int64_t sA, const T* __restrict__ B, int64_t sB, float beta,
-                                                     OutT* __restrict__ C, int64_t ldc, int64_t sC) {
+                                                     OutT* __restrict__ C, int64_t ldc, int64_t sC,
+                                                     const float* __restrict__ bias) {
   extern __shared__ uint4 smem[];
   int64_t bz = blockIdx.z;
   A += bz * sA;
@@ -199,6 +207,7 @@ __global__ __launch_bounds__(THREADS) void gemm_mma(int M, int N, int Kp, float 
           OutT* p = C + (int64_t)r * ldc + c + e;
           float v = alpha * acc[mi][ni][2 * h + e];
           if (beta != 0.f) v += beta * to_f32(*p);
+          if (bias) v += bias[c + e];
           if constexpr (sizeof(OutT) == 4) *p = v;
           else *p = __float2bfloat16_rn(v);
         }
@@ -207,7 +216,7 @@ __global__ __launch_bounds__(THREADS) void gemm_mma(int M, int N, int Kp, float 
 
 template <typename T, typename OutT>
 int launch_mma(int64_t batch, int M, int N, int Kp, float alpha, const T* A, int64_t sA, const T* B, int64_t sB,
-               float beta, OutT* C, int64_t ldc, int64_t sC) {
+               float beta, OutT* C, int64_t ldc, int64_t sC, const float* bias) {
   static bool attr = false;
   if (!attr) {
     int st = fail(cudaFuncSetAttribute(gemm_mma<T, OutT>, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM_BYTES),
@@ -223,7 +232,8 @@ int launch_mma(int64_t batch, int M, int N, int Kp, float alpha, const T* A, int
       int mc = (int)(M - m0 < kRows ? M - m0 : kRows);
       dim3 g((N + BN - 1) / BN, (mc + BM - 1) / BM, nb);
       gemm_mma<T, OutT><<<g, THREADS, SMEM_BYTES, stream()>>>(mc, N, Kp, alpha, A + b0 * sA + m0 * Kp, sA,
-                                                            B + b0 * sB, sB, beta, C + b0 * sC + m0 * ldc, ldc, sC);
+                                                            B + b0 * sB, sB, beta, C + b0 * sC + m0 * ldc, ldc, sC,
+                                                            bias);
     }
   }
   return launched("gemm (mma.sync)");
@@ -265,70 +275,85 @@ template int pack_kmajor<__half>(const float*, int64_t, int64_t, int64_t, int64_
 
 template <typename T>
 int gemm_tc(int64_t batch, int M, int N, int Kp, float alpha, const T* A, int64_t sA, const T* B, int64_t sB,
-            float beta, void* C, int out_bf16, int64_t ldc, int64_t sC) {
+            float beta, void* C, int out_bf16, int64_t ldc, int64_t sC, const float* bias) {
   if (Kp % 64 != 0) return FT_EINVAL;
   if constexpr (sizeof(T) == 2 && std::is_same<T, __nv_bfloat16>::value) {
     if (use_sm90()) {
-      int st = gemm_sm90_bf16(batch, M, N, Kp, alpha, A, sA, B, sB, beta, C, out_bf16, ldc, sC);
+      int st = gemm_sm90_bf16(batch, M, N, Kp, alpha, A, sA, B, sB, beta, C, out_bf16, ldc, sC, bias);
       if (st != FT_EUNSUP) return st;
     }
   }
-  if (out_bf16) return launch_mma<T, __nv_bfloat16>(batch, M, N, Kp, alpha, A, sA, B, sB, beta, (__nv_bfloat16*)C, ldc, sC);
-  return launch_mma<T, float>(batch, M, N, Kp, alpha, A, sA, B, sB, beta, (float*)C, ldc, sC);
+  if (out_bf16)
+    return launch_mma<T, __nv_bfloat16>(batch, M, N, Kp, alpha, A, sA, B, sB, beta, (__nv_bfloat16*)C, ldc, sC, bias);
+  return launch_mma<T, float>(batch, M, N, Kp, alpha, A, sA, B, sB, beta, (float*)C, ldc, sC, bias);
 }
 template int gemm_tc<__nv_bfloat16>(int64_t, int, int, int, float, const __nv_bfloat16*, int64_t,
-                                    const __nv_bfloat16*, int64_t, float, void*, int, int64_t, int64_t);
+                                    const __nv_bfloat16*, int64_t, float, void*, int, int64_t, int64_t, const float*);
 template int gemm_tc<__half>(int64_t, int, int, int, float, const __half*, int64_t, const __half*, int64_t, float,
-                             void*, int, int64_t, int64_t);
+                             void*, int, int64_t, int64_t, const float*);
 
 }  // namespace ftc
 
 namespace {
+// cuBLAS has no bias epilogue here: C += bias in one more pass (only on FT_GEMM=cublas).
+int cublas_bias(int64_t batch, int M, int N, float* C, int64_t ldc, int64_t sC, const float* bias) {
+  if (!bias) return FT_OK;
+  ftc::scale_c<<<ftc::blocks_for(batch * M * (int64_t)N, 256), 256, 0, ftc::stream()>>>(batch, M, N, 1.f, C, ldc,
+                                                                                        sC, bias);
+  return ftc::launched("gemm (cuBLAS bias)");
+}
+
+// Autocast: op(A) packed to 16-bit K-major per call; op(B) too unless Bp, its packing made
+// earlier by ft_cuda_pack_16 (a cached weight), is given.
 template <typename T>
 int gemm_autocast(int transA, int transB, int64_t batch, int M, int N, int K, float alpha, const float* A, int64_t lda,
-                  int64_t sA, const float* B, int64_t ldb, int64_t sB, float beta, float* C, int64_t ldc, int64_t sC,
-                  int dtype) {
+                  int64_t sA, const float* B, int64_t ldb, int64_t sB, const void* Bp, const float* bias, float beta,
+                  float* C, int64_t ldc, int64_t sC, int dtype) {
   int Kp = ftc::round_up(K, 64);
   int64_t bA = sA ? batch : 1, bB = sB ? batch : 1;
-  size_t na = (size_t)bA * M * Kp, nb = (size_t)bB * N * Kp;
+  size_t na = (size_t)bA * M * Kp, nb = Bp ? 0 : (size_t)bB * N * Kp;
   T* ws = (T*)ftc::workspace((na + nb) * sizeof(T));
   if (!ws) return FT_ENOMEM;
   T* pa = ws;
-  T* pb = ws + na;
+  const T* pb = Bp ? (const T*)Bp : ws + na;
   // op(A)(m, k): A[m * lda + k] or, transposed, A[k * lda + m]; op(B)(k, n) packed as (n, k)
   int st = ftc::pack_kmajor<T>(A, bA, sA, transA ? 1 : lda, transA ? lda : 1, M, K, Kp, pa);
-  if (!st) st = ftc::pack_kmajor<T>(B, bB, sB, transB ? ldb : 1, transB ? 1 : ldb, N, K, Kp, pb);
+  if (!st && !Bp) st = ftc::pack_kmajor<T>(B, bB, sB, transB ? ldb : 1, transB ? 1 : ldb, N, K, Kp, ws + na);
   if (st) return st;
-  int64_t spa = sA ? (int64_t)M * Kp : 0, spb = sB ? (int64_t)N * Kp : 0;
-  if (ftc::gemm_impl() == ftc::G_CUBLAS && ftc::cublas_available())
-    return ftc::cublas_gemm(dtype, 0, 0, batch, M, N, Kp, alpha, pa, Kp, spa, pb, Kp, spb, beta, C, 0, ldc, sC);
-  return ftc::gemm_tc<T>(batch, M, N, Kp, alpha, pa, spa, pb, spb, beta, C, 0, ldc, sC);
+  int64_t spa = sA ? (int64_t)M * Kp : 0, spb = sB && !Bp ? (int64_t)N * Kp : 0;
+  if (ftc::gemm_impl() == ftc::G_CUBLAS && ftc::cublas_available()) {
+    st = ftc::cublas_gemm(dtype, 0, 0, batch, M, N, Kp, alpha, pa, Kp, spa, pb, Kp, spb, beta, C, 0, ldc, sC);
+    return st ? st : cublas_bias(batch, M, N, C, ldc, sC, bias);
+  }
+  return ftc::gemm_tc<T>(batch, M, N, Kp, alpha, pa, spa, pb, spb, beta, C, 0, ldc, sC, bias);
 }
-}  // namespace
 
-// C(batch, M, N) = alpha * op(A) @ op(B) + beta * C; op(A) (M, K) read from A (M, K) or, with
-// transA, (K, M), row stride lda, batch stride strideA (0 = shared); likewise B; C row stride ldc.
-FT_API int ft_gemm_batched_f32(int transA, int transB, int64_t batch, int64_t M, int64_t N, int64_t K, float alpha,
-                               const float* A, int64_t lda, int64_t strideA, const float* B, int64_t ldb,
-                               int64_t strideB, float beta, float* C, int64_t ldc, int64_t strideC) {
+int gemm_f32(int transA, int transB, int64_t batch, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+             int64_t lda, int64_t strideA, const float* B, int64_t ldb, int64_t strideB, const void* Bp,
+             const float* bias, float beta, float* C, int64_t ldc, int64_t strideC) {
   if (batch < 0 || M < 0 || N < 0 || K < 0) return FT_EINVAL;
   if (M > INT32_MAX || N > INT32_MAX || K > INT32_MAX) return FT_EUNSUP;
   if (batch == 0 || M == 0 || N == 0) return FT_OK;
   cudaStream_t s = ftc::stream();
   if (K == 0 || alpha == 0.f) {
-    ftc::scale_c<<<ftc::blocks_for(batch * M * N, 256), 256, 0, s>>>(batch, (int)M, (int)N, beta, C, ldc, strideC);
+    ftc::scale_c<<<ftc::blocks_for(batch * M * N, 256), 256, 0, s>>>(batch, (int)M, (int)N, beta, C, ldc, strideC,
+                                                                     bias);
     return ftc::launched("gemm (scale)");
   }
   int prec = ftc::precision();
+  if (Bp && (strideB != 0 || prec == ftc::P_FP32))
+    return ftc::note(FT_EINVAL, "gemm: a packed B needs autocast on and strideB 0 (one matrix for the batch)");
   if (prec == ftc::P_BF16)
     return gemm_autocast<__nv_bfloat16>(transA, transB, batch, (int)M, (int)N, (int)K, alpha, A, lda, strideA, B, ldb,
-                                        strideB, beta, C, ldc, strideC, 1);
+                                        strideB, Bp, bias, beta, C, ldc, strideC, 1);
   if (prec == ftc::P_FP16)
     return gemm_autocast<__half>(transA, transB, batch, (int)M, (int)N, (int)K, alpha, A, lda, strideA, B, ldb,
-                                 strideB, beta, C, ldc, strideC, 2);
-  if (ftc::gemm_impl() == ftc::G_CUBLAS && ftc::cublas_available())
-    return ftc::cublas_gemm(0, transA, transB, batch, (int)M, (int)N, (int)K, alpha, A, lda, strideA, B, ldb, strideB,
-                            beta, C, 0, ldc, strideC);
+                                 strideB, Bp, bias, beta, C, ldc, strideC, 2);
+  if (ftc::gemm_impl() == ftc::G_CUBLAS && ftc::cublas_available()) {
+    int st = ftc::cublas_gemm(0, transA, transB, batch, (int)M, (int)N, (int)K, alpha, A, lda, strideA, B, ldb,
+                              strideB, beta, C, 0, ldc, strideC);
+    return st ? st : cublas_bias(batch, (int)M, (int)N, C, ldc, strideC, bias);
+  }
   int64_t sam = transA ? 1 : lda, sak = transA ? lda : 1;
   int64_t sbk = transB ? 1 : ldb, sbn = transB ? ldb : 1;
   // grid y and z stop at 65535: blocks of 65535 * 64 rows and 65535 batches
@@ -340,10 +365,43 @@ FT_API int ft_gemm_batched_f32(int transA, int transB, int64_t batch, int64_t M,
       dim3 g((unsigned)((N + 63) / 64), (unsigned)((mc + 63) / 64), nb);
       ftc::sgemm_simt<<<g, 256, 0, s>>>((int)mc, (int)N, (int)K, alpha, A + b0 * strideA + m0 * sam, sam, sak, strideA,
                                         B + b0 * strideB, sbk, sbn, strideB, beta, C + b0 * strideC + m0 * ldc, ldc,
-                                        strideC);
+                                        strideC, bias);
     }
   }
   return ftc::launched("gemm (fp32)");
+}
+}  // namespace
+
+// C(batch, M, N) = alpha * op(A) @ op(B) + beta * C; op(A) (M, K) read from A (M, K) or, with
+// transA, (K, M), row stride lda, batch stride strideA (0 = shared); likewise B; C row stride ldc.
+FT_API int ft_gemm_batched_f32(int transA, int transB, int64_t batch, int64_t M, int64_t N, int64_t K, float alpha,
+                               const float* A, int64_t lda, int64_t strideA, const float* B, int64_t ldb,
+                               int64_t strideB, float beta, float* C, int64_t ldc, int64_t strideC) {
+  return gemm_f32(transA, transB, batch, M, N, K, alpha, A, lda, strideA, B, ldb, strideB, nullptr, nullptr, beta, C,
+                  ldc, strideC);
+}
+
+// ft_gemm_batched_f32 plus two options (CUDA only): C = alpha * op(A) @ op(B) + beta * C + bias[n]
+// with bias (N) fused into the epilogue (null: none); under autocast Bp (null: pack B per call) is
+// op(B) already packed by ft_cuda_pack_16 as (N, round_up(K, 64)) in the autocast dtype, shared
+// by the batch (strideB must be 0); B is not read then.
+FT_API int ft_cuda_gemm_ex(int transA, int transB, int64_t batch, int64_t M, int64_t N, int64_t K, float alpha,
+                           const float* A, int64_t lda, int64_t strideA, const float* B, int64_t ldb, int64_t strideB,
+                           const void* Bp, const float* bias, float beta, float* C, int64_t ldc, int64_t strideC) {
+  return gemm_f32(transA, transB, batch, M, N, K, alpha, A, lda, strideA, B, ldb, strideB, Bp, bias, beta, C, ldc,
+                  strideC);
+}
+
+// dst(rows, round_up(K, 64)) 16-bit (dtype 1 bf16, 2 fp16) <- src element (r, k) at
+// src[r * sr + k * sk] (fp32), zeros past K: the packed operand ft_cuda_gemm_ex takes as Bp
+// (for op(B) = Wᵀ of a linear weight W (N, K): sr = K, sk = 1; for op(B) = W (K, N): sr = 1, sk = N).
+FT_API int ft_cuda_pack_16(int dtype, int64_t rows, int64_t K, const float* src, int64_t sr, int64_t sk, void* dst) {
+  if (rows < 0 || K < 0 || (dtype != 1 && dtype != 2)) return FT_EINVAL;
+  if (rows > INT32_MAX || K > INT32_MAX - 64) return FT_EUNSUP;
+  if (rows == 0 || K == 0) return FT_OK;
+  int Kp = ftc::round_up((int)K, 64);
+  if (dtype == 1) return ftc::pack_kmajor<__nv_bfloat16>(src, 1, 0, sr, sk, (int)rows, (int)K, Kp, (__nv_bfloat16*)dst);
+  return ftc::pack_kmajor<__half>(src, 1, 0, sr, sk, (int)rows, (int)K, Kp, (__half*)dst);
 }
 
 // 16-bit operands already on the device, for benchmarks and bf16 pipelines:

@@ -8,15 +8,17 @@ namespace ftc {
 // C(b, M, N) = alpha * A(b, M, Kp) · B(b, N, Kp)ᵀ + beta * C; A and B 16-bit (T = bf16 or
 // fp16) and K-major, Kp a multiple of 64 with zeros past the true K; sA / sB are batch
 // strides in elements (0 broadcasts one matrix); C fp32 or bf16 (out_bf16), row stride ldc.
-// beta == 0 never reads C. Returns FT_OK or FT_E*.
+// beta == 0 never reads C. bias (N) fp32, optional: added to every row in the epilogue (after
+// alpha and beta), shared over the batch. Returns FT_OK or FT_E*.
 template <typename T>
 int gemm_tc(int64_t batch, int M, int N, int Kp, float alpha, const T* A, int64_t sA, const T* B, int64_t sB,
-            float beta, void* C, int out_bf16, int64_t ldc, int64_t sC);
+            float beta, void* C, int out_bf16, int64_t ldc, int64_t sC, const float* bias = nullptr);
 
 // Hopper (sm_90a) wgmma + TMA kernel for bf16 with the same contract, batch via z. Returns
 // FT_EUNSUP when the device or shape is not handled (the caller falls back to gemm_tc).
 int gemm_sm90_bf16(int64_t batch, int M, int N, int Kp, float alpha, const __nv_bfloat16* A, int64_t sA,
-                   const __nv_bfloat16* B, int64_t sB, float beta, void* C, int out_bf16, int64_t ldc, int64_t sC);
+                   const __nv_bfloat16* B, int64_t sB, float beta, void* C, int out_bf16, int64_t ldc, int64_t sC,
+                   const float* bias = nullptr);
 
 // cuBLAS (dlopen'd on first use). dtype: 0 fp32 operands in their original layout (row-major
 // with transposes, like ft_gemm_batched_f32), 1 bf16 / 2 fp16 operands in the packed K-major

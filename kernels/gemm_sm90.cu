@@ -88,6 +88,7 @@ __device__ __forceinline__ void wgmma_m64n256k16(float* d, uint64_t da, uint64_t
 template <typename OutT>
 __global__ __launch_bounds__(384, 1) void gemm_wgmma(int M, int N, int Kp, float alpha, float beta, OutT* __restrict__ C,
                                                     int64_t ldc, int64_t sC, int bcastA, int bcastB,
+                                                    const float* __restrict__ bias,
                                                     const __grid_constant__ CUtensorMap mapA,
                                                     const __grid_constant__ CUtensorMap mapB) {
 #ifdef FT_SM90A
@@ -156,6 +157,7 @@ __global__ __launch_bounds__(384, 1) void gemm_wgmma(int M, int N, int Kp, float
           OutT* p = Cz + (int64_t)row * ldc + col + e;
           float v = alpha * d[j * 4 + 2 * h + e];
           if (beta != 0.f) v += beta * to_f32(*p);
+          if (bias) v += bias[col + e];  // linear's bias, fused into the epilogue
           if constexpr (sizeof(OutT) == 4) *p = v;
           else *p = __float2bfloat16_rn(v);
         }
@@ -195,7 +197,7 @@ bool make_map(CUtensorMap* map, const void* base, int Kp, int rows, int64_t batc
 
 template <typename OutT>
 int launch(int64_t batch, int M, int N, int Kp, float alpha, const __nv_bfloat16* A, int64_t sA,
-           const __nv_bfloat16* B, int64_t sB, float beta, OutT* C, int64_t ldc, int64_t sC) {
+           const __nv_bfloat16* B, int64_t sB, float beta, OutT* C, int64_t ldc, int64_t sC, const float* bias) {
   static bool attr = false;
   if (!attr) {
     int st = fail(cudaFuncSetAttribute(gemm_wgmma<OutT>, cudaFuncAttributeMaxDynamicSharedMemorySize, SMEM),
@@ -214,7 +216,8 @@ int launch(int64_t batch, int M, int N, int Kp, float alpha, const __nv_bfloat16
         return FT_EUNSUP;
     }
     dim3 g((N + BN - 1) / BN, (M + BM - 1) / BM, nb);
-    gemm_wgmma<OutT><<<g, 384, SMEM, stream()>>>(M, N, Kp, alpha, beta, C + b0 * sC, ldc, sC, sA == 0, sB == 0, ma, mb);
+    gemm_wgmma<OutT><<<g, 384, SMEM, stream()>>>(M, N, Kp, alpha, beta, C + b0 * sC, ldc, sC, sA == 0, sB == 0, bias,
+                                                 ma, mb);
   }
   return launched("gemm (sm90 wgmma)");
 }
@@ -222,13 +225,15 @@ int launch(int64_t batch, int M, int N, int Kp, float alpha, const __nv_bfloat16
 }  // namespace
 
 int gemm_sm90_bf16(int64_t batch, int M, int N, int Kp, float alpha, const __nv_bfloat16* A, int64_t sA,
-                   const __nv_bfloat16* B, int64_t sB, float beta, void* C, int out_bf16, int64_t ldc, int64_t sC) {
+                   const __nv_bfloat16* B, int64_t sB, float beta, void* C, int out_bf16, int64_t ldc, int64_t sC,
+                   const float* bias) {
   if (cc_major() != 9 || Kp % BK != 0 || smem_optin() < (size_t)SMEM) return FT_EUNSUP;
   // TMA needs 16-byte aligned bases and row strides
   if (((uintptr_t)A | (uintptr_t)B) & 15) return FT_EUNSUP;
   if ((M + BM - 1) / BM > 65535) return FT_EUNSUP;  // grid y limit: the mma.sync kernel tiles rows
-  if (out_bf16) return launch<__nv_bfloat16>(batch, M, N, Kp, alpha, A, sA, B, sB, beta, (__nv_bfloat16*)C, ldc, sC);
-  return launch<float>(batch, M, N, Kp, alpha, A, sA, B, sB, beta, (float*)C, ldc, sC);
+  if (out_bf16)
+    return launch<__nv_bfloat16>(batch, M, N, Kp, alpha, A, sA, B, sB, beta, (__nv_bfloat16*)C, ldc, sC, bias);
+  return launch<float>(batch, M, N, Kp, alpha, A, sA, B, sB, beta, (float*)C, ldc, sC, bias);
 }
 
 }  // namespace ftc

@@ -17,7 +17,8 @@
 import { findLibrary, libraryFileName } from "./loader.ts";
 import { CUDA_LIBRARY } from "./dispatch.ts";
 import { registerStatusDetail } from "./status.ts";
-import { registerAllocator, type Storage } from "../tensor/storage.ts";
+import { registerAllocator, retagStream, type Storage } from "../tensor/storage.ts";
+import { releasePackedWeights } from "./packed_weights.ts";
 import { registerTransfer } from "../tensor/tensor.ts";
 
 /** FFI signatures of the runtime wrappers (kernels/runtime.cu). */
@@ -226,7 +227,13 @@ function install(r: Runtime): void {
       return Number(r.ft_cuda_workspace_bytes());
     },
     releaseExtra() {
+      releasePackedWeights(); // packed autocast weights are pool blocks: back before segments go
       check(r, r.ft_cuda_workspace_release(), "workspace release");
+    },
+    stream: () => currentStreamTag,
+    join(waiter, signaller) {
+      const p = (v: bigint) => (v === 0n ? null : Deno.UnsafePointer.create(v));
+      check(r, r.ft_cuda_stream_join(p(waiter), p(signaller)), "stream join (block reuse)");
     },
   });
   registerTransfer("cuda", {
@@ -446,6 +453,10 @@ export class CudaEvent {
   }
 }
 
+// Stream the caching allocator tags blocks with (0n: the library's own stream); mirrors
+// ft_cuda_set_stream so an allocation needs no FFI call to learn it.
+let currentStreamTag = 0n;
+
 /** A CUDA stream; `use()` makes it the stream of every later ft_* call (null: the default). */
 export class CudaStream {
   readonly ptr: Deno.PointerObject;
@@ -465,11 +476,14 @@ export class CudaStream {
   run<R>(fn: () => R): R {
     const r = runtime();
     const prev = r.ft_cuda_get_stream();
+    const prevTag = currentStreamTag;
     check(r, r.ft_cuda_stream_join(this.ptr, prev), "stream join (enter)");
     check(r, r.ft_cuda_set_stream(this.ptr), "set stream");
+    currentStreamTag = BigInt(Deno.UnsafePointer.value(this.ptr));
     try {
       return fn();
     } finally {
+      currentStreamTag = prevTag;
       r.ft_cuda_set_stream(prev);
       check(r, r.ft_cuda_stream_join(prev, this.ptr), "stream join (exit)");
     }
@@ -477,6 +491,10 @@ export class CudaStream {
   /** Destroys the stream (frees its workspace after its queued work is done). */
   dispose(): void {
     const r = runtime();
+    // blocks tagged with this stream move to the library stream, which first waits for it (a
+    // later cross-stream reuse must never record an event on a destroyed stream)
+    check(r, r.ft_cuda_stream_join(null, this.ptr), "stream join (dispose)");
+    retagStream("cuda", BigInt(Deno.UnsafePointer.value(this.ptr)), 0n);
     check(r, r.ft_cuda_stream_destroy(this.ptr), "stream destroy");
   }
 }

@@ -197,7 +197,10 @@ export class Module {
       }
       pairs.push([dst, s]);
     }
-    for (const [dst, s] of pairs) copyInto(dst, s);
+    for (const [dst, s] of pairs) {
+      copyInto(dst, s);
+      dst.storage.markWritten(); // caches derived from the weights (packed autocast copies) are stale
+    }
     return { missing, unexpected };
   }
 

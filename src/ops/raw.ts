@@ -138,6 +138,7 @@ export function addInto(dst: Tensor, src: Tensor): void {
     throw new Error(`addInto: ${fmtShape(dst.shape)} += ${fmtShape(src.shape)}`);
   }
   sameDevice("addInto", dst, src);
+  dst.storage.markWritten();
   check(k(dst.device).ft_axpby_f32(BigInt(dst.size), 1, src.ptr, 1, dst.ptr), "addInto");
 }
 
@@ -145,6 +146,7 @@ export function addInto(dst: Tensor, src: Tensor): void {
 export function axpby(alpha: number, x: Tensor, beta: number, y: Tensor): void {
   if (x.size !== y.size) throw new Error(`axpby: ${fmtShape(x.shape)} vs ${fmtShape(y.shape)}`);
   sameDevice("axpby", y, x);
+  y.storage.markWritten();
   check(k(y.device).ft_axpby_f32(BigInt(y.size), alpha, x.ptr, beta, y.ptr), "axpby");
 }
 

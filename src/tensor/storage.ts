@@ -2,11 +2,14 @@
  * Native memory behind tensors, with a caching allocator per device. Freed blocks go back to a
  * free list keyed by rounded size and are handed out again: on our VMs first-touching fresh
  * memory costs ~3 ms per MiB, so a malloc/free per op would dominate a training step.
- * Sizes round up to 64 B below 4 KiB and to quarter powers of two above (≤ 25% slack).
+ * Host sizes round up to 64 B below 4 KiB and to quarter powers of two above (≤ 25% slack).
+ * Device pools are a `BlockPool` (block_pool.ts): best-fit reuse of cached blocks of any size,
+ * split and merged, tagged with their stream, so varying shapes do not strand cached memory.
  * @module
  */
 import { mem } from "../backend/cpu.ts";
 import { MAX_TENSOR_BYTES } from "./shape.ts";
+import { type Block, BlockPool } from "./block_pool.ts";
 
 /** Where a buffer lives. */
 export type Device = "cpu" | "cuda";
@@ -17,8 +20,12 @@ export interface RawAllocator {
   free(ptr: Deno.PointerObject): void;
   /** Bytes the backend caches outside the pool (e.g. CUDA scratch workspaces). */
   extraBytes?(): number;
-  /** Returns those bytes to the system (called by emptyCache). */
+  /** Returns those bytes to the system (called by emptyCache and before an allocation retry). */
   releaseExtra?(): void;
+  /** Device backends: the current stream (0n = the library's own); blocks are tagged with it. */
+  stream?(): bigint;
+  /** Device backends: stream `waiter` waits for the work queued on `signaller` (block reuse). */
+  join?(waiter: bigint, signaller: bigint): void;
 }
 
 const cpuRaw: RawAllocator = {
@@ -34,9 +41,16 @@ const cpuRaw: RawAllocator = {
 
 const rawAllocators: Record<Device, RawAllocator | null> = { cpu: cpuRaw, cuda: null };
 
-/** Installs the raw allocator of a device backend (called by src/backend/cuda.ts). */
+// Device (non-CPU) pools: segments carved into blocks; replaced when a backend registers.
+const devicePools: Partial<Record<Device, BlockPool>> = {};
+
+/**
+ * Installs the raw allocator of a device backend (called by src/backend/cuda.ts). For a device
+ * other than the CPU it replaces the block pool; blocks of the previous one are not freed.
+ */
 export function registerAllocator(device: Device, a: RawAllocator): void {
   rawAllocators[device] = a;
+  if (device !== "cpu") devicePools[device] = new BlockPool(a);
 }
 
 /** Rounds a request to its size bucket. */
@@ -72,12 +86,31 @@ export class Storage {
   readonly device: Device;
   #refs = 1;
   #buffer: ArrayBuffer | null = null;
+  #block: Block | null;
+  #version = 0;
 
-  private constructor(ptr: Deno.PointerObject, bytes: number, capacity: number, device: Device) {
+  private constructor(
+    ptr: Deno.PointerObject,
+    bytes: number,
+    capacity: number,
+    device: Device,
+    block: Block | null = null,
+  ) {
     this.ptr = ptr;
     this.bytes = bytes;
     this.capacity = capacity;
     this.device = device;
+    this.#block = block;
+  }
+
+  /** Write generation: bumped by in-place updates (optimizer steps, zero_, host writes). */
+  get version(): number {
+    return this.#version;
+  }
+
+  /** Marks the contents as changed (invalidates caches derived from them, e.g. packed weights). */
+  markWritten(): void {
+    this.#version++;
   }
 
   /** Takes a block of at least `bytes` from the device's pool (contents undefined). */
@@ -90,19 +123,15 @@ export class Storage {
     }
     const raw = rawAllocators[device];
     if (!raw) throw new Error(`device '${device}' has no allocator (backend not loaded)`);
+    const dp = devicePools[device];
+    if (dp) {
+      const b = dp.alloc(bytes); // best fit + split; retries after releasing idle segments
+      return new Storage(b.ptr, bytes, b.size, device, b);
+    }
     const cap = bucketSize(bytes);
     const pool = pools[device];
-    let block = cap;
     let ptr = pool.free.get(cap)?.pop();
-    // Device pools: a miss may take the smallest cached block up to 2x the size (shapes that
-    // vary, e.g. sequence lengths, would otherwise leave every other bucket dead weight).
-    if (!ptr && device !== "cpu") {
-      for (const [size, list] of pool.free) {
-        if (size > cap && size <= 2 * cap && list.length > 0 && (block === cap || size < block)) block = size;
-      }
-      if (block !== cap) ptr = pool.free.get(block)!.pop();
-    }
-    if (ptr) pool.cachedBytes -= block;
+    if (ptr) pool.cachedBytes -= cap;
     else {
       try {
         ptr = raw.alloc(cap);
@@ -113,10 +142,10 @@ export class Storage {
         ptr = raw.alloc(cap);
       }
     }
-    pool.liveBytes += block;
+    pool.liveBytes += cap;
     pool.liveBlocks++;
     if (pool.liveBytes > pool.peakBytes) pool.peakBytes = pool.liveBytes;
-    return new Storage(ptr, bytes, block, device);
+    return new Storage(ptr, bytes, cap, device);
   }
 
   /** Live references (tensors sharing this block). */
@@ -135,6 +164,11 @@ export class Storage {
   release(): void {
     if (this.#refs <= 0) return;
     if (--this.#refs > 0) return;
+    if (this.#block) {
+      devicePools[this.device]!.free(this.#block);
+      this.#block = null;
+      return;
+    }
     const pool = pools[this.device];
     let list = pool.free.get(this.capacity);
     if (!list) pool.free.set(this.capacity, list = []);
@@ -156,6 +190,14 @@ export class Storage {
   }
 }
 
+/**
+ * Re-tags a device's blocks of stream `from` (about to be destroyed) as stream `to`; the caller
+ * has made `to` wait for `from` on the device. No-op for pools without streams (the CPU).
+ */
+export function retagStream(device: Device, from: bigint, to: bigint): void {
+  devicePools[device]?.retag(from, to);
+}
+
 /** Memory counters for one device. */
 export interface MemoryStats {
   liveBytes: number;
@@ -164,10 +206,24 @@ export interface MemoryStats {
   peakBytes: number;
   /** Backend scratch outside the pool (CUDA workspaces; 0 on the CPU); emptyCache frees it. */
   workspaceBytes: number;
+  /** Device pools: raw segments held (cachedBytes counts their free parts). */
+  segments?: number;
 }
 
 /** Live / cached / peak bytes of a device's pool; tests assert liveBytes returns to its start. */
 export function memoryStats(device: Device = "cpu"): MemoryStats {
+  const dp = devicePools[device];
+  if (dp) {
+    const s = dp.stats();
+    return {
+      liveBytes: s.allocatedBytes,
+      liveBlocks: s.allocatedBlocks,
+      cachedBytes: s.reservedBytes - s.allocatedBytes,
+      peakBytes: s.peakBytes,
+      workspaceBytes: rawAllocators[device]?.extraBytes?.() ?? 0,
+      segments: s.segments,
+    };
+  }
   const p = pools[device];
   return {
     liveBytes: p.liveBytes,
@@ -183,6 +239,12 @@ export function emptyCache(device: Device = "cpu"): void {
   const p = pools[device];
   const raw = rawAllocators[device];
   if (!raw) return;
+  const dp = devicePools[device];
+  if (dp) {
+    raw.releaseExtra?.(); // first: it may hold pool blocks (packed weights)
+    dp.release(); // segments still partly in use stay
+    return;
+  }
   for (const list of p.free.values()) for (const ptr of list) raw.free(ptr);
   p.free.clear();
   p.cachedBytes = 0;

@@ -178,6 +178,7 @@ export class Tensor {
       throw new Error(`set(): ${values.length} values for tensor ${fmtShape(this.shape)}`);
     }
     const s = this.storage;
+    s.markWritten();
     if (s.device === "cpu") {
       if (this.dtype === "int32") new Int32Array(s.hostBuffer(), 0, this.size).set(values);
       else new Float32Array(s.hostBuffer(), 0, this.size).set(values);
@@ -191,6 +192,7 @@ export class Tensor {
   /** Sets every element to 0. */
   zero_(): this {
     const s = this.storage;
+    s.markWritten();
     if (s.device === "cpu") mem.ft_mem_zero(s.ptr, BigInt(this.size * 4));
     else transfers[s.device]!.zero(s, this.size * 4);
     return this;

@@ -91,6 +91,8 @@ export class AdamW extends Optimizer {
     const bc1 = steps.map((t) => 1 - this.beta1 ** t), bc2 = steps.map((t) => 1 - this.beta2 ** t);
     const ms = items.map(({ p }) => this.state(p, "exp_avg"));
     const vs = items.map(({ p }) => this.state(p, "exp_avg_sq"));
+    // the update writes every parameter in place: derived caches (packed autocast weights) go stale
+    for (const { p } of items) p.storage.markWritten();
     noGrad(() => {
       const byDevice = new Map<string, number[]>();
       items.forEach(({ p }, i) => {

@@ -54,6 +54,7 @@ export class SGD extends Optimizer {
       tidy(() => {
         for (const { p, g, group } of items) {
           this.advance(p);
+          p.storage.markWritten(); // updated in place below: packed autocast copies go stale
           let d = g;
           if (group.weightDecay !== 0) {
             d = copy(g);

@@ -1,14 +1,14 @@
 // Host-side bookkeeping of the device backend, tested without a device: the shared library
 // handle (one dlopen for the union of registered tables, conflicting signatures rejected) and
 // the device pool of storage.ts driven by a simulated raw allocator that enforces a memory limit
-// (best-fit reuse of a larger cached block, empty-the-cache-and-retry on failure, the backend's
+// (Storage on the block pool: best-fit reuse across sizes, empty-the-cache-and-retry on failure, the backend's
 // workspace counted by memoryStats and released by emptyCache). These run on machines without
 // a GPU; on a machine with one the pool test is skipped (the real CUDA allocator is installed).
 // Run: .tools/deno test --allow-all tests/cuda/host_logic_test.ts
 import assert from "node:assert/strict";
 import { SharedLibrary } from "../../src/backend/dispatch.ts";
 import { NO_CUDA } from "./cuda_helpers.ts";
-import { bucketSize, emptyCache, memoryStats, registerAllocator, Storage } from "../../src/tensor/storage.ts";
+import { emptyCache, memoryStats, registerAllocator, Storage } from "../../src/tensor/storage.ts";
 
 Deno.test("shared library: one open for the union, late tables open only their new names", () => {
   const opened: string[][] = [];
@@ -87,42 +87,51 @@ function simulatedDevice(limit: number) {
 }
 
 Deno.test({
-  name: "device pool: best-fit reuse up to 2x, retry after emptying the cache, workspace in the stats",
+  name:
+    "device pool: Storage on the block pool, best fit across sizes, retry after emptying, workspace in the stats",
   ignore: !NO_CUDA, // needs the "cuda" pool free for the simulated allocator
   fn() {
-    const dev = simulatedDevice(10 * 1024 * 1024);
+    const MiB = 1024 * 1024;
+    const dev = simulatedDevice(24 * MiB);
     registerAllocator("cuda", dev.raw);
-    // 1. a freed 1 MiB block serves a 600 KiB request (bucket 640 KiB, within 2x) ...
-    const big = Storage.alloc(1 << 20, "cuda");
-    big.release();
-    assert.equal(memoryStats("cuda").cachedBytes, 1 << 20);
-    const mid = Storage.alloc(600 * 1024, "cuda");
-    assert.equal(mid.capacity, 1 << 20, "took the cached 1 MiB block");
-    assert.equal(memoryStats("cuda").cachedBytes, 0);
-    assert.equal(dev.log.filter((l) => l.startsWith("alloc")).length, 1);
-    mid.release();
-    // ... but not a request under half its size
-    const small = Storage.alloc(100 * 1024, "cuda");
-    assert.equal(small.capacity, bucketSize(100 * 1024));
-    small.release();
-    // 2. cached blocks of other sizes fill the device; a new size empties the cache and retries
-    const held: Storage[] = [];
-    for (let i = 0; i < 6; i++) held.push(Storage.alloc(1.25 * 1024 * 1024, "cuda"));
+    const allocs = () => dev.log.filter((l) => l.startsWith("alloc")).length;
+    // 1. small tensors of different sizes share one 2 MiB segment; freed ones are reused by others
+    const a = Storage.alloc(MiB, "cuda");
+    assert.equal(a.capacity, MiB);
+    assert.equal(memoryStats("cuda").cachedBytes, MiB, "the split-off rest of the segment");
+    a.release();
+    const b = Storage.alloc(600 * 1024, "cuda"), c = Storage.alloc(300 * 1024, "cuda");
+    assert.equal(allocs(), 1, "one raw segment serves 1 MiB, then 600 + 300 KiB");
+    assert.equal(
+      Deno.UnsafePointer.value(b.ptr),
+      Deno.UnsafePointer.value(a.ptr),
+      "best fit at the segment start",
+    );
+    assert.equal(memoryStats("cuda").liveBytes, 900 * 1024);
+    b.release();
+    c.release();
+    // 2. medium blocks fill the device; a bigger request empties the cache (and workspace) and retries
+    const held = [Storage.alloc(3 * MiB, "cuda"), Storage.alloc(3 * MiB, "cuda")];
+    assert.equal(allocs(), 2, "both from one 20 MiB segment");
     for (const s of held) s.release();
-    dev.setWorkspace(1024 * 1024);
-    assert.equal(memoryStats("cuda").workspaceBytes, 1024 * 1024);
+    const mid = Storage.alloc(12 * MiB, "cuda"); // a new size: carved from the cached segment
+    assert.equal(allocs(), 2);
+    mid.release();
+    dev.setWorkspace(MiB);
+    assert.equal(memoryStats("cuda").workspaceBytes, MiB);
     const before = dev.log.length;
-    const huge = Storage.alloc(5 * 1024 * 1024, "cuda");
+    const huge = Storage.alloc(21 * MiB, "cuda");
     const tail = dev.log.slice(before);
-    assert.equal(tail[0], `fail ${5 * 1024 * 1024}`);
+    assert.equal(tail[0], `fail ${22 * MiB}`);
     assert.ok(tail.includes("release workspace"), tail.join(", "));
-    assert.equal(tail[tail.length - 1], `alloc ${5 * 1024 * 1024}`);
+    assert.equal(tail[tail.length - 1], `alloc ${22 * MiB}`);
     assert.equal(memoryStats("cuda").workspaceBytes, 0);
     // 3. a request that cannot fit even after emptying fails with the allocator's message
-    assert.throws(() => Storage.alloc(8 * 1024 * 1024, "cuda"), /out of device memory allocating/);
+    assert.throws(() => Storage.alloc(16 * MiB, "cuda"), /out of device memory allocating/);
     huge.release();
     emptyCache("cuda");
-    assert.equal(dev.used, 0, "every block went back");
+    assert.equal(dev.used, 0, "every segment went back");
     assert.equal(memoryStats("cuda").liveBytes, 0);
+    assert.equal(memoryStats("cuda").segments, 0);
   },
 });

@@ -58,7 +58,7 @@ for (const [tag, setup, tol] of MODES) {
       );
     });
   }
-  cudaTest(`${tag} linear (bias through the beta = 1 epilogue)`, () => {
+  cudaTest(`${tag} linear (bias fused into the GEMM epilogue)`, () => {
     setup();
     compareOp(`${tag} linear`, linear, [{ shape: [2, 50, 96], grad: true }, { shape: [80, 96], grad: true }, {
       shape: [80],

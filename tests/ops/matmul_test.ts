@@ -108,3 +108,29 @@ Deno.test("matmul / linear shape errors", () => {
     })
   );
 });
+
+Deno.test("linear with in = 0: the output is the bias broadcast over every row (zeros without a bias)", () => {
+  noLeak(() =>
+    tidy(() => {
+      const x = tensor([], [5, 0]), w = tensor([], [3, 0]), b = tensor([1.5, -2, 4], [3]);
+      assertEquals(Array.from(linear(x, w, b).data()), [
+        1.5,
+        -2,
+        4,
+        1.5,
+        -2,
+        4,
+        1.5,
+        -2,
+        4,
+        1.5,
+        -2,
+        4,
+        1.5,
+        -2,
+        4,
+      ]);
+      assertEquals(Array.from(linear(x, w).data()), new Array(15).fill(0));
+    })
+  );
+});
