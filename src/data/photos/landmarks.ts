@@ -110,12 +110,31 @@ export function loadFaceModel(): Promise<Any> {
 
 /**
  * Detect the most confident face in `img` and its 68 landmarks; null when no face is found.
+ * A face that fills the frame (a tight crop) is often missed by the detector, so a second try
+ * runs on the image centred in a frame twice its size (filled with its mean colour).
  * Deterministic (tfjs CPU backend). Takes ~0.3–2 s per image on one core, so callers cache it.
  */
 export async function detectFace(img: Image, minScore = 0.3): Promise<FaceLandmarks | null> {
+  const rgb = toRgb(img);
+  const direct = await detectOnce(rgb, minScore);
+  if (direct) return direct;
+  const W = rgb.width, H = rgb.height, PW = 2 * W, PH = 2 * H, ox = W >> 1, oy = H >> 1;
+  const mu = [0, 0, 0];
+  for (let i = 0; i < W * H; i++) for (let c = 0; c < 3; c++) mu[c] += rgb.data[i * 3 + c];
+  const data = new Uint8Array(PW * PH * 3);
+  for (let i = 0; i < PW * PH; i++) for (let c = 0; c < 3; c++) data[i * 3 + c] = Math.round(mu[c] / (W * H));
+  for (let y = 0; y < H; y++) data.set(rgb.data.subarray(y * W * 3, (y + 1) * W * 3), ((y + oy) * PW + ox) * 3);
+  const padded = await detectOnce({ width: PW, height: PH, channels: 3, data }, minScore);
+  if (!padded) return null;
+  for (let i = 0; i < 68; i++) (padded.points[2 * i] -= ox), (padded.points[2 * i + 1] -= oy);
+  padded.box.x -= ox;
+  padded.box.y -= oy;
+  return padded;
+}
+
+async function detectOnce(rgb: Image, minScore: number): Promise<FaceLandmarks | null> {
   const faceapi = await loadFaceModel();
   const tf = faceapi.tf;
-  const rgb = toRgb(img);
   const x = tf.tensor3d(rgb.data, [rgb.height, rgb.width, 3], "int32");
   try {
     const r = await faceapi.detectSingleFace(
