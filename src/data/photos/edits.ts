@@ -487,7 +487,9 @@ export function photoAttributeEdit(ed: Editor, rng: Rng, strong: boolean, nParts
     const out = artifact === "lighting" || artifact === "color" || artifact === "blur" || artifact === "texture"
       ? degrade(gen, w, h, artifact, rng, strong, b, region)
       : gen;
-    const alpha = featherInside(grown, w, h, featherFor(artifact, strong), b);
+    // blush and skin tone fade out softly, as retouching does
+    const soft = e.region === "cheek" || e.region === "skin" ? Math.round(6 * k) : 0;
+    const alpha = featherInside(grown, w, h, Math.max(soft, featherFor(artifact, strong)), b);
     const planSide = side === "both" ? "both" : side;
     ed.step(grown, b, out, alpha, newPart, [{ region: e.region, side: planSide, change: e.change, artifact, parts }], null);
   }

@@ -22,9 +22,6 @@ import { alignDonor, photoAttributeEdit, photoFaceSwap, photoRegionSwap } from "
 import { detectFace } from "./landmarks.ts";
 import { type PhotoFace, preparePhoto } from "./part_map.ts";
 
-/** Version of the photo mode's output (manifest.json `generator`); bump when files change. */
-export const PHOTO_GENERATOR_VERSION = "photos-1";
-
 /** The bundled public-domain face crops (data/photos/, see its README for sources and licences). */
 export const BUNDLED_PHOTOS = {
   graceHopper: fileURLToPath(new URL("../../../data/photos/grace_hopper_256.jpg", import.meta.url)),
@@ -137,6 +134,12 @@ export function forgeFace(
   for (let attempt = 0; attempt < 8; attempt++) {
     const rng = Rng.derive(seed, index, attempt);
     const cam = sampleCamera(rng);
+    // a photo crop has real content up to its border only: the camera zooms in (never out) and
+    // its offset keeps the view inside the crop, so no reflected border shows
+    cam.scale = 1 + Math.abs(cam.scale - 1);
+    const slack = (1 - 1 / cam.scale) / 2;
+    cam.tx = Math.max(-slack, Math.min(slack, cam.tx));
+    cam.ty = Math.max(-slack, Math.min(slack, cam.ty));
     if (real) {
       const image = camera(target.rgb, cam);
       return {
