@@ -18,6 +18,7 @@ import { regionLabels, REGIONS } from "../../src/data/regions.ts";
 import { visibleChange } from "../../src/data/synth/fill.ts";
 import { MIN_DELTA } from "../../src/data/synth/manipulate.ts";
 import { dilate } from "../../src/data/synth/masks.ts";
+import { addProbe, aucFromHistograms, probeHistograms } from "../../src/data/synth/probe.ts";
 import { P, partsOfRegion } from "../../src/data/synth/parts.ts";
 
 const S = 256;
@@ -252,4 +253,19 @@ Deno.test("photos: folders without a usable face give clear errors", async () =>
     }
   }
   await Deno.remove(out, { recursive: true });
+});
+
+Deno.test("photos: no residual shortcut: the noise-residual probe's AUC stays in 0.4–0.6", async () => {
+  const { g, a } = await photos();
+  const all = probeHistograms(), src = probeHistograms();
+  for (let i = 0; i < 24; i++) {
+    const [t, d] = i % 2 ? [g, a] : [a, g];
+    const s = forgeFace(t, d, 11, i, { debug: true });
+    addProbe(s.image, s.mask, all.pos, all.neg);
+    addProbe({ width: S, height: S, channels: 3, data: s.source! }, s.mask, src.pos, src.neg);
+  }
+  const auc = aucFromHistograms(all.pos, all.neg), base = aucFromHistograms(src.pos, src.neg);
+  assert.ok(auc > 0.4 && auc < 0.6, `pooled pixel AUC ${auc}`);
+  // the forged pixels score no higher than the same mask on the untouched crop (same camera)
+  assert.ok(auc - base <= 0.03, `forged ${auc} vs untouched ${base}`);
 });
