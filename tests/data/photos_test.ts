@@ -25,7 +25,8 @@ const S = 256;
 let cache: { grace: Image; astro: Image; g: PhotoFace; a: PhotoFace } | null = null;
 async function photos() {
   if (cache) return cache;
-  const grace = await readImage(BUNDLED_PHOTOS.graceHopper), astro = await readImage(BUNDLED_PHOTOS.astronaut);
+  const grace = await readImage(BUNDLED_PHOTOS.graceHopper),
+    astro = await readImage(BUNDLED_PHOTOS.astronaut);
   const fg = await detectFace(grace), fa = await detectFace(astro);
   assert.ok(fg && fa, "a face is found in both bundled photos");
   cache = {
@@ -67,25 +68,32 @@ Deno.test("photos: the part map has plausible, smooth regions in the right place
     const area = (ids: number[]) => centroid(part, ids)[2] / n;
     const skin = area([P.skin, P.forehead, P.cheekL, P.cheekR, P.chin, P.jaw]);
     assert.ok(skin > 0.08 && skin < 0.45, `${face.name}: skin area ${skin}`);
-    for (const [name, ids, lo, hi] of [
-      ["eyeL", [P.eyeL, P.pupilL], 0.0008, 0.01],
-      ["eyeR", [P.eyeR, P.pupilR], 0.0008, 0.01],
-      ["browL", [P.browL], 0.001, 0.012],
-      ["nose", [P.nose], 0.004, 0.04],
-      ["lips", [P.lip, P.mouth, P.tooth], 0.003, 0.04],
-      ["forehead", [P.forehead], 0.005, 0.12],
-      ["cheekL", [P.cheekL], 0.004, 0.06],
-      ["chin", [P.chin], 0.003, 0.05],
-      ["jaw", [P.jaw], 0.003, 0.06],
-    ] as [string, number[], number, number][]) {
+    for (
+      const [name, ids, lo, hi] of [
+        ["eyeL", [P.eyeL, P.pupilL], 0.0008, 0.01],
+        ["eyeR", [P.eyeR, P.pupilR], 0.0008, 0.01],
+        ["browL", [P.browL], 0.001, 0.012],
+        ["nose", [P.nose], 0.004, 0.04],
+        ["lips", [P.lip, P.mouth, P.tooth], 0.003, 0.04],
+        ["forehead", [P.forehead], 0.005, 0.12],
+        ["cheekL", [P.cheekL], 0.004, 0.06],
+        ["chin", [P.chin], 0.003, 0.05],
+        ["jaw", [P.jaw], 0.003, 0.06],
+      ] as [string, number[], number, number][]
+    ) {
       const v = area(ids);
       assert.ok(v >= lo && v <= hi, `${face.name}: ${name} area ${v} not in [${lo}, ${hi}]`);
     }
     const [eLx, eLy] = centroid(part, [P.eyeL]), [eRx, eRy] = centroid(part, [P.eyeR]);
     const [, bY] = centroid(part, [P.browL, P.browR]), [, nY] = centroid(part, [P.nose]);
-    const [, lY] = centroid(part, [P.lip]), [, cY] = centroid(part, [P.chin]), [, fY] = centroid(part, [P.forehead]);
+    const [, lY] = centroid(part, [P.lip]),
+      [, cY] = centroid(part, [P.chin]),
+      [, fY] = centroid(part, [P.forehead]);
     assert.ok(eLx > eRx, "the subject's left eye is on the image's right");
-    assert.ok(fY < bY && bY < (eLy + eRy) / 2 && (eLy + eRy) / 2 < nY && nY < lY && lY < cY, `${face.name}: order`);
+    assert.ok(
+      fY < bY && bY < (eLy + eRy) / 2 && (eLy + eRy) / 2 < nY && nY < lY && lY < cY,
+      `${face.name}: order`,
+    );
     // irises lie inside their eyes
     for (let i = 0; i < n; i++) {
       if (part[i] === P.pupilL || part[i] === P.pupilR) {
@@ -111,7 +119,9 @@ Deno.test("photos: the part map has plausible, smooth regions in the right place
 Deno.test("photos: exact masks, measured changes, truthful captions for every forgery type", async () => {
   const { g, a } = await photos();
   for (const kind of FORGERY_TYPES) {
-    for (const [t, d, seed] of [[g, a, 1], [a, g, 2], [g, flipFace(g), 3]] as [PhotoFace, PhotoFace, number][]) {
+    for (
+      const [t, d, seed] of [[g, a, 1], [a, g, 2], [g, flipFace(g), 3]] as [PhotoFace, PhotoFace, number][]
+    ) {
       const s = forgeFace(t, d, seed, 7, { kind, noCamera: true, debug: true });
       assert.equal(s.forgeryType, kind);
       const m = s.rawMask!, before = s.before!, after = s.after!;
@@ -122,7 +132,9 @@ Deno.test("photos: exact masks, measured changes, truthful captions for every fo
           continue;
         }
         // outside the mask not one value moved (before the camera model)
-        for (let c = 0; c < 3; c++) assert.equal(after[i * 3 + c], before[i * 3 + c], `${kind}: pixel ${i} moved`);
+        for (let c = 0; c < 3; c++) {
+          assert.equal(after[i * 3 + c], before[i * 3 + c], `${kind}: pixel ${i} moved`);
+        }
       }
       assert.ok(inside > 0);
       // the written mask is the raw mask (no camera here)
@@ -198,7 +210,21 @@ Deno.test("photos: synth --photos writes an MMTT set the reader and the loader a
   const set = join(out, "set");
   const lines: string[] = [];
   const code = await main(
-    ["--photos", "data/photos", "--out", set, "--n", "10", "--seed", "5", "--size", "96", "--real-share", "0.2", "--quiet"],
+    [
+      "--photos",
+      "data/photos",
+      "--out",
+      set,
+      "--n",
+      "10",
+      "--seed",
+      "5",
+      "--size",
+      "96",
+      "--real-share",
+      "0.2",
+      "--quiet",
+    ],
     (l) => lines.push(l),
   );
   assert.equal(code, 0, lines.join("\n"));
@@ -220,7 +246,24 @@ Deno.test("photos: synth --photos writes an MMTT set the reader and the loader a
   loader.close();
   // same seed, same files
   const set2 = join(out, "set2");
-  assert.equal(await main(["--photos", "data/photos", "--out", set2, "--n", "10", "--seed", "5", "--size", "96", "--real-share", "0.2", "--quiet"], () => {}), 0);
+  assert.equal(
+    await main([
+      "--photos",
+      "data/photos",
+      "--out",
+      set2,
+      "--n",
+      "10",
+      "--seed",
+      "5",
+      "--size",
+      "96",
+      "--real-share",
+      "0.2",
+      "--quiet",
+    ], () => {}),
+    0,
+  );
   for (const f of ["images/000003.png", "masks/000003.png", "train-mutilabel.json"]) {
     assert.deepEqual(await Deno.readFile(join(set2, f)), await Deno.readFile(join(set, f)), f);
   }
@@ -234,17 +277,24 @@ Deno.test("photos: folders without a usable face give clear errors", async () =>
   await Deno.mkdir(noface);
   // a smooth gradient and a broken file: neither has a face
   const W = 64, data = new Uint8Array(W * W * 3);
-  for (let i = 0; i < W * W; i++) (data[i * 3] = i % W * 4), (data[i * 3 + 1] = 120), (data[i * 3 + 2] = (i / W) * 4);
+  for (let i = 0; i < W * W; i++) {
+    (data[i * 3] = i % W * 4), (data[i * 3 + 1] = 120), (data[i * 3 + 2] = (i / W) * 4);
+  }
   await Deno.writeFile(join(noface, "gradient.png"), encodePng({ width: W, height: W, channels: 3, data }));
   await Deno.writeFile(join(noface, "broken.jpg"), new Uint8Array([0xff, 0xd8, 0xff, 0x00, 1, 2, 3]));
   await Deno.writeTextFile(join(noface, "notes.txt"), "not an image");
-  for (const [dir, expect] of [
-    [empty, /holds no \.jpg, \.jpeg or \.png files/],
-    [noface, /none of its 2 image file\(s\) has a face/],
-    [join(out, "missing"), /does not exist/],
-  ] as [string, RegExp][]) {
+  for (
+    const [dir, expect] of [
+      [empty, /holds no \.jpg, \.jpeg or \.png files/],
+      [noface, /none of its 2 image file\(s\) has a face/],
+      [join(out, "missing"), /does not exist/],
+    ] as [string, RegExp][]
+  ) {
     const lines: string[] = [];
-    const code = await main(["--photos", dir, "--out", join(out, "set"), "--n", "2", "--quiet"], (l) => lines.push(l));
+    const code = await main(
+      ["--photos", dir, "--out", join(out, "set"), "--n", "2", "--quiet"],
+      (l) => lines.push(l),
+    );
     assert.equal(code, 1, lines.join("\n"));
     assert.match(lines.join("\n"), expect);
     if (dir === noface) {

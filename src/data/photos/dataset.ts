@@ -21,10 +21,16 @@ const EXT = /\.(jpe?g|png)$/i;
  * Load and prepare the face photos of `dir` at `size`. `warn` gets one line per skipped file.
  * Throws when the folder cannot be read, holds no image files, or no image has a face.
  */
-export async function loadPhotoFolder(dir: string, size: number, warn: (line: string) => void): Promise<PhotoFace[]> {
+export async function loadPhotoFolder(
+  dir: string,
+  size: number,
+  warn: (line: string) => void,
+): Promise<PhotoFace[]> {
   const names: string[] = [];
   try {
-    for await (const e of Deno.readDir(dir)) if ((e.isFile || e.isSymlink) && EXT.test(e.name)) names.push(e.name);
+    for await (const e of Deno.readDir(dir)) {
+      if ((e.isFile || e.isSymlink) && EXT.test(e.name)) names.push(e.name);
+    }
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) throw new Error(`--photos '${dir}' does not exist`);
     if (e instanceof Deno.errors.NotADirectory) throw new Error(`--photos '${dir}' is not a folder`);

@@ -13,7 +13,14 @@
  */
 import type { Region } from "../regions.ts";
 import type { Rng } from "../rng.ts";
-import { type Artifact, artifactFor, degrade, type Editor, featherFor, softBlur } from "../synth/manipulate.ts";
+import {
+  type Artifact,
+  artifactFor,
+  degrade,
+  type Editor,
+  featherFor,
+  softBlur,
+} from "../synth/manipulate.ts";
 import { type Box, boxOf, dilate, featherInside, growBox, partMask } from "../synth/masks.ts";
 import { P, partsOfRegion } from "../synth/parts.ts";
 import type { PhotoFace } from "./part_map.ts";
@@ -47,7 +54,10 @@ export interface Aligned {
  * Least-squares similarity (scale, rotation, shift) taking target landmarks to the donor's,
  * over the inner face (17–67), as complex numbers: z_d ≈ b·(z_t − μ_t) + μ_d.
  */
-export function similarity(target: Float64Array, donor: Float64Array): [number, number, number, number, number, number] {
+export function similarity(
+  target: Float64Array,
+  donor: Float64Array,
+): [number, number, number, number, number, number] {
   let mtx = 0, mty = 0, mdx = 0, mdy = 0;
   const ids = Array.from({ length: 51 }, (_, i) => 17 + i);
   for (const i of ids) {
@@ -81,7 +91,8 @@ export function alignDonor(target: PhotoFace, donor: PhotoFace): Aligned {
       const a = (fy * D + fx) * 3, b = a + 3, c = a + D * 3, d = c + 3;
       for (let ch = 0; ch < 3; ch++) {
         const r = donor.rgb;
-        rgb[o + ch] = (r[a + ch] * (1 - ax) + r[b + ch] * ax) * (1 - ay) + (r[c + ch] * (1 - ax) + r[d + ch] * ax) * ay;
+        rgb[o + ch] = (r[a + ch] * (1 - ax) + r[b + ch] * ax) * (1 - ay) +
+          (r[c + ch] * (1 - ax) + r[d + ch] * ax) * ay;
       }
       part[y * S + x] = donor.part[Math.round(sy) * D + Math.round(sx)];
     }
@@ -247,14 +258,24 @@ export function photoRegionSwap(ed: Editor, don: Aligned, rng: Rng, strong: bool
     const newPart = ed.partAfter.slice();
     for (let i = 0; i < grown.length; i++) if (blob[i]) newPart[i] = don.part[i];
     const planSide = side === "both" ? "both" : side;
-    ed.step(grown, gb, gen, alpha, newPart, [{ region: r, side: planSide, change: "changed", artifact, parts }], null);
+    ed.step(grown, gb, gen, alpha, newPart, [{
+      region: r,
+      side: planSide,
+      change: "changed",
+      artifact,
+      parts,
+    }], null);
   }
 }
 
 // ---- attribute edits: local warps and recolouring ----
 
 /** Centroid and extent of the pixels of `parts`. */
-function partGeom(part: Uint8Array, w: number, parts: number[]): { cx: number; cy: number; rx: number; ry: number; n: number } {
+function partGeom(
+  part: Uint8Array,
+  w: number,
+  parts: number[],
+): { cx: number; cy: number; rx: number; ry: number; n: number } {
   const ok = new Uint8Array(256);
   for (const p of parts) ok[p] = 1;
   let n = 0, sx = 0, sy = 0, x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
@@ -264,7 +285,9 @@ function partGeom(part: Uint8Array, w: number, parts: number[]): { cx: number; c
     n++, sx += x, sy += y;
     x0 = Math.min(x0, x), x1 = Math.max(x1, x), y0 = Math.min(y0, y), y1 = Math.max(y1, y);
   }
-  return n ? { cx: sx / n, cy: sy / n, rx: (x1 - x0 + 1) / 2, ry: (y1 - y0 + 1) / 2, n } : { cx: 0, cy: 0, rx: 0, ry: 0, n };
+  return n
+    ? { cx: sx / n, cy: sy / n, rx: (x1 - x0 + 1) / 2, ry: (y1 - y0 + 1) / 2, n }
+    : { cx: 0, cy: 0, rx: 0, ry: 0, n };
 }
 
 /**
@@ -293,7 +316,8 @@ function localWarp(
       if (d2 >= 1) continue;
       const f = (1 - d2) ** 2;
       const kx = 1 + (g.sx - 1) * f, ky = 1 + (g.sy - 1) * f;
-      const px = Math.min(w - 1.001, Math.max(0, g.cx + dx / kx)), py = Math.min(h - 1.001, Math.max(0, g.cy + dy / ky));
+      const px = Math.min(w - 1.001, Math.max(0, g.cx + dx / kx)),
+        py = Math.min(h - 1.001, Math.max(0, g.cy + dy / ky));
       const fx = Math.floor(px), fy = Math.floor(py), ux = px - fx, uy = py - fy, o = (y * w + x) * 3;
       const a = (fy * w + fx) * 3, bb = a + 3, c = a + w * 3, d = c + 3;
       for (let ch = 0; ch < 3; ch++) {
@@ -323,10 +347,38 @@ interface PhotoEdit {
 const lum = (p: number[]) => 0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2];
 
 const PHOTO_EDITS: PhotoEdit[] = [
-  { region: "eye", change: "enlarged", sided: true, weight: 2, kind: "warp", scale: (s) => [s ? 1.35 : 1.25, s ? 1.45 : 1.3] },
-  { region: "eye", change: "shrunk", sided: true, weight: 1.2, kind: "warp", scale: (s) => [s ? 0.75 : 0.82, s ? 0.7 : 0.8] },
-  { region: "lip", change: "plumped", sided: false, weight: 2, kind: "warp", scale: (s) => [s ? 1.12 : 1.08, s ? 1.5 : 1.35] },
-  { region: "lip", change: "widened", sided: false, weight: 0.8, kind: "warp", scale: (s) => [s ? 1.3 : 1.2, 1] },
+  {
+    region: "eye",
+    change: "enlarged",
+    sided: true,
+    weight: 2,
+    kind: "warp",
+    scale: (s) => [s ? 1.35 : 1.25, s ? 1.45 : 1.3],
+  },
+  {
+    region: "eye",
+    change: "shrunk",
+    sided: true,
+    weight: 1.2,
+    kind: "warp",
+    scale: (s) => [s ? 0.75 : 0.82, s ? 0.7 : 0.8],
+  },
+  {
+    region: "lip",
+    change: "plumped",
+    sided: false,
+    weight: 2,
+    kind: "warp",
+    scale: (s) => [s ? 1.12 : 1.08, s ? 1.5 : 1.35],
+  },
+  {
+    region: "lip",
+    change: "widened",
+    sided: false,
+    weight: 0.8,
+    kind: "warp",
+    scale: (s) => [s ? 1.3 : 1.2, 1],
+  },
   {
     region: "lip",
     change: "reddened",
@@ -341,9 +393,30 @@ const PHOTO_EDITS: PhotoEdit[] = [
       p[2] *= 1 - a * 0.6;
     },
   },
-  { region: "nose", change: "widened", sided: false, weight: 1, kind: "warp", scale: (s) => [s ? 1.4 : 1.28, 1] },
-  { region: "nose", change: "narrowed", sided: false, weight: 0.8, kind: "warp", scale: (s) => [s ? 0.7 : 0.78, 1] },
-  { region: "eyebrow", change: "thickened", sided: true, weight: 1.6, kind: "warp", scale: (s) => [1.05, s ? 1.9 : 1.6] },
+  {
+    region: "nose",
+    change: "widened",
+    sided: false,
+    weight: 1,
+    kind: "warp",
+    scale: (s) => [s ? 1.4 : 1.28, 1],
+  },
+  {
+    region: "nose",
+    change: "narrowed",
+    sided: false,
+    weight: 0.8,
+    kind: "warp",
+    scale: (s) => [s ? 0.7 : 0.78, 1],
+  },
+  {
+    region: "eyebrow",
+    change: "thickened",
+    sided: true,
+    weight: 1.6,
+    kind: "warp",
+    scale: (s) => [1.05, s ? 1.9 : 1.6],
+  },
   {
     region: "eyebrow",
     change: "darkened",
@@ -429,7 +502,11 @@ export function photoAttributeEdit(ed: Editor, rng: Rng, strong: boolean, nParts
     chosen.push(rng.weighted(pool, pool.map((e) => e.weight)));
   }
   for (const e of chosen) {
-    const side: Side = e.sided ? rng.pick<Side>(["left", "right", "both"]) : e.region === "pupil" ? "both" : null;
+    const side: Side = e.sided
+      ? rng.pick<Side>(["left", "right", "both"])
+      : e.region === "pupil"
+      ? "both"
+      : null;
     const parts = editParts(e, side);
     const gen = c.rgb.slice(), newPart = ed.partAfter.slice();
     const ok = new Uint8Array(256);
@@ -437,19 +514,29 @@ export function photoAttributeEdit(ed: Editor, rng: Rng, strong: boolean, nParts
     const artifact = artifactFor(strong, rng, side, ["blur", "texture", "lighting", "color"]);
     if (e.kind === "warp") {
       // one warp per connected side (both eyes: each around its own centre)
-      const groups = side === "both" && PAIRED[e.region] ? [PAIRED[e.region]![0], PAIRED[e.region]![1]] : [parts];
+      const groups = side === "both" && PAIRED[e.region]
+        ? [PAIRED[e.region]![0], PAIRED[e.region]![1]]
+        : [parts];
       const [sx, sy] = e.scale!(strong, rng);
       for (const gp of groups) {
         const g = partGeom(ed.partAfter, w, gp);
         if (!g.n) continue;
-        localWarp(c.rgb, ed.partAfter, w, h, {
-          cx: g.cx,
-          cy: g.cy,
-          ax: g.rx * Math.max(1.6, sx) + 4 * k,
-          ay: g.ry * Math.max(1.6, sy) + 4 * k + (e.region === "eyebrow" ? g.ry : 0),
-          sx,
-          sy,
-        }, gen, newPart);
+        localWarp(
+          c.rgb,
+          ed.partAfter,
+          w,
+          h,
+          {
+            cx: g.cx,
+            cy: g.cy,
+            ax: g.rx * Math.max(1.6, sx) + 4 * k,
+            ay: g.ry * Math.max(1.6, sy) + 4 * k + (e.region === "eyebrow" ? g.ry : 0),
+            sx,
+            sy,
+          },
+          gen,
+          newPart,
+        );
       }
     } else if (e.region === "skin") {
       const b = boxOf(partMask(ed.partAfter, SKIN_AREAS), w, h);
@@ -473,7 +560,9 @@ export function photoAttributeEdit(ed: Editor, rng: Rng, strong: boolean, nParts
     // the step mask: old and new parts, grown so the changed outline and its shading are inside
     const region = new Uint8Array(w * h);
     for (let i = 0; i < region.length; i++) region[i] = ok[ed.partAfter[i]] | ok[newPart[i]];
-    const grown = e.kind === "warp" ? dilate(region, w, h, Math.max(1, Math.round(3 * k))) : e.region === "skin"
+    const grown = e.kind === "warp"
+      ? dilate(region, w, h, Math.max(1, Math.round(3 * k)))
+      : e.region === "skin"
       ? region
       : dilate(region, w, h, 1);
     if (e.region === "skin") {
@@ -484,13 +573,20 @@ export function photoAttributeEdit(ed: Editor, rng: Rng, strong: boolean, nParts
     for (let i = 0; i < grown.length; i++) if (!grown[i]) newPart[i] = ed.partAfter[i];
     const b = boxOf(grown, w, h);
     if (!b) continue;
-    const out = artifact === "lighting" || artifact === "color" || artifact === "blur" || artifact === "texture"
-      ? degrade(gen, w, h, artifact, rng, strong, b, region)
-      : gen;
+    const out =
+      artifact === "lighting" || artifact === "color" || artifact === "blur" || artifact === "texture"
+        ? degrade(gen, w, h, artifact, rng, strong, b, region)
+        : gen;
     // blush and skin tone fade out softly, as retouching does
     const soft = e.region === "cheek" || e.region === "skin" ? Math.round(6 * k) : 0;
     const alpha = featherInside(grown, w, h, Math.max(soft, featherFor(artifact, strong)), b);
     const planSide = side === "both" ? "both" : side;
-    ed.step(grown, b, out, alpha, newPart, [{ region: e.region, side: planSide, change: e.change, artifact, parts }], null);
+    ed.step(grown, b, out, alpha, newPart, [{
+      region: e.region,
+      side: planSide,
+      change: e.change,
+      artifact,
+      parts,
+    }], null);
   }
 }

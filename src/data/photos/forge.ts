@@ -183,7 +183,9 @@ export function forgeFace(
     const said = new Set<Region>(facts.map((x) => x.region));
     const labelled = REGIONS.filter((_, i) => multilabel[i]);
     if (labelled.length !== said.size || labelled.some((r) => !said.has(r))) {
-      throw new Error(`photos: caption labels [${labelled}] differ from described regions [${[...said]}]: "${caption}"`);
+      throw new Error(
+        `photos: caption labels [${labelled}] differ from described regions [${[...said]}]: "${caption}"`,
+      );
     }
     const image = camera(c.rgb, cam);
     const out: PhotoSample = {
@@ -207,7 +209,9 @@ export function forgeFace(
     return out;
   }
   throw new Error(
-    `photos: '${target.name}' (seed ${seed}, sample ${index}${o.kind ? `, kind ${o.kind}` : ""}) gave no visible manipulation in 8 attempts`,
+    `photos: '${target.name}' (seed ${seed}, sample ${index}${
+      o.kind ? `, kind ${o.kind}` : ""
+    }) gave no visible manipulation in 8 attempts`,
   );
 }
 

@@ -123,7 +123,9 @@ export async function detectFace(img: Image, minScore = 0.3): Promise<FaceLandma
   for (let i = 0; i < W * H; i++) for (let c = 0; c < 3; c++) mu[c] += rgb.data[i * 3 + c];
   const data = new Uint8Array(PW * PH * 3);
   for (let i = 0; i < PW * PH; i++) for (let c = 0; c < 3; c++) data[i * 3 + c] = Math.round(mu[c] / (W * H));
-  for (let y = 0; y < H; y++) data.set(rgb.data.subarray(y * W * 3, (y + 1) * W * 3), ((y + oy) * PW + ox) * 3);
+  for (let y = 0; y < H; y++) {
+    data.set(rgb.data.subarray(y * W * 3, (y + 1) * W * 3), ((y + oy) * PW + ox) * 3);
+  }
   const padded = await detectOnce({ width: PW, height: PH, channels: 3, data }, minScore);
   if (!padded) return null;
   for (let i = 0; i < 68; i++) (padded.points[2 * i] -= ox), (padded.points[2 * i + 1] -= oy);

@@ -109,7 +109,10 @@ export function sampleCrop(img: Image, t: CropTransform): Float32Array {
           const x = t.cx + c * a - s * bb - 0.5, y = t.cy + s * a + c * bb - 0.5;
           const fx = Math.floor(x), fy = Math.floor(y), ax = x - fx, ay = y - fy;
           const x0 = refl(fx, W), x1 = refl(fx + 1, W), y0 = refl(fy, H), y1 = refl(fy + 1, H);
-          const p00 = (y0 * W + x0) * 3, p01 = (y0 * W + x1) * 3, p10 = (y1 * W + x0) * 3, p11 = (y1 * W + x1) * 3;
+          const p00 = (y0 * W + x0) * 3,
+            p01 = (y0 * W + x1) * 3,
+            p10 = (y1 * W + x0) * 3,
+            p11 = (y1 * W + x1) * 3;
           const w00 = (1 - ax) * (1 - ay), w01 = ax * (1 - ay), w10 = (1 - ax) * ay, w11 = ax * ay;
           r += d[p00] * w00 + d[p01] * w01 + d[p10] * w10 + d[p11] * w11;
           g += d[p00 + 1] * w00 + d[p01 + 1] * w01 + d[p10 + 1] * w10 + d[p11 + 1] * w11;
@@ -244,7 +247,9 @@ export function buildPartMap(points: Float64Array, rgb: Float32Array, S: number)
   }).reverse();
   claim(part, spline(outer, false, 6).concat(spline(inner, false, 6)), S, P.jaw, (p) => p === P.skin);
   // cheeks: tilted ellipses between the eye, the nose wing and the jaw
-  for (const [eye, wing, jawPt, mouth, id, sgn] of [[41, 31, 3, 48, P.cheekR, -1], [46, 35, 13, 54, P.cheekL, 1]]) {
+  for (
+    const [eye, wing, jawPt, mouth, id, sgn] of [[41, 31, 3, 48, P.cheekR, -1], [46, 35, 13, 54, P.cheekL, 1]]
+  ) {
     const e = L(eye), wgt = L(wing), j = L(jawPt), m = L(mouth);
     const c: Pt = [(wgt[0] + j[0]) / 2, (e[1] + m[1]) / 2 + 0.05 * fh];
     const rx = Math.abs(j[0] - wgt[0]) * 0.42, ry = Math.max(2, (m[1] - e[1]) * 0.42);
@@ -255,7 +260,11 @@ export function buildPartMap(points: Float64Array, rgb: Float32Array, S: number)
   const cw = Math.abs(L(10)[0] - L(6)[0]);
   claim(
     part,
-    ellipsePoly([chinPt[0], (lipLow[1] + chinPt[1]) / 2 + 0.1 * (chinPt[1] - lipLow[1])], cw * 0.42, (chinPt[1] - lipLow[1]) * 0.5),
+    ellipsePoly(
+      [chinPt[0], (lipLow[1] + chinPt[1]) / 2 + 0.1 * (chinPt[1] - lipLow[1])],
+      cw * 0.42,
+      (chinPt[1] - lipLow[1]) * 0.5,
+    ),
     S,
     P.chin,
     inSkin,
@@ -290,13 +299,19 @@ export function buildPartMap(points: Float64Array, rgb: Float32Array, S: number)
     claim(part, spline([...up, ...low], true, 6), S, id, (p) => SKINS.has(p));
   }
   // eyes (slightly enlarged to hold the lash line) and irises clipped to them
-  for (const [ids, eyeId, pupilId] of [[range(36, 41), P.eyeR, P.pupilR], [range(42, 47), P.eyeL, P.pupilL]] as [
-    number[],
-    number,
-    number,
-  ][]) {
+  for (
+    const [ids, eyeId, pupilId] of [[range(36, 41), P.eyeR, P.pupilR], [range(42, 47), P.eyeL, P.pupilL]] as [
+      number[],
+      number,
+      number,
+    ][]
+  ) {
     const pts = ids.map(L), c = mean(points, ids);
-    const poly = spline(pts.map(([x, y]): Pt => [c[0] + (x - c[0]) * 1.1, c[1] + (y - c[1]) * 1.25]), true, 6);
+    const poly = spline(
+      pts.map(([x, y]): Pt => [c[0] + (x - c[0]) * 1.1, c[1] + (y - c[1]) * 1.25]),
+      true,
+      6,
+    );
     claim(part, poly, S, eyeId);
     const ew = Math.hypot(pts[3][0] - pts[0][0], pts[3][1] - pts[0][1]);
     claim(part, ellipsePoly(c, 0.21 * ew, 0.21 * ew), S, pupilId, (p) => p === eyeId);

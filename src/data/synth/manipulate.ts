@@ -345,7 +345,14 @@ export function artifactFor(strong: boolean, rng: Rng, side: Side, base: Artifac
  * A blur that keeps the pixel-scale grain: box-blur(r) + (src − box-blur(1)). Mid-scale detail
  * is smeared (what a caption's "blurry" means) while a one-pixel high-pass sees the same grain.
  */
-export function softBlur(src: Float32Array, w: number, h: number, r: number, roi: Box, out: Float32Array): void {
+export function softBlur(
+  src: Float32Array,
+  w: number,
+  h: number,
+  r: number,
+  roi: Box,
+  out: Float32Array,
+): void {
   const fine = scratchRgb("softFine", src.length);
   blurRgb(src, w, h, 1, roi, fine);
   blurRgb(src, w, h, r, roi, out);
