@@ -226,7 +226,7 @@ export function photoRegionSwap(ed: Editor, don: Aligned, rng: Rng, strong: bool
     for (const p of parts) ok[p] = 1;
     const core = new Uint8Array(w * h);
     for (let i = 0; i < core.length; i++) core[i] = ok[ed.partAfter[i]] | ok[don.part[i]];
-    const blob = dilate(core, w, h, Math.max(1, Math.round((strong ? 10 : 6) * k)));
+    const blob = dilate(core, w, h, Math.max(1, Math.round((strong ? 6 : 4) * k)));
     for (let i = 0; i < blob.length; i++) {
       if (blob[i] && !core[i] && !(SKIN_OK[ed.partAfter[i]] && SKIN_OK[don.part[i]])) blob[i] = 0;
     }
@@ -240,6 +240,24 @@ export function photoRegionSwap(ed: Editor, don: Aligned, rng: Rng, strong: bool
     const donRing = new Uint8Array(w * h);
     for (let i = 0; i < ring.length; i++) donRing[i] = ring[i] & SKIN_OK[don.part[i]];
     colourMatch(src, donRing, c.rgb, ring, 1, need, w);
+    // the donor's pixels fill the part itself; toward the blob's edge they fade into the
+    // target's own skin (regenerated, not replaced), as an inpainting model continues the
+    // surrounding skin
+    const wCore = featherInside(
+      dilate(core, w, h, 1),
+      w,
+      h,
+      Math.max(1, Math.round(3 * k)),
+      need,
+    );
+    for (let y = need.y0; y < need.y1; y++) {
+      for (let i = y * w + need.x0, e = y * w + need.x1; i < e; i++) {
+        const a = wCore[i];
+        for (let ch = 0; ch < 3; ch++) {
+          src[i * 3 + ch] = c.rgb[i * 3 + ch] + (src[i * 3 + ch] - c.rgb[i * 3 + ch]) * a;
+        }
+      }
+    }
     const sm = new Float32Array(src.length);
     softBlur(src, w, h, strong ? 2 : 1, growBox(b, 8, w, h), sm);
     const drift = [rng.normal(), rng.normal(), rng.normal()].map((v) => v * 0.008);
