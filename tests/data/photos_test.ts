@@ -6,7 +6,7 @@
  *   .tools/deno test --allow-all tests/data/photos_test.ts
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { main } from "../../src/cli/synth.ts";
 import { encodePng, type Image, readImage } from "../../src/data/image_io.ts";
 import { type Batch, MMTTLoader } from "../../src/data/loader.ts";
@@ -22,6 +22,7 @@ import { addProbe, aucFromHistograms, probeHistograms } from "../../src/data/syn
 import { P, partsOfRegion } from "../../src/data/synth/parts.ts";
 
 const S = 256;
+const PHOTO_DIR = dirname(BUNDLED_PHOTOS.graceHopper);
 let cache: { grace: Image; astro: Image; g: PhotoFace; a: PhotoFace } | null = null;
 async function photos() {
   if (cache) return cache;
