@@ -213,7 +213,7 @@ Deno.test("photos: synth --photos writes an MMTT set the reader and the loader a
   const code = await main(
     [
       "--photos",
-      "data/photos",
+      PHOTO_DIR,
       "--out",
       set,
       "--n",
@@ -250,7 +250,7 @@ Deno.test("photos: synth --photos writes an MMTT set the reader and the loader a
   assert.equal(
     await main([
       "--photos",
-      "data/photos",
+      PHOTO_DIR,
       "--out",
       set2,
       "--n",
