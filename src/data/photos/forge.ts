@@ -23,10 +23,10 @@ import { detectFace } from "./landmarks.ts";
 import { type PhotoFace, preparePhoto } from "./part_map.ts";
 
 /** The bundled public-domain face crops (data/photos/, see its README for sources and licences). */
-export const BUNDLED_PHOTOS = {
+export const BUNDLED_PHOTOS: { readonly graceHopper: string; readonly astronaut: string } = {
   graceHopper: fileURLToPath(new URL("../../../data/photos/grace_hopper_256.jpg", import.meta.url)),
   astronaut: fileURLToPath(new URL("../../../data/photos/astronaut_256.jpg", import.meta.url)),
-} as const;
+};
 
 /** One forged (or untouched) photo sample. */
 export interface PhotoSample {
