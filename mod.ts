@@ -195,6 +195,13 @@ export {
 } from "./src/data/wordpiece.ts";
 export { MMTTLoader } from "./src/data/loader.ts";
 export { augment, degrade, preprocessImage, ROBUSTNESS } from "./src/data/transforms.ts";
+// photo mode of the generator: forge a real face photo with an exact mask and caption (docs/data.md)
+export {
+  BUNDLED_PHOTOS,
+  type ForgedPhoto,
+  forgePhoto,
+  type ForgePhotoOptions,
+} from "./src/data/photos/forge.ts";
 
 // evaluation
 export { captionMetrics, evaluate, maskMetrics, plm, ptbTokenize } from "./src/eval/mod.ts";

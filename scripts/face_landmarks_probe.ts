@@ -1,5 +1,6 @@
 /**
- * Feasibility probe for issue 14's photo mode (not part of the pipeline): runs the face
+ * Feasibility probe for issue 14's photo mode, kept for reference; the pipeline's version is
+ * src/data/photos/landmarks.ts (which finds the package in node_modules). It runs the face
  * detector and 68-point landmark model that ship inside the `@vladmandic/face-api` npm package
  * (MIT; weights in its `model/` folder, tfjs bundled in `dist/face-api.esm.js`) on one image,
  * in Deno, on the tfjs CPU backend, with nothing downloaded at run time.

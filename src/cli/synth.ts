@@ -1,6 +1,8 @@
 /**
- * `deno task synth --out DIR --n N --seed S [--size 512] [--workers W] [--real-share F] [--force] [--quiet]`
- * Generates a synthetic MMTT-format benchmark (see src/data/synth/generate.ts). The set is
+ * `deno task synth --out DIR --n N --seed S [--size 512] [--workers W] [--real-share F] [--photos PHOTOS] [--force] [--quiet]`
+ * Generates a synthetic MMTT-format benchmark (see src/data/synth/generate.ts); with
+ * `--photos PHOTOS` the forgeries are made from the face photos in that folder
+ * (src/data/photos/: landmark part maps, exact masks, the same captions and camera). The set is
  * built in a staging folder and moved to DIR only when complete; a non-empty DIR is refused
  * unless --force. Flag errors are one sentence; exit codes: 0 ok, 1 failed, 2 usage.
  */
@@ -19,8 +21,10 @@ function shareFlag(v: unknown): number {
 }
 
 const USAGE =
-  "usage: deno task synth --out DIR --n N --seed S [--size 512] [--workers W] [--real-share F] [--force] [--quiet]\n" +
+  "usage: deno task synth --out DIR --n N --seed S [--size 512] [--workers W] [--real-share F] [--photos PHOTOS] [--force] [--quiet]\n" +
   "  --real-share F   fraction of untouched images (empty mask, a caption saying so; default 0)\n" +
+  "  --photos PHOTOS  forge the face photos (.jpg/.jpeg/.png) of folder PHOTOS instead of procedural faces\n" +
+  "                   (photos without a detectable face are skipped with one line each)\n" +
   "  --force   replace a non-empty DIR (the old set stays until the new one is complete)";
 
 /** Parse arguments and run the generator; returns the exit code (0 ok, 1 failed, 2 usage). */
@@ -35,6 +39,7 @@ export async function main(args: string[], log: (line: string) => void = console
       workers: { type: "string" },
       force: { type: "boolean", default: false },
       "real-share": { type: "string" },
+      photos: { type: "string" },
       quiet: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     });
@@ -54,7 +59,9 @@ export async function main(args: string[], log: (line: string) => void = console
       quiet: v.quiet === true,
       force: v.force === true,
       realShare: shareFlag(v["real-share"]),
+      photos: v.photos === undefined ? undefined : String(v.photos),
     };
+    if (opts.photos === "") throw new FlagError("--photos needs a folder of face photos");
   } catch (e) {
     if (!(e instanceof FlagError)) throw e;
     log(`synth: ${e.message}`);

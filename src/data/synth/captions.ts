@@ -245,7 +245,14 @@ const LEADS = [
   "there are signs that {s}",
 ];
 
-function person(sex: "man" | "woman", rng: Rng): { subj: string; poss: string } {
+/** Who the caption is about: "person" when the sex is not known (photos), with neutral words. */
+export type Subject = "man" | "woman" | "person";
+
+function person(sex: Subject, rng: Rng): { subj: string; poss: string } {
+  if (sex === "person") {
+    const subj = rng.pick(["the person", "the subject", "this individual", "this person"]);
+    return { subj, poss: rng.chance(0.5) ? "their" : `${subj}'s` };
+  }
   const subj = sex === "man"
     ? rng.pick([
       "the man",
@@ -326,7 +333,7 @@ function artifactPhrase(f: Fact, rng: Rng): string {
  * Compose a caption (≤ 120 words) describing `facts` about a `sex` subject. Long fact lists
  * are written more tersely (no opener, closer or artifact phrases, then grouped), never cut.
  */
-export function writeCaption(facts: Fact[], sex: "man" | "woman", rng: Rng): string {
+export function writeCaption(facts: Fact[], sex: Subject, rng: Rng): string {
   for (let terse = 0; terse < 3; terse++) {
     const text = compose(facts, sex, rng, terse);
     if (text.split(/\s+/).length <= 120) return text;
@@ -336,7 +343,7 @@ export function writeCaption(facts: Fact[], sex: "man" | "woman", rng: Rng): str
   return `The ${list(nouns)} were manipulated.`;
 }
 
-function compose(facts: Fact[], sex: "man" | "woman", rng: Rng, terse: number): string {
+function compose(facts: Fact[], sex: Subject, rng: Rng, terse: number): string {
   const { subj, poss } = person(sex, rng);
   const sentences: string[] = [];
   const swapped = facts.filter((f) => f.change === "swapped");
@@ -384,6 +391,6 @@ const REAL = [
 ];
 
 /** Caption of an untouched image (names no region, so its multilabel is all zeros). */
-export function writeRealCaption(sex: "man" | "woman", rng: Rng): string {
+export function writeRealCaption(sex: Subject, rng: Rng): string {
   return rng.pick(REAL).replace("{subj}", person(sex, rng).subj);
 }

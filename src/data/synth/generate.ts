@@ -29,6 +29,8 @@ import { computeStats, formatStats, type SynthRecord } from "./stats.ts";
  * produced for a given (seed, index, size) change, so a reader can tell sets apart.
  */
 export const GENERATOR_VERSION = "synth-2";
+/** Version of the photo mode's output (`--photos`, src/data/photos/); bump when its files change. */
+export const PHOTO_GENERATOR_VERSION = "photos-1";
 
 /** Options of `generateDataset`. */
 export interface GenerateOptions {
@@ -46,6 +48,11 @@ export interface GenerateOptions {
   warn?: (line: string) => void;
   /** Replace a non-empty `out` (only once the new set is complete). Default false: refuse. */
   force?: boolean;
+  /**
+   * Photo mode: forge the face photos (.jpg/.jpeg/.png) of this folder instead of rendering
+   * procedural faces (src/data/photos/). Runs on the calling thread; `workers` is ignored.
+   */
+  photos?: string;
 }
 
 // Refuse a target that is a file, or a non-empty folder without `force`.
@@ -111,7 +118,7 @@ export async function generateDataset(o: GenerateOptions): Promise<SynthRecord[]
       format: "forgerytalker-synth",
       version: 1,
       complete: true,
-      generator: GENERATOR_VERSION,
+      generator: o.photos ? PHOTO_GENERATOR_VERSION : GENERATOR_VERSION,
       seed: o.seed,
       count: o.n,
       size: o.size ?? 512,
@@ -173,7 +180,17 @@ async function generateInto(o: GenerateOptions): Promise<SynthRecord[]> {
     }
   };
   const nw = Math.min(o.workers ?? Math.max(1, navigator.hardwareConcurrency ?? 2), o.n);
-  if (nw <= 0) {
+  if (o.photos) {
+    // photo mode: one thread (face detection runs once per photo; tfjs is loaded only here)
+    const { loadPhotoFolder, writePhotoSample } = await import("../photos/dataset.ts");
+    const faces = await loadPhotoFolder(o.photos, size, o.warn ?? ((s: string) => console.error(s)));
+    if (!o.quiet) log(`synth: ${faces.length} photo(s) with a face: ${faces.map((f) => f.name).join(", ")}`);
+    const mirrors = new Map();
+    for (let i = 0; i < o.n; i++) {
+      records[i] = await writePhotoSample(o.out, faces, o.seed, i, realShare, mirrors);
+      progress();
+    }
+  } else if (nw <= 0) {
     const { writeSample } = await import("./write_sample.ts");
     for (let i = 0; i < o.n; i++) {
       records[i] = await writeSample(o.out, o.seed, i, size, realShare);

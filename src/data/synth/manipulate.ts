@@ -95,7 +95,7 @@ function copyBox(dst: Float32Array, src: Float32Array, b: Box, w: number): void 
 }
 
 /** A planned statement: the fact and the part ids (one side only for sided facts) it is about. */
-interface Plan {
+export interface Plan {
   region: Region;
   side: Side;
   change: string;
@@ -105,9 +105,9 @@ interface Plan {
 
 /**
  * Accumulates steps on a canvas: blend, measure, keep or undo. `partAfter` is the part map
- * after the kept steps; `mask` their union.
+ * after the kept steps; `mask` their union. Shared with the photo mode (src/data/photos/).
  */
-class Editor {
+export class Editor {
   readonly mask: Uint8Array;
   readonly partAfter: Uint8Array;
   readonly stepMasks: Uint8Array[] = [];
@@ -335,7 +335,8 @@ function pickEdits(f: FaceParams, rng: Rng, n: number): EditKind[] {
   return out;
 }
 
-function artifactFor(strong: boolean, rng: Rng, side: Side, base: Artifact[]): Artifact {
+/** An artifact for a fact (one-sided facts often read as asymmetry). */
+export function artifactFor(strong: boolean, rng: Rng, side: Side, base: Artifact[]): Artifact {
   if ((side === "left" || side === "right") && rng.chance(0.35)) return "asymmetry";
   return rng.pick(strong ? [...base, "edge", "color"] : base);
 }
@@ -344,7 +345,14 @@ function artifactFor(strong: boolean, rng: Rng, side: Side, base: Artifact[]): A
  * A blur that keeps the pixel-scale grain: box-blur(r) + (src − box-blur(1)). Mid-scale detail
  * is smeared (what a caption's "blurry" means) while a one-pixel high-pass sees the same grain.
  */
-function softBlur(src: Float32Array, w: number, h: number, r: number, roi: Box, out: Float32Array): void {
+export function softBlur(
+  src: Float32Array,
+  w: number,
+  h: number,
+  r: number,
+  roi: Box,
+  out: Float32Array,
+): void {
   const fine = scratchRgb("softFine", src.length);
   blurRgb(src, w, h, 1, roi, fine);
   blurRgb(src, w, h, r, roi, out);
@@ -355,7 +363,8 @@ function softBlur(src: Float32Array, w: number, h: number, r: number, roi: Box, 
 
 // Apply an artifact to generated content `src` inside `roi` (src must be valid 2·r beyond it
 // for blurs); `sel` limits colour casts to the named region. Returns the plane to blend from.
-function degrade(
+/** Apply artifact `a` to generated content (see above); returns the plane to blend from. */
+export function degrade(
   src: Float32Array,
   w: number,
   h: number,
@@ -399,7 +408,8 @@ function degrade(
   return src;
 }
 
-function featherFor(a: Artifact, strong: boolean): number {
+/** Feather radius of a blend for an artifact (0: a hard edge). */
+export function featherFor(a: Artifact, strong: boolean): number {
   return a === "edge" ? 0 : strong ? 2 : 4;
 }
 
@@ -688,8 +698,9 @@ const MARKS = new Set<Region>(["wrinkle", "freckle", "scar", "dimple", "beard", 
  * Patch-based inpainting, one step per region: the region is either filled smoothly from its
  * surroundings (a MAT-like fill carrying matched grain) or, for a paired part, replaced by a
  * mirror copy of its counterpart. The mirror decision is made per region, before its fact.
+ * `cx512` is the mirror axis (the face's centre column) in units of a 512-wide image.
  */
-function patchInpaint(ed: Editor, f: FaceParams, rng: Rng, strong: boolean, nParts: number): void {
+export function patchInpaint(ed: Editor, cx512: number, rng: Rng, strong: boolean, nParts: number): void {
   const c = ed.c, { w, h } = c;
   const hist = new Int32Array(256);
   for (let i = 0; i < c.part.length; i++) hist[c.part[i]]++;
@@ -702,7 +713,7 @@ function patchInpaint(ed: Editor, f: FaceParams, rng: Rng, strong: boolean, nPar
     pool.splice(j, 1);
   }
   const src = scratchRgb("patch", c.rgb.length);
-  const cx = f.cx * (w / 512);
+  const cx = cx512 * (w / 512);
   for (const r of regions) {
     let parts = partsOfRegion(r), side: Side = null;
     const pair = PAIRED[r];
@@ -789,7 +800,7 @@ export function manipulate(c: Canvas, f: FaceParams, rng: Rng): Forgery {
   const nParts = rng.weighted([1, 2, 3, 4, 5], [0.12, 0.3, 0.28, 0.18, 0.12]);
   const ed = new Editor(c);
   if (type === "face_swap") faceSwap(ed, f, rng, strong);
-  else if (type === "inpaint_patch") patchInpaint(ed, f, rng, strong, nParts);
+  else if (type === "inpaint_patch") patchInpaint(ed, f.cx, rng, strong, nParts);
   else attributeEdit(ed, f, rng, strong, nParts, type === "inpaint_diffusion");
   return {
     type,
