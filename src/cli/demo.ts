@@ -4,7 +4,8 @@
  *
  * The one-command tour of the real system with the bundled model (models/default.safetensors):
  * 1. makes `n` forged synthetic faces (one of each forgery family first) and one untouched face
- *    with the generator (src/data/synth), written as a small MMTT set in OUT/data;
+ *    with the generator (src/data/synth), plus a real public-domain photograph forged by the
+ *    real-photo mode (src/data/photos; `--no-photo` skips it), written as a small MMTT set in OUT/data;
  * 2. runs ForgeryTalker on every image (src/infer/analyze.ts): the FPN's regions, the mask
  *    decoder's mask and the T5 report decoder's explanation;
  * 3. writes OUT/<name>.mask.png, .overlay.png and .json (the same files `deno task infer`
@@ -17,6 +18,7 @@ import { parseFlags } from "./flags.ts";
 import { encodePng, readImage, writeFileAtomic } from "../data/image_io.ts";
 import { generateSample, type SynthSample } from "../data/synth/sample.ts";
 import { REGIONS } from "../data/regions.ts";
+import { BUNDLED_PHOTOS, forgePhoto } from "../data/photos/forge.ts";
 import {
   analyzeBatch,
   DEFAULT_CHECKPOINT,
@@ -30,7 +32,7 @@ import { evaluate, type EvaluationReport } from "../eval/evaluator.ts";
 import { formatTable } from "../eval/report.ts";
 
 const USAGE = "usage: deno task demo [--ckpt C] [--out DIR] [--n N] [--seed S] [--size PX] " +
-  "[--greedy | --beams N] [--device auto|cpu|cuda] [--quiet]";
+  "[--greedy | --beams N] [--device auto|cpu|cuda] [--no-photo] [--quiet]";
 
 /** Settings of one demo run (the CLI flags). */
 export interface DemoOptions {
@@ -50,6 +52,8 @@ export interface DemoOptions {
   device: string;
   /** Only the summary lines. */
   quiet: boolean;
+  /** Also forge the bundled public-domain photo (the real-photo mode); default true. */
+  photo: boolean;
 }
 
 /** Defaults: the whole run takes well under two minutes on a 2-core machine. */
@@ -62,6 +66,7 @@ export const DEMO_DEFAULTS: DemoOptions = {
   beams: 5,
   device: "auto",
   quiet: false,
+  photo: true,
 };
 
 function int(name: string, v: string | undefined, def: number, min: number, max: number): number {
@@ -85,6 +90,7 @@ export function parseDemoArgs(args: string[]): DemoOptions | null {
     greedy: { type: "boolean", default: false },
     device: { type: "string" },
     quiet: { type: "boolean", default: false },
+    "no-photo": { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   }) as Record<string, string | boolean | undefined>;
   if (v.help) return null;
@@ -98,6 +104,7 @@ export function parseDemoArgs(args: string[]): DemoOptions | null {
     beams: int("beams", v.beams as string | undefined, d.beams, 1, 16),
     device: (v.device as string | undefined) ?? d.device,
     quiet: v.quiet as boolean,
+    photo: !v["no-photo"],
   };
   if (v.greedy) {
     if (v.beams !== undefined) throw new Error("--greedy and --beams exclude each other");
@@ -199,7 +206,11 @@ export async function runDemo(
   const out = resolve(o.out), dataDir = join(out, "data");
   await Deno.mkdir(join(dataDir, "images"), { recursive: true });
   await Deno.mkdir(join(dataDir, "masks"), { recursive: true });
-  log(`ForgeryTalker demo: ${o.n} forged faces + 1 untouched (seed ${o.seed}), model ${ckpt}`);
+  log(
+    `ForgeryTalker demo: ${o.n} forged faces + 1 untouched${
+      o.photo ? " + 1 forged real photo" : ""
+    } (seed ${o.seed}), model ${ckpt}`,
+  );
 
   // 1. data
   let t = performance.now();
@@ -220,6 +231,31 @@ export async function runDemo(
       caption: s.caption,
       multilabel: s.multilabel,
       ...(s.forgery_type ? { forgery_type: s.forgery_type } : {}),
+    });
+  }
+  if (o.photo) {
+    // a real photograph (public domain, data/photos/README.md) forged by the real-photo mode
+    const f = await forgePhoto(await readImage(BUNDLED_PHOTOS.graceHopper), { seed: o.seed, size: o.size });
+    const name = `photo_${f.forgeryType}`;
+    const image = join(dataDir, "images", `${name}.png`), mask = join(dataDir, "masks", `${name}.png`);
+    await writeFileAtomic(image, encodePng(f.image));
+    await writeFileAtomic(mask, encodePng(f.mask));
+    items.push({
+      name,
+      kind: `${f.forgeryType} (real photo)`,
+      image,
+      mask,
+      caption: f.caption,
+      multilabel: f.multilabel,
+    });
+    records.push({
+      image_id: `demo_${name}`,
+      instance_id: name,
+      img_path: `images/${name}.png`,
+      mask_path: `masks/${name}.png`,
+      caption: f.caption,
+      multilabel: f.multilabel,
+      forgery_type: f.forgeryType,
     });
   }
   await writeJson(join(dataDir, "test-mutilabel.json"), records);

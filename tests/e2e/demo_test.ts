@@ -26,7 +26,7 @@ Deno.test({
       const run = async (dir: string) => {
         const lines: string[] = [];
         const code = await main(
-          ["--out", dir, "--n", "1", "--seed", "3", "--greedy", "--device", "cpu"],
+          ["--out", dir, "--n", "1", "--seed", "3", "--greedy", "--device", "cpu", "--no-photo"],
           (l) => lines.push(l),
         );
         strictEqual(code, 0, `demo failed:\n${lines.join("\n")}`);
