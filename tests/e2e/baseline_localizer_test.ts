@@ -105,8 +105,11 @@ Deno.test("e2e: localizer baseline rejects bad flags with a one-line error and e
   } finally {
     console.error = orig;
   }
-  assert(errors[0].startsWith("demo: --steps: expected an integer ≥ 1, got 'zero'"), errors[0]);
-  assert(errors[1].startsWith("demo: --device: expected auto, cpu or cuda, got 'tpu'"), errors[1]);
+  assert(errors[0].startsWith("localizer baseline: --steps: expected an integer ≥ 1, got 'zero'"), errors[0]);
+  assert(
+    errors[1].startsWith("localizer baseline: --device: expected auto, cpu or cuda, got 'tpu'"),
+    errors[1],
+  );
   assert(errors[2].includes("--input: expected a multiple of 8"), errors[2]);
-  assert(errors[3].startsWith("demo: "), errors[3]);
+  assert(errors[3].startsWith("localizer baseline: "), errors[3]);
 });
