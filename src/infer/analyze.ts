@@ -108,7 +108,7 @@ export async function loadModel(ckpt: string, opts: { device?: string } = {}): P
   const sha256 = await fileSha256(path);
   let c;
   try {
-    c = readCheckpoint(path);
+    c = readCheckpoint(path, { optimizer: false }); // weights only: no AdamW moments
   } catch (e) {
     const msg = (e as Error).message;
     throw new Error(msg.startsWith("checkpoint") ? msg : `checkpoint '${ckpt}': ${msg}`);
