@@ -1,5 +1,5 @@
 /**
- * Model load time, split: read the checkpoint (file -> tensors), build the module tree (with the
+ * Model load time, split: read the checkpoint (file -> tensors; all, as before, or the weights only), build the module tree (with the
  * random init, as before, or without it, as `loadModel` now does), strict loadStateDict; and
  * `loadModel` as a whole (sha256 of the file included). Median of `--reps` runs.
  *
@@ -25,7 +25,10 @@ const time = <T>(k: string, f: () => T): T => {
   return r;
 };
 for (let r = 0; r < Number(values.reps); r++) {
-  const c = time("readCheckpoint", () => readCheckpoint(values.ckpt!));
+  disposeCheckpoint(
+    time("readCheckpoint, weights only", () => readCheckpoint(values.ckpt!, { optimizer: false })),
+  );
+  const c = time("readCheckpoint, all", () => readCheckpoint(values.ckpt!));
   for (const skip of [false, true]) {
     const label = skip ? "build without init" : "build with random init";
     const m = time(
