@@ -397,7 +397,7 @@ FT_AVX512 void scale_c(float* C, int64_t M, int64_t N, int64_t ldc, float beta) 
 // Small-M path (decoding: M = batch·beams rows, one token each). The blocked GEMM packs all of
 // op(B) on every call, which for M = 1 costs as much as the product itself; here B is read in
 // place once per m-block. op(A) rows are contiguous (copied when transA).
-constexpr int64_t SMALL_M = 8;
+constexpr int64_t SMALL_M = 4;  // at 5+ rows (beam 5) the packed 14x32 kernel wins (A/B measured)
 thread_local PackBuf tl_small_a;
 
 // c = alpha * acc + beta * c (beta == 0 overwrites NaN/Inf in c), one lane-masked vector.
