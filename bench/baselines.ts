@@ -16,7 +16,7 @@ import { Localizer } from "../src/baselines/cnn_localizer.ts";
 import { predictSplit, type PredRecord } from "../src/baselines/template_predict.ts";
 import { DEMO_DEFAULTS, train as trainLocalizer } from "../src/baselines/localizer_baseline.ts";
 import { Rng } from "../src/tensor/rng.ts";
-import { tensor } from "../src/tensor/create.ts";
+import { tensor, withoutRandomInit } from "../src/tensor/create.ts";
 import { tidy } from "../src/tensor/scope.ts";
 import { noGrad } from "../src/autograd/tape.ts";
 import { sigmoid } from "../src/ops/unary.ts";
@@ -81,7 +81,7 @@ if (v.reuse) {
 // 2. nearest-neighbour caption retrieval by the FPN's predicted regions
 if (v.ckpt) {
   const ck = readCheckpoint(resolve(v.ckpt));
-  const model = new ForgeryTalker(ck.meta.config, 0);
+  const model = withoutRandomInit(() => new ForgeryTalker(ck.meta.config, 0)); // strict load follows
   model.loadStateDict(ck.model);
   disposeCheckpoint(ck);
   model.eval();

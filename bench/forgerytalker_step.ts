@@ -5,8 +5,12 @@
  * image (greedy and beam-5 report, mask, regions) after load.
  *
  *   .tools/deno run --allow-all bench/forgerytalker_step.ts [--batch 16] [--rounds 3] [--steps 3]
+ *     [--infer-only] [--infer-reps 3]
  *
- * Prints median step times, the ratio ours / torch, and peak RSS of each process (VmHWM).
+ * Prints median step times, the ratio ours / torch, and peak RSS of each process (VmHWM); then
+ * inference per image (batch 1: the image part = FPN + image encoder + Q-Former + mask decoder +
+ * T5 encoder, and the report: greedy and beam 5, 40 tokens forced), ours and the twin's
+ * alternating. The twin decodes with its plain no-cache loops (bench/forgerytalker_torch.py).
  * PyTorch runs at its best CPU configuration here: all cores as threads (torch.set_num_threads),
  * OPENBLAS_CORETYPE unset. Needs /usr/bin/python3 with python3-torch (apt-get install python3-torch).
  */
@@ -27,6 +31,8 @@ const { values } = parseArgs({
     steps: { type: "string", default: "3" },
     config: { type: "string", default: "tiny" },
     "skip-torch": { type: "boolean", default: false },
+    "infer-only": { type: "boolean", default: false },
+    "infer-reps": { type: "string", default: "3" },
   },
 });
 const B = Number(values.batch), rounds = Number(values.rounds), steps = Number(values.steps);
@@ -82,63 +88,104 @@ print(json.dumps(r))`;
   return { times: j.times.map((s: number) => s * 1000), peakMB: j.peakMB };
 }
 
-oursSteps(1); // warm-up: allocator buckets, optimizer state
-const ours: number[] = [], theirs: number[] = [];
-let torchPeak = 0;
-for (let r = 0; r < rounds; r++) {
-  ours.push(...oursSteps(steps));
-  if (!values["skip-torch"]) {
-    const t = torchSteps(steps + 1);
-    theirs.push(...t.times.slice(1)); // first step: allocations, lazy init
-    torchPeak = Math.max(torchPeak, t.peakMB);
+if (!values["infer-only"]) trainingRows();
+
+function trainingRows(): void {
+  oursSteps(1); // warm-up: allocator buckets, optimizer state
+  const ours: number[] = [], theirs: number[] = [];
+  let torchPeak = 0;
+  for (let r = 0; r < rounds; r++) {
+    ours.push(...oursSteps(steps));
+    if (!values["skip-torch"]) {
+      const t = torchSteps(steps + 1);
+      theirs.push(...t.times.slice(1)); // first step: allocations, lazy init
+      torchPeak = Math.max(torchPeak, t.peakMB);
+    }
   }
-}
-const mo = median(ours);
-console.log(
-  `${values.config} training step, batch ${B} (pretrain losses, fwd+bwd+AdamW), ${threads} threads`,
-);
-console.log(
-  `  ours  median ${mo.toFixed(0)} ms  (${(B / mo * 1000).toFixed(1)} samples/s)  peak RSS ${
-    vmHWM().toFixed(0)
-  } MB`,
-);
-if (theirs.length) {
-  const mt = median(theirs);
+  const mo = median(ours);
   console.log(
-    `  torch median ${mt.toFixed(0)} ms  (${(B / mt * 1000).toFixed(1)} samples/s)  peak RSS ${
-      torchPeak.toFixed(0)
+    `${values.config} training step, batch ${B} (pretrain losses, fwd+bwd+AdamW), ${threads} threads`,
+  );
+  console.log(
+    `  ours  median ${mo.toFixed(0)} ms  (${(B / mo * 1000).toFixed(1)} samples/s)  peak RSS ${
+      vmHWM().toFixed(0)
     } MB`,
   );
-  console.log(`  ratio ours/torch ${(mo / mt).toFixed(2)}`);
+  if (theirs.length) {
+    const mt = median(theirs);
+    console.log(
+      `  torch median ${mt.toFixed(0)} ms  (${(B / mt * 1000).toFixed(1)} samples/s)  peak RSS ${
+        torchPeak.toFixed(0)
+      } MB`,
+    );
+    console.log(`  ratio ours/torch ${(mo / mt).toFixed(2)}`);
+  }
 }
 
-// inference after load: one image, FPN + image encoder + Q-Former + mask + report
+// inference after load: one image; the image part, then the report (greedy or beam 5)
 model.eval();
-function inferOnce(beams: number): number {
+function inferOnce(): { image: number; greedy: number; beam: number } {
   const one = exampleBatch(model.cfg, 1, 9);
-  const t0 = performance.now();
+  const r = { image: 0, greedy: 0, beam: 0 };
   noGrad(() =>
     tidy(() => {
-      const fp = model.fpn.forward(one.images).logits.data();
-      void fp;
+      const t0 = performance.now();
+      model.fpn.forward(one.images).logits.data();
       const image = model.encodeImage(one.images);
       const q = model.queries(image, one.instrIds, one.instrMask);
       model.maskDecoder.forward({ image, regions: one.regions, queries: q }).data();
       const { enc, mask } = model.encodeReport(q, one.instrIds, one.instrMask);
-      generate(model.t5, enc, mask, { beams, maxNewTokens: 40, minLength: 40 });
+      enc.data();
+      const t1 = performance.now();
+      generate(model.t5, enc, mask, { beams: 1, maxNewTokens: 40, minLength: 40 });
+      const t2 = performance.now();
+      generate(model.t5, enc, mask, { beams: 5, maxNewTokens: 40, minLength: 40 });
+      const t3 = performance.now();
+      Object.assign(r, { image: t1 - t0, greedy: t2 - t1, beam: t3 - t2 });
     })
   );
-  const dt = performance.now() - t0;
   for (const t of Object.values(one)) (t as Tensor).dispose();
-  return dt;
+  return r;
 }
-for (const beams of [1, 5]) {
-  inferOnce(beams);
-  const ts = [inferOnce(beams), inferOnce(beams), inferOnce(beams)];
+function torchInfer(reps: number): { image: number[]; greedy: number[]; beam: number[] } {
+  const env: Record<string, string> = { ...Deno.env.toObject(), OMP_NUM_THREADS: String(threads) };
+  delete env.OPENBLAS_CORETYPE;
+  const r = new Deno.Command("/usr/bin/python3", {
+    args: ["bench/forgerytalker_torch.py", "infer", dir, String(reps), String(threads)],
+    env,
+    clearEnv: true,
+  }).outputSync();
+  if (!r.success) throw new Error(new TextDecoder().decode(r.stderr));
+  const j = JSON.parse(new TextDecoder().decode(r.stdout));
+  const ms = (xs: number[]) => xs.map((x) => x * 1000);
+  return { image: ms(j.image), greedy: ms(j.greedy), beam: ms(j.beam) };
+}
+inferOnce(); // warm-up
+const inferReps = Number(values["infer-reps"]);
+const mine = { image: [] as number[], greedy: [] as number[], beam: [] as number[] };
+const twin = { image: [] as number[], greedy: [] as number[], beam: [] as number[] };
+for (let r = 0; r < rounds; r++) {
+  for (let i = 0; i < inferReps; i++) {
+    const o = inferOnce();
+    mine.image.push(o.image), mine.greedy.push(o.greedy), mine.beam.push(o.beam);
+  }
+  if (!values["skip-torch"]) {
+    const t = torchInfer(inferReps);
+    twin.image.push(...t.image), twin.greedy.push(...t.greedy), twin.beam.push(...t.beam);
+  }
+}
+console.log(`inference per image after load, batch 1, 40 report tokens, ${threads} threads (median ms)`);
+const row = (label: string, a: number[], b: number[]) =>
   console.log(
-    `  inference per image, ${beams === 1 ? "greedy" : "beam 5"}, 40 report tokens: median ${
-      median(ts).toFixed(0)
-    } ms`,
+    `  ${label.padEnd(34)} ours ${median(a).toFixed(1).padStart(7)}` +
+      (b.length
+        ? `   twin ${median(b).toFixed(1).padStart(7)}   ratio ${(median(a) / median(b)).toFixed(2)}`
+        : ""),
   );
-}
+const sum = (x: number[], y: number[]) => x.map((v, i) => v + y[i]);
+row("image part (FPN..T5 encoder)", mine.image, twin.image);
+row("greedy report", mine.greedy, twin.greedy);
+row("beam-5 report", mine.beam, twin.beam);
+row("total, greedy", sum(mine.image, mine.greedy), sum(twin.image, twin.greedy));
+row("total, beam 5", sum(mine.image, mine.beam), sum(twin.image, twin.beam));
 Deno.removeSync(dir, { recursive: true });

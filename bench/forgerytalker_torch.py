@@ -11,6 +11,7 @@ Loads our safetensors weights (same parameter names) and a batch, and either
 Usage: /usr/bin/python3 bench/forgerytalker_torch.py check DIR      (DIR holds config.json,
        model.safetensors, batch.safetensors; writes DIR/torch_out.safetensors + torch_out.json)
        /usr/bin/python3 bench/forgerytalker_torch.py bench DIR BATCH STEPS
+       /usr/bin/python3 bench/forgerytalker_torch.py infer DIR REPS THREADS   (inference per image, JSON)
 Needs Debian's python3-torch (CPU); never a runtime dependency of the project.
 """
 import json
@@ -517,8 +518,40 @@ def bench(dirname, batch, steps, threads):
     print(json.dumps({"times": times}))
 
 
+def infer(dirname, reps, threads):
+    """Per-image inference after load, batch 1: the image part (FPN, image encoder, Q-Former,
+    mask decoder, T5 encoder) and the report (greedy, beam 5; 40 tokens forced by min length).
+    The decodes are the plain no-cache loops above (each step re-runs the decoder on the prefix)."""
+    torch.set_num_threads(threads)
+    cfg, p, bt = load(dirname)
+    tw = Twin(cfg, p)
+    one = {k: v[:1] for k, v in bt.items()}
+    dec = {"maxNewTokens": 40, "minLength": 40, "repetitionPenalty": 1.5, "lengthPenalty": 1.0, "eos": 1}
+    out = {"image": [], "greedy": [], "beam": []}
+    with torch.no_grad():
+        for r in range(reps + 1):
+            t0 = time.perf_counter()
+            tw.fpn(one["images"])
+            image = tw.encode_image(one["images"])
+            queries, _ = tw.qformer(image, one["instrIds"], one["instrMask"])
+            tw.mask_decoder(image, one["regions"], queries)
+            enc, emask = tw.report_encoder(queries, one["instrIds"], one["instrMask"])
+            t1 = time.perf_counter()
+            greedy(tw, enc, emask, {**dec, "beams": 1})
+            t2 = time.perf_counter()
+            beam(tw, enc, emask, {**dec, "beams": 5})
+            t3 = time.perf_counter()
+            if r > 0:  # the first round: lazy init, allocations
+                out["image"].append(t1 - t0)
+                out["greedy"].append(t2 - t1)
+                out["beam"].append(t3 - t2)
+    print(json.dumps(out))
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "check":
         check(sys.argv[2])
+    elif sys.argv[1] == "infer":
+        infer(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     else:
         bench(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]) if len(sys.argv) > 5 else 2)

@@ -394,6 +394,90 @@ FT_AVX512 void scale_c(float* C, int64_t M, int64_t N, int64_t ldc, float beta) 
   }
 }
 
+// Small-M path (decoding: M = batch·beams rows, one token each). The blocked GEMM packs all of
+// op(B) on every call, which for M = 1 costs as much as the product itself; here B is read in
+// place once per m-block. op(A) rows are contiguous (copied when transA).
+constexpr int64_t SMALL_M = 4;  // at 5+ rows (beam 5) the packed 14x32 kernel wins (A/B measured)
+thread_local PackBuf tl_small_a;
+
+// c = alpha * acc + beta * c (beta == 0 overwrites NaN/Inf in c), one lane-masked vector.
+FT_AVX512 inline void store_scaled(float* c, __m512 acc, __mmask16 m, float alpha, float beta) {
+  __m512 x = _mm512_mul_ps(_mm512_set1_ps(alpha), acc);
+  if (beta != 0.0f) x = _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(m, c), x);
+  _mm512_mask_storeu_ps(c, m, x);
+}
+
+// transB: B is (N,K); C[m, n0:n1] = dot(A row m, B row n). Four B rows share each A load.
+FT_AVX512 void small_m_nt(const Args& g, const float* A, int64_t n0, int64_t n1) {
+  const int64_t K = g.K;
+  for (int64_t n = n0; n < n1; n += 4) {
+    const int64_t nn = std::min<int64_t>(4, n1 - n);
+    const float* b[4];
+    for (int j = 0; j < 4; j++) b[j] = g.B + (n + std::min<int64_t>(j, nn - 1)) * g.ldb;
+    for (int64_t m = 0; m < g.M; m++) {
+      const float* a = A + m * K;
+      __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                       _mm512_setzero_ps()};
+      for (int64_t k = 0; k < K; k += 16) {
+        const __mmask16 mk = lanes(K - k);
+        const __m512 va = _mm512_maskz_loadu_ps(mk, a + k);
+        for (int j = 0; j < 4; j++)
+          acc[j] = _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(mk, b[j] + k), acc[j]);
+      }
+      float* c = g.C + m * g.ldc + n;
+      for (int j = 0; j < nn; j++) {
+        const float d = g.alpha * _mm512_reduce_add_ps(acc[j]);
+        c[j] = g.beta == 0.0f ? d : d + g.beta * c[j];
+      }
+    }
+  }
+}
+
+// !transB: B is (K,N); C[m, n0:n1] = sum_k A[m,k] B[k, n0:n1], 64 columns at a time.
+FT_AVX512 void small_m_nn(const Args& g, const float* A, int64_t n0, int64_t n1) {
+  for (int64_t n = n0; n < n1; n += 64) {
+    const int64_t nn = std::min<int64_t>(64, n1 - n);
+    __mmask16 mk[4];
+    for (int j = 0; j < 4; j++) mk[j] = nn > 16 * j ? lanes(nn - 16 * j) : (__mmask16)0;
+    for (int64_t m = 0; m < g.M; m++) {
+      const float* a = A + m * g.K;
+      __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                       _mm512_setzero_ps()};
+      for (int64_t k = 0; k < g.K; k++) {
+        const __m512 va = _mm512_set1_ps(a[k]);
+        const float* b = g.B + k * g.ldb + n;
+        for (int j = 0; j < 4; j++)
+          acc[j] = _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(mk[j], b + 16 * j), acc[j]);
+      }
+      float* c = g.C + m * g.ldc + n;
+      for (int j = 0; j < 4; j++)
+        if (mk[j]) store_scaled(c + 16 * j, acc[j], mk[j], g.alpha, g.beta);
+    }
+  }
+}
+
+int gemm_small_m(const Args& g, int nthreads) {
+  const float* A = g.A;
+  if (g.ta || g.lda != g.K) {  // gather op(A) rows contiguously (M·K floats)
+    float* p = tl_small_a.get((size_t)(g.M * g.K));
+    if (!p) return FT_ENOMEM;
+    for (int64_t m = 0; m < g.M; m++)
+      for (int64_t k = 0; k < g.K; k++) p[m * g.K + k] = g.ta ? g.A[k * g.lda + m] : g.A[m * g.lda + k];
+    A = p;
+  }
+  // memory-bound: threads only pay off once B is large (>= 2^20 multiply-adds)
+  const int64_t step = g.tb ? 4 : 64, blocks = (g.N + step - 1) / step;
+  const bool par = nthreads > 1 && (double)g.M * g.N * g.K >= (double)(1 << 20) && blocks >= 4;
+  auto part = [&](int64_t b0, int64_t b1, int) {
+    const int64_t n0 = b0 * step, n1 = std::min(g.N, b1 * step);
+    if (g.tb) small_m_nt(g, A, n0, n1);
+    else small_m_nn(g, A, n0, n1);
+  };
+  if (!par) part(0, blocks, 0);
+  else run_chunked(blocks, std::max<int64_t>(1, blocks / 16), 1, part);
+  return FT_OK;
+}
+
 }  // namespace
 
 // F, BW, DQ, VL and FMA, and FT_NO_AVX512 not set (simd.h, asked per call)
@@ -408,6 +492,7 @@ int gemm_avx512(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float
     return FT_OK;
   }
   const Args g{transA, transB, M, N, K, alpha, beta, A, lda, B, ldb, C, ldc};
+  if (M <= SMALL_M) return gemm_small_m(g, nthreads);
   // Waking a worker costs microseconds; below ~2^18 multiply-adds one core is as fast.
   int T = (double)M * N * K < (double)(1 << 18) ? 1 : std::max(1, nthreads);
   const int64_t mpanels = (M + MR - 1) / MR, npanels = (N + NR - 1) / NR;

@@ -29,7 +29,7 @@ import type { ForgeryTalkerConfig } from "../model/config.ts";
 import { instruction, selectedRegions } from "../model/instruction.ts";
 import { type CheckpointMeta, disposeCheckpoint, readCheckpoint } from "../train/run_checkpoint.ts";
 import { instructionTensors } from "../train/model_batch.ts";
-import { tensor } from "../tensor/create.ts";
+import { tensor, withoutRandomInit } from "../tensor/create.ts";
 import { tidy } from "../tensor/scope.ts";
 import { type Tensor, toDevice } from "../tensor/tensor.ts";
 import { noGrad } from "../autograd/tape.ts";
@@ -108,7 +108,7 @@ export async function loadModel(ckpt: string, opts: { device?: string } = {}): P
   const sha256 = await fileSha256(path);
   let c;
   try {
-    c = readCheckpoint(path);
+    c = readCheckpoint(path, { optimizer: false }); // weights only: no AdamW moments
   } catch (e) {
     const msg = (e as Error).message;
     throw new Error(msg.startsWith("checkpoint") ? msg : `checkpoint '${ckpt}': ${msg}`);
@@ -132,7 +132,8 @@ function fromCheckpointParts(
   where: { path: string; sha256: string | null; device: Device },
 ): LoadedModel {
   if (!meta.config || !meta.tokenizer) throw new Error("metadata lacks the config or the tokenizer");
-  const model = new ForgeryTalker(meta.config, 0);
+  // every parameter and buffer comes from the file (strict load): skip the random draws
+  const model = withoutRandomInit(() => new ForgeryTalker(meta.config, 0));
   model.loadStateDict(weights, { source: where.path });
   model.eval();
   const tok = Tokenizer.fromJSON(meta.tokenizer);

@@ -17,7 +17,7 @@
  */
 import { type Tensor, toDevice } from "../tensor/tensor.ts";
 import { defaultRng, type Rng } from "../tensor/rng.ts";
-import { truncNormal, zeros } from "../tensor/create.ts";
+import { randomInitSkipped, truncNormal, zeros } from "../tensor/create.ts";
 import { add, mul, sub } from "../ops/elementwise.ts";
 import { concat, expand, permute, reshape, slice, unsqueeze } from "../ops/shape_ops.ts";
 import { matmul } from "../ops/matmul.ts";
@@ -138,8 +138,8 @@ export class SamMaskDecoder extends Module {
     this.upNorm = this.child("output_upscaling_1", new LayerNorm2d(C / 4));
     this.up2 = this.child("output_upscaling_3", new ConvTranspose2d(C / 4, C / 8, 2, { stride: 2, rng }));
     this.hyper = this.child("output_hypernetwork_mlp", new DeepMLP(C, C, C / 8, 3, rng));
-    const g = Float32Array.from({ length: C }, () => rng.normal());
-    this.peGaussian = this.buffer("pe_gaussian", zeros([2, C / 2]).set(g));
+    this.peGaussian = this.buffer("pe_gaussian", zeros([2, C / 2]));
+    if (!randomInitSkipped()) this.peGaussian.set(Float32Array.from({ length: C }, () => rng.normal()));
   }
 
   /**

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Tensor } from "../tensor/tensor.ts";
-import { tensor } from "../tensor/create.ts";
+import { randomInitSkipped, tensor } from "../tensor/create.ts";
 import { defaultRng, type Rng } from "../tensor/rng.ts";
 import { embedding } from "../ops/embedding.ts";
 import { Module } from "./module.ts";
@@ -40,7 +40,7 @@ export class Embedding extends Module {
     // drawn on the host (same numbers on every device), padding row zeroed before the upload
     const rng = opts.rng ?? defaultRng(), std = opts.std ?? 1;
     const v = new Float32Array(num * dim);
-    for (let i = 0; i < v.length; i++) v[i] = std * rng.normal();
+    if (!randomInitSkipped()) { for (let i = 0; i < v.length; i++) v[i] = std * rng.normal(); }
     if (pad !== undefined) v.fill(0, pad * dim, (pad + 1) * dim);
     this.weight = this.param("weight", tensor(v, [num, dim]));
   }

@@ -12,7 +12,7 @@
  */
 import type { Tensor } from "../tensor/tensor.ts";
 import { defaultRng, type Rng } from "../tensor/rng.ts";
-import { intTensor } from "../tensor/create.ts";
+import { intTensor, randomInitSkipped } from "../tensor/create.ts";
 import { fmtShape } from "../tensor/shape.ts";
 import { add, mul, scale } from "../ops/elementwise.ts";
 import { permute, reshape, unsqueeze } from "../ops/shape_ops.ts";
@@ -95,7 +95,7 @@ export class T5Attention extends Module {
     // T5's init: N(0, (d·dKv)^-1/2) for q, d^-1/2 for k, v, inner^-1/2 for o
     const lin = (i: number, o: number, std: number) => {
       const l = new Linear(i, o, { bias: false, init: "zeros", rng });
-      l.weight.set(Float32Array.from({ length: i * o }, () => rng.normal() * std));
+      if (!randomInitSkipped()) l.weight.set(Float32Array.from({ length: i * o }, () => rng.normal() * std));
       return l;
     };
     this.q = this.child("q", lin(d, inner, (d * cfg.dKv) ** -0.5));
@@ -165,7 +165,7 @@ export class T5GatedFF extends Module {
     const d = cfg.dModel, f = cfg.dFf;
     const lin = (i: number, o: number, std: number) => {
       const l = new Linear(i, o, { bias: false, init: "zeros", rng });
-      l.weight.set(Float32Array.from({ length: i * o }, () => rng.normal() * std));
+      if (!randomInitSkipped()) l.weight.set(Float32Array.from({ length: i * o }, () => rng.normal() * std));
       return l;
     };
     this.wi0 = this.child("wi_0", lin(d, f, d ** -0.5));
@@ -317,9 +317,14 @@ export class T5 extends Module {
       "lm_head",
       (() => {
         const l = new Linear(cfg.dModel, cfg.vocabSize, { bias: false, init: "zeros", rng });
-        l.weight.set(
-          Float32Array.from({ length: cfg.dModel * cfg.vocabSize }, () => rng.normal() * cfg.dModel ** -0.5),
-        );
+        if (!randomInitSkipped()) {
+          l.weight.set(
+            Float32Array.from(
+              { length: cfg.dModel * cfg.vocabSize },
+              () => rng.normal() * cfg.dModel ** -0.5,
+            ),
+          );
+        }
         return l;
       })(),
     );

@@ -55,6 +55,28 @@ export function ones(shape: Shape, opts: CreateOptions = {}): Tensor {
   return filled(shape, 1, opts);
 }
 
+let skipInit = 0;
+
+/**
+ * Runs `fn` with the random initialisers (rand, randn, truncNormal, and the layers that draw
+ * their own numbers) making zeros without drawing: for a model whose every parameter is then
+ * overwritten from a checkpoint (a strict `loadStateDict`), where drawing ~16 M normals in JS
+ * would cost seconds. The generators' states are left where they were.
+ */
+export function withoutRandomInit<T>(fn: () => T): T {
+  skipInit++;
+  try {
+    return fn();
+  } finally {
+    skipInit--;
+  }
+}
+
+/** True inside `withoutRandomInit` (layers that draw on the host check it). */
+export function randomInitSkipped(): boolean {
+  return skipInit > 0;
+}
+
 /** Uniform values in [lo, hi). */
 export function rand(
   shape: Shape,
@@ -63,6 +85,7 @@ export function rand(
   hi = 1,
   opts: CreateOptions = {},
 ): Tensor {
+  if (skipInit > 0) return zeros(shape, opts);
   const v = new Float32Array(numel(shape));
   for (let i = 0; i < v.length; i++) v[i] = lo + (hi - lo) * rng.uniform();
   return make(shape, v, opts);
@@ -76,6 +99,7 @@ export function randn(
   mean = 0,
   opts: CreateOptions = {},
 ): Tensor {
+  if (skipInit > 0) return zeros(shape, opts);
   const v = new Float32Array(numel(shape));
   for (let i = 0; i < v.length; i++) v[i] = mean + std * rng.normal();
   return make(shape, v, opts);
@@ -106,6 +130,7 @@ export function truncNormal(
   if (!(std > 0) || !(a < b) || !Number.isFinite(mean)) {
     throw new Error(`truncNormal: need std > 0 and a < b, got mean ${mean}, std ${std}, [${a}, ${b}]`);
   }
+  if (skipInit > 0) return zeros(shape, opts);
   const v = new Float32Array(numel(shape));
   for (let i = 0; i < v.length; i++) {
     let x = NaN;

@@ -111,8 +111,15 @@ export function encodeSafetensors(
   return out;
 }
 
-/** Parses safetensors bytes into tensors; `what` names the source in errors. */
-export function decodeSafetensors(bytes: Uint8Array, what = "<bytes>"): SafetensorsData {
+/**
+ * Parses safetensors bytes into tensors; `what` names the source in errors. `keep`, when given,
+ * selects the tensors to create (the whole header is still validated).
+ */
+export function decodeSafetensors(
+  bytes: Uint8Array,
+  what = "<bytes>",
+  keep?: (name: string) => boolean,
+): SafetensorsData {
   const fail = (msg: string): never => {
     throw new Error(`safetensors '${what}': ${msg}`);
   };
@@ -160,6 +167,7 @@ export function decodeSafetensors(bytes: Uint8Array, what = "<bytes>"): Safetens
   const tensors = new Map<string, Tensor>();
   try {
     for (const e of entries) {
+      if (keep && !keep(e.name)) continue;
       tensors.set(e.name, toTensor(e, bytes.subarray(dataStart + e.begin, dataStart + e.end), fail));
     }
   } catch (err) {
@@ -275,8 +283,8 @@ export function saveSafetensors(
   writeAtomic(path, encodeSafetensors(tensors, metadata, opts));
 }
 
-/** Reads a safetensors file; the caller owns (disposes) the returned tensors. */
-export function loadSafetensors(path: string): SafetensorsData {
+/** Reads a safetensors file (only the tensors `keep` selects, when given); the caller owns them. */
+export function loadSafetensors(path: string, keep?: (name: string) => boolean): SafetensorsData {
   let bytes: Uint8Array;
   try {
     // Only regular files: reading a FIFO would block forever.
@@ -285,7 +293,7 @@ export function loadSafetensors(path: string): SafetensorsData {
   } catch (e) {
     throw new Error(`safetensors '${path}': cannot read (${(e as Error).message})`);
   }
-  return decodeSafetensors(bytes, path);
+  return decodeSafetensors(bytes, path, keep);
 }
 
 /** Saves a module's state dict (parameters + buffers) with optional metadata. */

@@ -75,9 +75,14 @@ export interface LoadedCheckpoint {
   optim: Map<string, Tensor>;
 }
 
-/** Reads a checkpoint; a file that is not one of ours (or of another version) is a clear error. */
-export function readCheckpoint(path: string): LoadedCheckpoint {
-  const { tensors, metadata } = loadSafetensors(path);
+/**
+ * Reads a checkpoint; a file that is not one of ours (or of another version) is a clear error.
+ * `optimizer: false` leaves the optimizer state in the file (inference: a resumable checkpoint
+ * holds twice the model's size in AdamW moments); `optim` is then empty.
+ */
+export function readCheckpoint(path: string, opts: { optimizer?: boolean } = {}): LoadedCheckpoint {
+  const keep = opts.optimizer === false ? (name: string) => !name.startsWith("optim.") : undefined;
+  const { tensors, metadata } = loadSafetensors(path, keep);
   const raw = metadata.forgerytalker;
   const fail = (msg: string): never => {
     for (const t of tensors.values()) t.dispose();
