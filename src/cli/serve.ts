@@ -9,7 +9,8 @@
  */
 import { resolve } from "node:path";
 import { FlagError, intFlag, parseFlags } from "./flags.ts";
-import { DEFAULT_CHECKPOINT, defaultCheckpoint, loadModel } from "../infer/analyze.ts";
+import { DEFAULT_CHECKPOINT, defaultCheckpoint } from "../infer/analyze.ts";
+import { type Engine, startWorkerEngine } from "../serve/engine.ts";
 import { isLoopback } from "../serve/http.ts";
 import { SERVE_DEFAULTS, startServer } from "../serve/server.ts";
 
@@ -85,18 +86,19 @@ export async function main(args: string[], hooks: ServeMainHooks = {}): Promise<
   }
   const quiet = v.quiet === true;
   const say = (line: string) => quiet || console.error(`serve: ${line}`);
-  let model;
+  let engine: Engine;
   try {
-    model = await loadModel(ckpt, { device: v.device as string });
+    engine = await startWorkerEngine(ckpt, { device: v.device as string });
   } catch (e) {
     console.error(`serve: ${(e as Error).message}`);
     return 1;
   }
-  say(`model ${model.config.name} from ${model.path} (${model.loadSeconds.toFixed(1)} s, ${model.device})`);
+  const mi = engine.info;
+  say(`model ${mi.config} from ${mi.checkpoint} (${mi.loadSeconds.toFixed(1)} s, ${mi.device})`);
   let server;
   try {
     server = startServer({
-      model,
+      engine,
       hostname: host,
       port,
       token,
@@ -109,6 +111,7 @@ export async function main(args: string[], hooks: ServeMainHooks = {}): Promise<
       log: quiet ? undefined : (l) => console.error(`serve: ${l}`),
     });
   } catch (e) {
+    await engine.close();
     console.error(`serve: cannot listen on ${host}:${port} (${(e as Error).message})`);
     return 1;
   }
@@ -122,6 +125,7 @@ export async function main(args: string[], hooks: ServeMainHooks = {}): Promise<
   for (const s of signals) Deno.addSignalListener(s, stop);
   await server.finished;
   for (const s of signals) Deno.removeSignalListener(s, stop);
+  await engine.close();
   say("stopped");
   return 0;
 }

@@ -1,7 +1,7 @@
 /**
  * The analyst server (`deno task serve`): the page (static files beside this module, no build
  * step, nothing from a CDN) and the JSON API, in one `Deno.serve` process with the model
- * loaded once and every forward run through a `SerialQueue`.
+ * loaded once (in a worker, engine.ts) and every forward run through a `SerialQueue`.
  *
  *   GET  /                 the page (index.html, app.js, style.css)
  *   GET  /api/health       {status, model, queue, uptimeSeconds}
@@ -18,27 +18,19 @@
  * @module
  */
 import { basename, extname, join } from "node:path";
-import { encodePng, isJpeg, writeFileAtomic } from "../data/image_io.ts";
+import { isJpeg, writeFileAtomic } from "../data/image_io.ts";
 import { isPng } from "../data/png.ts";
 import { probeImage } from "../data/image_probe.ts";
 import { REGIONS } from "../data/regions.ts";
-import {
-  type AnalyzeOptions,
-  analyzeBatch,
-  decodingSettings,
-  type LoadedModel,
-  type Report,
-  reportJSON,
-} from "../infer/analyze.ts";
-import { renderOverlay } from "../infer/overlay.ts";
-import { regionSpans } from "./highlight.ts";
+import { type AnalyzeOptions, decodingSettings } from "../infer/analyze.ts";
+import { type Engine, InputError } from "./engine.ts";
 import { HttpError, hasToken, isLoopback, json, jsonError, readCapped, withHeaders } from "./http.ts";
 import { QueueFullError, SerialQueue } from "./queue.ts";
 
 /** Settings of the analyst server. */
 export interface ServeOptions {
-  /** The model every request shares. */
-  model: LoadedModel;
+  /** The model every request shares (`startWorkerEngine` or `localEngine`). */
+  engine: Engine;
   /** API token; required when the server is reachable from other machines. */
   token?: string | null;
   /** Folder for the input, mask, overlay and report of every analysis; null = write nothing. */
@@ -190,25 +182,23 @@ export function createApp(opts: ServeOptions): App {
   const maxSide = opts.maxSide ?? SERVE_DEFAULTS.maxSide;
   const maxPixels = opts.maxPixels ?? SERVE_DEFAULTS.maxPixels;
   const queue = new SerialQueue(opts.maxQueue ?? SERVE_DEFAULTS.maxQueue);
-  const m = opts.model;
+  const engine = opts.engine, m = engine.info;
   const log = opts.log ?? (() => {});
   const dec = opts.decoding ?? {};
   const maxTokens = dec.maxNewTokens ?? 100;
   const assets = loadStatic();
   const started = performance.now();
   let nextId = 1;
-  let params = 0;
-  for (const [, t] of m.model.stateDict()) params += t.size;
 
   const modelInfo = () => ({
-    config: m.config.name,
-    checkpoint: basename(m.path),
+    config: m.config,
+    checkpoint: basename(m.checkpoint),
     sha256: m.sha256,
     stage: m.stage,
-    imageSize: m.config.imageSize,
+    imageSize: m.imageSize,
     device: m.device,
     regionSource: m.regionSource,
-    parameters: params,
+    parameters: m.parameters,
     regions: REGIONS,
     thresholds: { mask: dec.threshold ?? 0.5, region: dec.regionThreshold ?? 0.5 },
     decoding: decodingSettings(dec),
@@ -247,24 +237,17 @@ export function createApp(opts: ServeOptions): App {
     const id = nextId++;
     let run;
     try {
-      run = await queue.run(() =>
-        analyzeBatch([bytes], { ...aopts, ckpt: m, batch: 1, keepInput: !!opts.save, maxPixels })
-      );
+      run = await queue.run(() => engine.analyze(bytes, name, { ...aopts, maxPixels }, !!opts.save));
     } catch (e) {
       if (e instanceof QueueFullError) throw new HttpError(503, e.message, { "retry-after": "2" });
+      if (e instanceof InputError) throw new HttpError(400, e.message);
       throw new HttpError(500, `model failed on '${name}': ${(e as Error).message}`);
     }
-    const r = run.value[0];
-    if (r instanceof Error) throw new HttpError(400, r.message.replaceAll("'<bytes>'", `'${name}'`));
-    r.image.source = name;
-    const gray = new Uint8Array(r.mask.binary.length);
-    for (let i = 0; i < gray.length; i++) gray[i] = r.mask.binary[i] ? 255 : 0;
-    const maskPng = encodePng({ width: r.mask.width, height: r.mask.height, channels: 1, data: gray });
-    const report: Record<string, unknown> = reportJSON(r);
+    const { report, highlights, maskPng, overlayPng } = run.value;
     let saved: Record<string, string> | null = null, saveError: string | undefined;
     if (opts.save) {
       try {
-        saved = await saveOutputs(opts.save, id, name, format, bytes, maskPng, r);
+        saved = await saveOutputs(opts.save, id, name, format, bytes, maskPng, overlayPng!, report);
         report.outputs = saved;
       } catch (e) {
         saveError = `could not save outputs: ${(e as Error).message}`;
@@ -276,7 +259,7 @@ export function createApp(opts: ServeOptions): App {
       name,
       format,
       report,
-      highlights: regionSpans(r.explanation),
+      highlights,
       maskPng: `data:image/png;base64,${toBase64(maskPng)}`,
       timings: { queueMs: run.waitedMs, serverMs: performance.now() - t0 },
       saved,
@@ -321,7 +304,7 @@ export function createApp(opts: ServeOptions): App {
         want("GET");
         return json({
           status: "ok",
-          model: { config: m.config.name, sha256: m.sha256 },
+          model: { config: m.config, sha256: m.sha256 },
           queue: queue.stats(),
           uptimeSeconds: (performance.now() - started) / 1000,
         });
@@ -373,7 +356,8 @@ async function saveOutputs(
   format: "png" | "jpeg",
   input: Uint8Array,
   maskPng: Uint8Array,
-  r: Report,
+  overlayPng: Uint8Array,
+  report: Record<string, unknown>,
 ): Promise<Record<string, string>> {
   await Deno.mkdir(dir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
@@ -386,9 +370,9 @@ async function saveOutputs(
   };
   await writeFileAtomic(files.input, input);
   await writeFileAtomic(files.mask, maskPng);
-  await writeFileAtomic(files.overlay, encodePng(renderOverlay(r.input!, r)));
-  const report = { ...reportJSON(r), outputs: files };
-  await writeFileAtomic(files.json, new TextEncoder().encode(JSON.stringify(report, null, 2) + "\n"));
+  await writeFileAtomic(files.overlay, overlayPng);
+  const text = JSON.stringify({ ...report, outputs: files }, null, 2) + "\n";
+  await writeFileAtomic(files.json, new TextEncoder().encode(text));
   return files;
 }
 

@@ -9,6 +9,7 @@ import { analyze, loadModel } from "../../src/infer/analyze.ts";
 import { decodePng, encodeJpeg, encodePng } from "../../src/data/image_io.ts";
 import { regionNames } from "../../src/data/regions.ts";
 import { createApp, type RunningServer, type ServeOptions, startServer } from "../../src/serve/server.ts";
+import { localEngine, startWorkerEngine } from "../../src/serve/engine.ts";
 import { main } from "../../src/cli/serve.ts";
 
 const DECODING = { greedy: true, maxNewTokens: 6 };
@@ -18,12 +19,13 @@ async function withServer(
   fn: (s: RunningServer, base: string) => Promise<void>,
 ): Promise<void> {
   const f = await fixture();
-  const model = await loadModel(f.ckpt);
-  const s = startServer({ model, hostname: "127.0.0.1", port: 0, decoding: DECODING, ...extra });
+  const engine = await startWorkerEngine(f.ckpt); // the model in a worker, as `deno task serve` runs it
+  const s = startServer({ engine, hostname: "127.0.0.1", port: 0, decoding: DECODING, ...extra });
   try {
     await fn(s, s.url.replace(/\/$/, ""));
   } finally {
     await s.shutdown();
+    await engine.close();
   }
 }
 
@@ -168,7 +170,7 @@ Deno.test("serve API: the token guards every API call, not the page; Host must b
   });
   // DNS rebinding: a loopback server refuses a foreign Host header
   const f = await fixture();
-  const app = createApp({ model: await loadModel(f.ckpt), loopbackOnly: true });
+  const app = createApp({ engine: localEngine(await loadModel(f.ckpt)), loopbackOnly: true });
   const res = await app.handler(new Request("http://evil.example/api/health", { headers: { host: "evil.example" } }));
   await expectError(res, 403, /Host 'evil\.example'/);
   const ok = await app.handler(new Request("http://127.0.0.1:8787/api/health", { headers: { host: "127.0.0.1:8787" } }));
@@ -180,9 +182,14 @@ Deno.test("serve API: 10 concurrent uploads are all answered, one forward at a t
   const f = await fixture();
   const bytes = await Deno.readFile(f.images[1]);
   await withServer({}, async (s, base) => {
-    const outs = await Promise.all(Array.from({ length: 10 }, (_, i) =>
+    const burst = Promise.all(Array.from({ length: 10 }, (_, i) =>
       fetch(`${base}/api/analyze`, { method: "POST", body: form(bytes, `c${i}.png`, "image/png") })
         .then(async (r) => ({ status: r.status, body: await r.json() }))));
+    // the model works in a worker: health is answered while the burst is still being analysed
+    await new Promise((r) => setTimeout(r, 300));
+    const busy = await (await fetch(`${base}/api/health`)).json();
+    assert(busy.queue.running + busy.queue.waiting > 0 && busy.queue.done < 10, JSON.stringify(busy.queue));
+    const outs = await burst;
     assertEquals(outs.map((o) => o.status), new Array(10).fill(200));
     assertEquals(new Set(outs.map((o) => o.body.id)).size, 10);
     assertEquals(new Set(outs.map((o) => o.body.report.explanation)).size, 1);

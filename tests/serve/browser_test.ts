@@ -13,6 +13,7 @@ import { generateDataset } from "../../src/data/synth/generate.ts";
 import { decodePng } from "../../src/data/image_io.ts";
 import { analyze, loadModel } from "../../src/infer/analyze.ts";
 import { startServer } from "../../src/serve/server.ts";
+import { startWorkerEngine } from "../../src/serve/engine.ts";
 
 const have = haveChromium();
 if (!have) console.log(`serve browser test skipped: ${CHROMIUM} not found (apt-get install chromium)`);
@@ -37,7 +38,8 @@ Deno.test({
       const sorted = Float32Array.from(ref.mask.probability).sort();
       decoding.threshold = sorted[sorted.length >> 1];
     }
-    const server = startServer({ model, hostname: "127.0.0.1", port: 0, decoding });
+    const engine = await startWorkerEngine(ckpt);
+    const server = startServer({ engine, hostname: "127.0.0.1", port: 0, decoding });
     const expected = await analyze(bytes, { ckpt: model, ...decoding });
     const browser = await Browser.launch();
     const problems: string[] = [];
@@ -166,6 +168,7 @@ Deno.test({
     } finally {
       await browser.close();
       await server.shutdown();
+      await engine.close();
       await Deno.remove(dir, { recursive: true });
     }
   },
