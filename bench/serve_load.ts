@@ -77,7 +77,12 @@ async function post(i: number): Promise<{ ms: number; queueMs: number; modelMs: 
     console.error(`request ${i}: ${res.status} ${body.error}`);
     return { ms, queueMs: 0, modelMs: 0, serverMs: 0 };
   }
-  return { ms, queueMs: body.timings.queueMs, modelMs: body.report.timings.total, serverMs: body.timings.serverMs };
+  return {
+    ms,
+    queueMs: body.timings.queueMs,
+    modelMs: body.report.timings.total,
+    serverMs: body.timings.serverMs,
+  };
 }
 
 function pct(xs: number[], p: number): number {
@@ -88,7 +93,7 @@ const f = (x: number) => x.toFixed(0);
 
 await post(0); // warm-up (first forward allocates the caching allocator's buffers)
 const nSeq = Number(values.seq), nConc = Number(values.conc);
-const seq = [];
+const seq: Awaited<ReturnType<typeof post>>[] = [];
 const t0 = performance.now();
 for (let i = 0; i < nSeq; i++) seq.push(await post(i));
 const seqWall = performance.now() - t0;
@@ -101,8 +106,12 @@ await Deno.remove(dir, { recursive: true });
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const dec = `${values.greedy ? "greedy" : "beam 5"}${maxNewTokens ? `, ≤ ${maxNewTokens} tokens` : ""}`;
-console.log(`model ${engine.info.config} (${values.ckpt ?? "random weights"}), ${dec}, ${engine.info.device}`);
-console.log(`| run | n | failures | p50 ms | p90 ms | p99 ms | mean model ms | mean server overhead ms | wall s |`);
+console.log(
+  `model ${engine.info.config} (${values.ckpt ?? "random weights"}), ${dec}, ${engine.info.device}`,
+);
+console.log(
+  `| run | n | failures | p50 ms | p90 ms | p99 ms | mean model ms | mean server overhead ms | wall s |`,
+);
 console.log(`|---|---|---|---|---|---|---|---|---|`);
 const row = (name: string, xs: typeof seq, wall: number) =>
   console.log(
@@ -115,7 +124,9 @@ const row = (name: string, xs: typeof seq, wall: number) =>
 row("sequential", seq, seqWall);
 row("concurrent (one burst)", conc, concWall);
 console.log(
-  `burst queue wait ms: p50 ${f(pct(conc.map((x) => x.queueMs), 50))}, max ${f(Math.max(...conc.map((x) => x.queueMs)))}`,
+  `burst queue wait ms: p50 ${f(pct(conc.map((x) => x.queueMs), 50))}, max ${
+    f(Math.max(...conc.map((x) => x.queueMs)))
+  }`,
 );
 if (failures) {
   console.error(`${failures} request(s) failed`);

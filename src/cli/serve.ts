@@ -116,7 +116,9 @@ export async function main(args: string[], hooks: ServeMainHooks = {}): Promise<
     return 1;
   }
   const shown = token && !isLoopback(host) ? `${server.url} (API token required)` : server.url;
-  say(`listening on ${shown}${v.save ? `, saving every analysis to ${v.save}` : ", writing nothing to disk"}`);
+  say(
+    `listening on ${shown}${v.save ? `, saving every analysis to ${v.save}` : ", writing nothing to disk"}`,
+  );
   if (token) say(`open ${server.url}#token=<your token> to hand the page the token`);
   hooks.onListen?.(server.url);
   const stop = () => void server.shutdown();

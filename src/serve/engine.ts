@@ -11,12 +11,7 @@
  * @module
  */
 import { encodePng } from "../data/image_io.ts";
-import {
-  type AnalyzeOptions,
-  analyzeBatch,
-  type LoadedModel,
-  reportJSON,
-} from "../infer/analyze.ts";
+import { analyzeBatch, type AnalyzeOptions, type LoadedModel, reportJSON } from "../infer/analyze.ts";
 import { renderOverlay } from "../infer/overlay.ts";
 import { type RegionSpan, regionSpans } from "./highlight.ts";
 
@@ -53,7 +48,12 @@ export class InputError extends Error {}
 export interface Engine {
   readonly info: EngineInfo;
   /** Analyses PNG/JPEG bytes; `name` appears in errors and the report. Throws InputError for bad images. */
-  analyze(bytes: Uint8Array, name: string, opts: AnalyzeOptions, withOverlay: boolean): Promise<AnalysisResult>;
+  analyze(
+    bytes: Uint8Array,
+    name: string,
+    opts: AnalyzeOptions,
+    withOverlay: boolean,
+  ): Promise<AnalysisResult>;
   /** Frees the model (stops the worker). */
   close(): Promise<void>;
 }
@@ -109,7 +109,14 @@ export function localEngine(m: LoadedModel): Engine {
 /** Messages to the worker. */
 export type ToWorker =
   | { type: "load"; ckpt: string; device: string }
-  | { type: "analyze"; id: number; bytes: Uint8Array; name: string; opts: AnalyzeOptions; withOverlay: boolean };
+  | {
+    type: "analyze";
+    id: number;
+    bytes: Uint8Array;
+    name: string;
+    opts: AnalyzeOptions;
+    withOverlay: boolean;
+  };
 
 /** Messages from the worker. */
 export type FromWorker =
@@ -180,4 +187,3 @@ export async function startWorkerEngine(ckpt: string, opts: { device?: string } 
     },
   };
 }
-

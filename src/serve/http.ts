@@ -38,7 +38,11 @@ const SECURITY_HEADERS: Record<string, string> = {
 };
 
 /** A response with the security headers added. */
-export function withHeaders(body: BodyInit | null, status: number, headers: Record<string, string>): Response {
+export function withHeaders(
+  body: BodyInit | null,
+  status: number,
+  headers: Record<string, string>,
+): Response {
   return new Response(body, { status, headers: { ...SECURITY_HEADERS, ...headers } });
 }
 
@@ -99,7 +103,9 @@ function digest(s: string): Buffer {
  */
 export function hasToken(req: Request, token: string): boolean {
   const auth = req.headers.get("authorization");
-  const given = auth?.toLowerCase().startsWith("bearer ") ? auth.slice(7).trim() : req.headers.get("x-ft-token");
+  const given = auth?.toLowerCase().startsWith("bearer ")
+    ? auth.slice(7).trim()
+    : req.headers.get("x-ft-token");
   if (given === null || given === undefined) return false;
   return timingSafeEqual(digest(given), digest(token));
 }

@@ -24,7 +24,7 @@ import { probeImage } from "../data/image_probe.ts";
 import { REGIONS } from "../data/regions.ts";
 import { type AnalyzeOptions, decodingSettings } from "../infer/analyze.ts";
 import { type Engine, InputError } from "./engine.ts";
-import { HttpError, hasToken, isLoopback, json, jsonError, readCapped, withHeaders } from "./http.ts";
+import { hasToken, HttpError, isLoopback, json, jsonError, readCapped, withHeaders } from "./http.ts";
 import { QueueFullError, SerialQueue } from "./queue.ts";
 
 /** Settings of the analyst server. */
@@ -115,13 +115,20 @@ function numParam(
   if (v === null || v === "") return undefined;
   const x = Number(v);
   if (!Number.isFinite(x) || (int && !Number.isInteger(x)) || x < lo || x > hi) {
-    throw new HttpError(400, `query '${key}': expected ${int ? "an integer" : "a number"} in ${lo}..${hi}, got '${v}'`);
+    throw new HttpError(
+      400,
+      `query '${key}': expected ${int ? "an integer" : "a number"} in ${lo}..${hi}, got '${v}'`,
+    );
   }
   return x;
 }
 
 /** Per-request decoding options from the query string, validated against the server's caps. */
-function requestOptions(q: URLSearchParams, base: ServeOptions["decoding"], maxTokens: number): AnalyzeOptions {
+function requestOptions(
+  q: URLSearchParams,
+  base: ServeOptions["decoding"],
+  maxTokens: number,
+): AnalyzeOptions {
   const o: AnalyzeOptions = { ...base };
   const g = q.get("greedy");
   if (g !== null) {
@@ -142,7 +149,10 @@ function requestOptions(q: URLSearchParams, base: ServeOptions["decoding"], maxT
 }
 
 /** The upload of a POST /api/analyze: bytes, name and the declared content type. */
-async function readUpload(req: Request, maxBytes: number): Promise<{ bytes: Uint8Array; name: string; declared: string }> {
+async function readUpload(
+  req: Request,
+  maxBytes: number,
+): Promise<{ bytes: Uint8Array; name: string; declared: string }> {
   const ct = req.headers.get("content-type") ?? "";
   const mime = ct.split(";")[0].trim().toLowerCase();
   if (mime === "multipart/form-data") {
@@ -160,7 +170,10 @@ async function readUpload(req: Request, maxBytes: number): Promise<{ bytes: Uint
     }
     const name = safeName(file.name || "upload");
     if (file.size > maxBytes) {
-      throw new HttpError(413, `'${name}' is ${file.size} bytes, over the limit of ${maxBytes} bytes (--max-upload-mb)`);
+      throw new HttpError(
+        413,
+        `'${name}' is ${file.size} bytes, over the limit of ${maxBytes} bytes (--max-upload-mb)`,
+      );
     }
     return { bytes: new Uint8Array(await file.arrayBuffer()), name, declared: file.type.toLowerCase() };
   }
@@ -296,7 +309,9 @@ export function createApp(opts: ServeOptions): App {
     }
     const want = (method: string) => {
       if (req.method !== method) {
-        throw new HttpError(405, `${req.method} not allowed on ${url.pathname}; use ${method}`, { allow: method });
+        throw new HttpError(405, `${req.method} not allowed on ${url.pathname}; use ${method}`, {
+          allow: method,
+        });
       }
     };
     switch (url.pathname) {
@@ -315,7 +330,10 @@ export function createApp(opts: ServeOptions): App {
         want("POST");
         return await analyzeRoute(req, url);
       default:
-        throw new HttpError(404, `no API endpoint ${url.pathname} (try /api/health, /api/model, /api/analyze)`);
+        throw new HttpError(
+          404,
+          `no API endpoint ${url.pathname} (try /api/health, /api/model, /api/analyze)`,
+        );
     }
   }
 
@@ -395,7 +413,9 @@ export interface RunningServer {
 export function startServer(opts: ServeOptions & { hostname: string; port: number }): RunningServer {
   const loop = isLoopback(opts.hostname);
   if (!loop && !opts.token) {
-    throw new Error(`host '${opts.hostname}' is reachable from other machines: pass --token (or FT_SERVE_TOKEN)`);
+    throw new Error(
+      `host '${opts.hostname}' is reachable from other machines: pass --token (or FT_SERVE_TOKEN)`,
+    );
   }
   const app = createApp({ ...opts, loopbackOnly: opts.loopbackOnly ?? loop });
   const server = Deno.serve({

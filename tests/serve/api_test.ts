@@ -49,7 +49,10 @@ Deno.test("serve API: a good image gives analyze()'s report, its mask PNG and th
   const f = await fixture();
   const bytes = await Deno.readFile(f.images[0]);
   await withServer({}, async (_s, base) => {
-    const res = await fetch(`${base}/api/analyze`, { method: "POST", body: form(bytes, "face.png", "image/png") });
+    const res = await fetch(`${base}/api/analyze`, {
+      method: "POST",
+      body: form(bytes, "face.png", "image/png"),
+    });
     assertEquals(res.status, 200);
     assert(res.headers.get("content-security-policy")!.includes("default-src 'none'"));
     const out = await res.json();
@@ -153,7 +156,11 @@ Deno.test("serve API: the token guards every API call, not the page; Host must b
   await withServer({ token: "s3cret-token" }, async (_s, base) => {
     for (const path of ["/api/health", "/api/model"]) {
       await expectError(await fetch(`${base}${path}`), 401, /token/);
-      await expectError(await fetch(`${base}${path}`, { headers: { authorization: "Bearer wrong" } }), 401, /token/);
+      await expectError(
+        await fetch(`${base}${path}`, { headers: { authorization: "Bearer wrong" } }),
+        401,
+        /token/,
+      );
       const ok = await fetch(`${base}${path}`, { headers: { authorization: "Bearer s3cret-token" } });
       assertEquals(ok.status, 200);
       await ok.body?.cancel();
@@ -166,14 +173,18 @@ Deno.test("serve API: the token guards every API call, not the page; Host must b
     await expectError(await fetch(`${base}/api/analyze`, { method: "POST", body }), 401, /token/);
     const page = await fetch(`${base}/`);
     assertEquals(page.status, 200);
-    assert((await page.text()).includes("<script src=\"/app.js\""));
+    assert((await page.text()).includes('<script src="/app.js"'));
   });
   // DNS rebinding: a loopback server refuses a foreign Host header
   const f = await fixture();
   const app = createApp({ engine: localEngine(await loadModel(f.ckpt)), loopbackOnly: true });
-  const res = await app.handler(new Request("http://evil.example/api/health", { headers: { host: "evil.example" } }));
+  const res = await app.handler(
+    new Request("http://evil.example/api/health", { headers: { host: "evil.example" } }),
+  );
   await expectError(res, 403, /Host 'evil\.example'/);
-  const ok = await app.handler(new Request("http://127.0.0.1:8787/api/health", { headers: { host: "127.0.0.1:8787" } }));
+  const ok = await app.handler(
+    new Request("http://127.0.0.1:8787/api/health", { headers: { host: "127.0.0.1:8787" } }),
+  );
   assertEquals(ok.status, 200);
   await ok.body?.cancel();
 });
@@ -182,9 +193,14 @@ Deno.test("serve API: 10 concurrent uploads are all answered, one forward at a t
   const f = await fixture();
   const bytes = await Deno.readFile(f.images[1]);
   await withServer({}, async (s, base) => {
-    const burst = Promise.all(Array.from({ length: 10 }, (_, i) =>
-      fetch(`${base}/api/analyze`, { method: "POST", body: form(bytes, `c${i}.png`, "image/png") })
-        .then(async (r) => ({ status: r.status, body: await r.json() }))));
+    const burst = Promise.all(
+      Array.from(
+        { length: 10 },
+        (_, i) =>
+          fetch(`${base}/api/analyze`, { method: "POST", body: form(bytes, `c${i}.png`, "image/png") })
+            .then(async (r) => ({ status: r.status, body: await r.json() })),
+      ),
+    );
     // the model works in a worker: health is answered while the burst is still being analysed
     await new Promise((r) => setTimeout(r, 300));
     const busy = await (await fetch(`${base}/api/health`)).json();
@@ -202,8 +218,13 @@ Deno.test("serve API: 10 concurrent uploads are all answered, one forward at a t
     assertEquals(health.queue.done, 10);
   });
   await withServer({ maxQueue: 1 }, async (_s, base) => {
-    const res = await Promise.all(Array.from({ length: 5 }, (_, i) =>
-      fetch(`${base}/api/analyze`, { method: "POST", body: form(bytes, `q${i}.png`, "image/png") })));
+    const res = await Promise.all(
+      Array.from(
+        { length: 5 },
+        (_, i) =>
+          fetch(`${base}/api/analyze`, { method: "POST", body: form(bytes, `q${i}.png`, "image/png") }),
+      ),
+    );
     const codes = res.map((r) => r.status).sort();
     for (const r of res) {
       if (r.status === 503) await expectError(r, 503, /queue is full/);

@@ -19,12 +19,20 @@ const have = haveChromium();
 if (!have) console.log(`serve browser test skipped: ${CHROMIUM} not found (apt-get install chromium)`);
 
 Deno.test({
-  name: "serve page in headless Chromium: upload, overlay, regions, explanation, keyboard, history, phone width",
+  name:
+    "serve page in headless Chromium: upload, overlay, regions, explanation, keyboard, history, phone width",
   ignore: !have,
   async fn() {
     const f = await fixture();
     const dir = await Deno.makeTempDir({ prefix: "ft_serve_browser_" });
-    const recs = await generateDataset({ out: join(dir, "synth"), n: 2, seed: 3, size: 256, workers: 0, quiet: true });
+    const recs = await generateDataset({
+      out: join(dir, "synth"),
+      n: 2,
+      seed: 3,
+      size: 256,
+      workers: 0,
+      quiet: true,
+    });
     const faces = recs.map((r) => join(dir, "synth", r.img_path));
     // a real checkpoint (for the README screenshot) or the tiny random-weight one
     const ckpt = Deno.env.get("FT_SERVE_SHOT_CKPT") || f.ckpt;
@@ -56,7 +64,10 @@ Deno.test({
       await page.send("Log.enable");
       await page.goto(server.url);
       await page.waitFor(`document.getElementById("model-info").textContent.startsWith("model ")`, 20_000);
-      assertEquals(await page.eval(`getComputedStyle(document.getElementById("token-form")).display`), "none");
+      assertEquals(
+        await page.eval(`getComputedStyle(document.getElementById("token-form")).display`),
+        "none",
+      );
       await page.setFiles("#file", [faces[0]]);
       await page.waitFor(
         `["done", "error"].includes(document.getElementById("result").dataset.state)`,
@@ -95,9 +106,12 @@ Deno.test({
       assertEquals(shown.on, expected.regions.selected);
       assertEquals(shown.canvas, [expected.mask.width, expected.mask.height]);
       assert(shown.timings >= 10);
-      assertEquals(shown.dl, ["false face_0.mask.png", "false face_0.json", "false face_0.overlay.png"].map((s) =>
-        s.replace("face_0", faces[0].split("/").pop()!.replace(/\.png$/, ""))
-      ));
+      assertEquals(
+        shown.dl,
+        ["false face_0.mask.png", "false face_0.json", "false face_0.overlay.png"].map((s) =>
+          s.replace("face_0", faces[0].split("/").pop()!.replace(/\.png$/, ""))
+        ),
+      );
       const api = await (await fetch(`${server.url}api/analyze`, {
         method: "POST",
         headers: { "content-type": "image/png" },
@@ -120,7 +134,9 @@ Deno.test({
       const off = await page.eval<number[]>(pixels);
       const differ = (a: number[], b: number[]) => {
         let n = 0;
-        for (let i = 0; i < a.length; i += 4) if (a[i] !== b[i] || a[i + 1] !== b[i + 1] || a[i + 2] !== b[i + 2]) n++;
+        for (let i = 0; i < a.length; i += 4) {
+          if (a[i] !== b[i] || a[i + 1] !== b[i + 1] || a[i + 2] !== b[i + 2]) n++;
+        }
         return n;
       };
       const forged = expected.mask.forgedPixels;

@@ -99,13 +99,20 @@ export class Browser {
     })();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, rej) => {
-      timer = setTimeout(() => rej(new Error(`chromium did not start in ${timeoutMs} ms:\n${seen.slice(-2000)}`)), timeoutMs);
+      timer = setTimeout(
+        () => rej(new Error(`chromium did not start in ${timeoutMs} ms:\n${seen.slice(-2000)}`)),
+        timeoutMs,
+      );
     });
     let url: string;
     try {
-      url = await Promise.race([wsUrl, timeout, child.status.then((s) => {
-        throw new Error(`chromium exited (code ${s.code}) before listening:\n${seen.slice(-2000)}`);
-      })]);
+      url = await Promise.race([
+        wsUrl,
+        timeout,
+        child.status.then((s) => {
+          throw new Error(`chromium exited (code ${s.code}) before listening:\n${seen.slice(-2000)}`);
+        }),
+      ]);
     } catch (e) {
       clearTimeout(timer);
       try {
@@ -246,7 +253,11 @@ export class Page {
 
   /** Types one key (keyDown + keyUp) into the focused element / document. */
   async press(key: string): Promise<void> {
-    const base = { key, text: key.length === 1 ? key : undefined, unmodifiedText: key.length === 1 ? key : undefined };
+    const base = {
+      key,
+      text: key.length === 1 ? key : undefined,
+      unmodifiedText: key.length === 1 ? key : undefined,
+    };
     await this.send("Input.dispatchKeyEvent", { type: "keyDown", ...base });
     await this.send("Input.dispatchKeyEvent", { type: "keyUp", key });
   }

@@ -103,7 +103,13 @@ function addFiles(files) {
   const list = [...files].filter((f) => f && f.size !== undefined);
   if (!list.length) return;
   for (const file of list) {
-    const it = { id: nextId++, file, name: file.name || "pasted image", thumb: URL.createObjectURL(file), state: "queued" };
+    const it = {
+      id: nextId++,
+      file,
+      name: file.name || "pasted image",
+      thumb: URL.createObjectURL(file),
+      state: "queued",
+    };
     items.push(it);
     renderHistory();
     // one upload at a time from this tab: results arrive in order and the server's queue
@@ -255,7 +261,10 @@ function outlineOf(mask, w, h) {
     for (let x = 0; x < w; x++) {
       const i = y * w + x;
       if (!mask[i]) continue;
-      if (x === 0 || y === 0 || x === w - 1 || y === h - 1 || !mask[i - 1] || !mask[i + 1] || !mask[i - w] || !mask[i + w]) {
+      if (
+        x === 0 || y === 0 || x === w - 1 || y === h - 1 || !mask[i - 1] || !mask[i + 1] || !mask[i - w] ||
+        !mask[i + w]
+      ) {
         e[i] = 1;
       }
     }
@@ -481,8 +490,14 @@ function hot(regions, on) {
     }
   }
 }
-ui.explanation.addEventListener("mouseover", (e) => e.target.dataset.regions && hot(e.target.dataset.regions.split(" "), true));
-ui.explanation.addEventListener("mouseout", (e) => e.target.dataset.regions && hot(e.target.dataset.regions.split(" "), false));
+ui.explanation.addEventListener(
+  "mouseover",
+  (e) => e.target.dataset.regions && hot(e.target.dataset.regions.split(" "), true),
+);
+ui.explanation.addEventListener(
+  "mouseout",
+  (e) => e.target.dataset.regions && hot(e.target.dataset.regions.split(" "), false),
+);
 ui.regions.addEventListener("mouseover", (e) => {
   const li = e.target.closest("li");
   if (li) hot([li.dataset.region], true);
@@ -503,7 +518,9 @@ ui.helpBtn.addEventListener("click", () => ui.help.showModal());
 document.addEventListener("keydown", (e) => {
   if (e.ctrlKey || e.metaKey || e.altKey) return;
   const t = e.target;
-  if (t && (t.tagName === "TEXTAREA" || (t.tagName === "INPUT" && !["checkbox", "range"].includes(t.type)))) return;
+  if (t && (t.tagName === "TEXTAREA" || (t.tagName === "INPUT" && !["checkbox", "range"].includes(t.type)))) {
+    return;
+  }
   if (ui.help.open) return;
   const toggle = (el) => {
     el.checked = !el.checked;
@@ -514,17 +531,45 @@ document.addEventListener("keydown", (e) => {
     ui.opacity.dispatchEvent(new Event("input"));
   };
   switch (e.key) {
-    case "u": case "U": ui.file.click(); break;
-    case "o": case "O": toggle(ui.overlayOn); break;
-    case "l": case "L": toggle(ui.outline); break;
-    case "z": case "Z": toggle(ui.zoom); break;
-    case "s": case "S": ui.sort.click(); break;
-    case "[": nudge(-10); break;
-    case "]": nudge(10); break;
-    case "j": case "J": step(1); break;
-    case "k": case "K": step(-1); break;
-    case "?": ui.help.showModal(); break;
-    default: return;
+    case "u":
+    case "U":
+      ui.file.click();
+      break;
+    case "o":
+    case "O":
+      toggle(ui.overlayOn);
+      break;
+    case "l":
+    case "L":
+      toggle(ui.outline);
+      break;
+    case "z":
+    case "Z":
+      toggle(ui.zoom);
+      break;
+    case "s":
+    case "S":
+      ui.sort.click();
+      break;
+    case "[":
+      nudge(-10);
+      break;
+    case "]":
+      nudge(10);
+      break;
+    case "j":
+    case "J":
+      step(1);
+      break;
+    case "k":
+    case "K":
+      step(-1);
+      break;
+    case "?":
+      ui.help.showModal();
+      break;
+    default:
+      return;
   }
   e.preventDefault();
 });
