@@ -181,6 +181,31 @@ Deno.test({
       })`);
       assert(phone.scroll <= 390 && phone.canvas <= 390 && phone.bars <= 390, JSON.stringify(phone));
       assertEquals(problems, []);
+
+      // a token-protected server: without the token the page asks for it; a #token= fragment
+      // is taken, dropped from the address bar, and the page works
+      const guarded = startServer({
+        engine,
+        hostname: "127.0.0.1",
+        port: 0,
+        decoding,
+        token: "browser-token-1",
+      });
+      try {
+        const p2 = await browser.newPage(1280, 800);
+        await p2.goto(guarded.url);
+        await p2.waitFor(`!document.getElementById("token-form").hidden`, 20_000, "the token form");
+        assert(/token/.test(await p2.eval<string>(`document.getElementById("model-info").textContent`)));
+        const p3 = await browser.newPage(1280, 800); // a fragment-only change would not reload p2
+        await p3.goto(`${guarded.url}#token=browser-token-1`);
+        await p3.waitFor(`document.getElementById("model-info").textContent.startsWith("model ")`, 20_000);
+        assertEquals(await p3.eval(`location.hash`), "");
+        assertEquals(await p3.eval(`document.getElementById("token-form").hidden`), true);
+      } finally {
+        await guarded.shutdown();
+      }
+      // only the expected 401s of the token-less visit were logged
+      assert(problems.every((t) => /401/.test(t)), problems.join("\n"));
     } finally {
       await browser.close();
       await server.shutdown();
