@@ -13,7 +13,7 @@ function reply(m: FromWorker, transfer: Transferable[] = []): void {
   self.postMessage(m, transfer);
 }
 
-self.onmessage = async (ev: MessageEvent<ToWorker>) => {
+async function onMessage(ev: MessageEvent<ToWorker>): Promise<void> {
   const m = ev.data;
   if (m.type === "load") {
     try {
@@ -33,5 +33,10 @@ self.onmessage = async (ev: MessageEvent<ToWorker>) => {
   } catch (e) {
     reply({ type: "failed", id: m.id, error: (e as Error).message, input: e instanceof InputError });
   }
-};
-reply({ type: "ready" });
+}
+
+// only inside a worker (a module scan that imports every file of src/ must not trip over it)
+if (typeof (globalThis as { postMessage?: unknown }).postMessage === "function") {
+  self.onmessage = onMessage;
+  reply({ type: "ready" });
+}
