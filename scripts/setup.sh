@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One-time (and idempotent) machine set-up for a fresh Debian box with Node + npm, as root:
-# apt packages (compiler, cmake, OpenBLAS, WordNet data), Deno from the npm package `deno`
+# apt packages (compiler, cmake, OpenBLAS, WordNet data, Chromium for the serve page test), Deno from the npm package `deno`
 # (pinned in package.json), then the native build. Fast when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
