@@ -7,8 +7,9 @@
 import assert from "node:assert/strict";
 import { generateDataset } from "../../src/data/synth/generate.ts";
 import { readMMTT, splitPath } from "../../src/data/mmtt.ts";
-import { type Stage, train, type TrainOptions } from "../../src/train/trainer.ts";
+import { train } from "../../src/train/trainer.ts";
 import { resolveConfig } from "../../src/model/config.ts";
+import { MICRO, microOptions } from "./micro_fixture.ts";
 import { disposeCheckpoint, readCheckpoint, saveCheckpoint } from "../../src/train/run_checkpoint.ts";
 import { ForgeryTalker } from "../../src/model/forgerytalker.ts";
 import { main as trainCli } from "../../src/cli/train.ts";
@@ -16,16 +17,6 @@ import { normalizeText, Tokenizer } from "../../src/data/tokenizer.ts";
 import { decodingSettings, loadModel, runModel, unloadModel } from "../../src/infer/analyze.ts";
 import { preprocessImage } from "../../src/data/transforms.ts";
 import { readImage, toRgb } from "../../src/data/image_io.ts";
-
-const MICRO = resolveConfig({
-  name: "tiny",
-  imageSize: 64,
-  vision: { dim: 64, depth: 2, heads: 2, mlpDim: 128, patchSize: 8 },
-  fpn: { dim: 64, depth: 2, heads: 2, mlpDim: 128, patchSize: 8 },
-  qformer: { dim: 64, depth: 2, heads: 2, mlpDim: 128, numQueries: 8 },
-  maskDecoder: { dim: 64, heads: 2, mlpDim: 128 },
-  t5: { dModel: 64, dKv: 16, heads: 4, dFf: 128, encoderLayers: 2, decoderLayers: 2 },
-} as never);
 
 const root = Deno.makeTempDirSync({ prefix: "ft_trainer_" });
 const dataDir = `${root}/data`;
@@ -43,39 +34,7 @@ async function getData() {
   return data;
 }
 
-function options(out: string, stages: Stage[], over: Partial<TrainOptions> = {}): TrainOptions {
-  return {
-    config: MICRO,
-    out,
-    stages,
-    steps: { fpn: 4, pretrain: 4, finetune: 4 },
-    lr: { fpn: 1e-3, pretrain: 3e-4, finetune: 3e-4 },
-    batchSize: 4,
-    accumulate: 1,
-    warmup: 1,
-    weightDecay: 0.05,
-    clip: 1,
-    seed: 3,
-    weights: { mlm: 2, lm: 1, seg: 1, contrastive: 1 },
-    finetuneRegions: "fpn",
-    segVariant: "paper",
-    fpnNegWeight: 0.2,
-    fpnDice: true,
-    freeze: { vision: false, lm: false },
-    evalEvery: 1000,
-    evalSamples: 2,
-    saveEvery: 2,
-    logEvery: 1000,
-    workers: 0,
-    augment: true,
-    skipNonfinite: false,
-    strict: false,
-    resume: null,
-    init: null,
-    print: () => {},
-    ...over,
-  };
-}
+const options = microOptions;
 
 function trainLosses(out: string): string[] {
   return Deno.readTextFileSync(`${out}/log.jsonl`).split("\n").filter((l) => l.includes('"type":"train"'))
