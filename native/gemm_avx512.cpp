@@ -467,7 +467,7 @@ int gemm_small_m(const Args& g, int nthreads) {
   }
   // memory-bound: threads only pay off once B is large (>= 2^20 multiply-adds)
   const int64_t step = g.tb ? 4 : 64, blocks = (g.N + step - 1) / step;
-  const bool par = nthreads > 1 && (double)g.M * g.N * g.K >= (double)(1 << 20) && blocks >= 4;
+  const bool par = nthreads > 1 && (double)g.M * g.N * g.K >= (double)(1 << 16) && blocks >= 4;
   auto part = [&](int64_t b0, int64_t b1, int) {
     const int64_t n0 = b0 * step, n1 = std::min(g.N, b1 * step);
     if (g.tb) small_m_nt(g, A, n0, n1);

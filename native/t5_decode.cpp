@@ -70,7 +70,7 @@ FT_API int ft_t5_decode_step(int64_t B, int64_t L, int64_t d, int64_t H, int64_t
                              const int32_t* ids,    // (B) last tokens
                              const float* embed,    // (V, d) shared embedding
                              const float* rel_bias, // (nbuckets, H) the decoder's bias table
-                             const int32_t* bucket, // (pos + 1) bucket of key j for the query at pos
+                             const int32_t* dist_bucket, // (cap) bucket of a key n positions before the query
                              const uint64_t* table, // (L, SLOTS) pointers, see Slot
                              const float* final_ln, // (d)
                              const float* head,     // (V, d) lm_head, or the shared embedding when tied
@@ -78,14 +78,14 @@ FT_API int ft_t5_decode_step(int64_t B, int64_t L, int64_t d, int64_t H, int64_t
                              int mask_i32,          // 1 when mask is int32, 0 float32
                              float* logits) {       // (B, V)
   if (B < 1 || L < 0 || d < 1 || H < 1 || D < 1 || F < 1 || V < 1 || Te < 1 || nbuckets < 1) return FT_EINVAL;
-  if (pos < 0 || pos >= cap || !ids || !embed || !rel_bias || !bucket || (L > 0 && !table) || !final_ln ||
+  if (pos < 0 || pos >= cap || !ids || !embed || !rel_bias || !dist_bucket || (L > 0 && !table) || !final_ln ||
       !head || !logits || (gelu_approx != 0 && gelu_approx != 1))
     return FT_EINVAL;
   for (int64_t b = 0; b < B; b++)
     if (ids[b] < 0 || ids[b] >= V) return FT_EINVAL;
   const int64_t Tk = pos + 1;
-  for (int64_t j = 0; j < Tk; j++)
-    if (bucket[j] < 0 || bucket[j] >= nbuckets) return FT_EINVAL;
+  for (int64_t n = 0; n < Tk; n++)
+    if (dist_bucket[n] < 0 || dist_bucket[n] >= nbuckets) return FT_EINVAL;
   for (int64_t l = 0; l < L; l++)
     for (int s = 0; s < SLOTS; s++)
       if (!table[l * SLOTS + s]) return FT_EINVAL;
@@ -102,7 +102,7 @@ FT_API int ft_t5_decode_step(int64_t B, int64_t L, int64_t d, int64_t H, int64_t
         *a = v + B * HD, *g0 = a + B * HD, *g1 = g0 + B * F, *bias = g1 + B * F;
   for (int64_t b = 0; b < B; b++) std::memcpy(x + b * d, embed + (int64_t)ids[b] * d, (size_t)d * sizeof(float));
   for (int64_t hh = 0; hh < H; hh++)  // (1, H, 1, Tk): the bias of every key for the one query
-    for (int64_t j = 0; j < Tk; j++) bias[hh * Tk + j] = rel_bias[(int64_t)bucket[j] * H + hh];
+    for (int64_t j = 0; j < Tk; j++) bias[hh * Tk + j] = rel_bias[(int64_t)dist_bucket[pos - j] * H + hh];
   int s = FT_OK;
 #define FT_TRY(call)           \
   if ((s = (call)) != FT_OK) { \

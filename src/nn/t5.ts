@@ -17,7 +17,7 @@ import { fmtShape } from "../tensor/shape.ts";
 import { add, mul, scale } from "../ops/elementwise.ts";
 import { permute, reshape, unsqueeze } from "../ops/shape_ops.ts";
 import { KVCache } from "./kv_cache.ts";
-import { fusedDecodeAvailable, type T5DecodeLayer, t5DecodeStep } from "../ops/t5_decode_step.ts";
+import { fusedDecodeAvailable, type T5DecodeLayer, T5DecodePlan } from "../ops/t5_decode_step.ts";
 import { needsGrad } from "../autograd/tape.ts";
 import { attention } from "../ops/attention.ts";
 import { embedding } from "../ops/embedding.ts";
@@ -450,26 +450,36 @@ export class T5 extends Module {
 
   /** decodeStep in one native call (CPU, no gradients): the same kernels, bit-equal logits. */
   #fusedStep(ids: Tensor, cache: T5DecodeCache): Tensor {
-    const pos = cache.length, c = this.cfg;
-    const blocks = this.decoder.block.items;
-    const logits = t5DecodeStep({
-      ids,
-      embed: this.shared.weight,
-      relBias: blocks[0].selfAttention.relBias!.weight,
-      buckets: bucketIds(1, pos + 1, pos, false, c.relBuckets, c.relMaxDistance),
-      layers: blocks.map((b, i) => b.decodeLayer(cache.self[i], cache.cross[i])),
-      finalNorm: this.decoder.finalNorm.weight,
-      head: this.lmHead?.weight ?? this.shared.weight,
-      tied: !this.lmHead,
-      mask: cache.mask,
-      pos,
-      eps: c.eps,
-      act: c.act,
-    });
+    const pos = cache.length;
+    let p = this.#plans.get(cache);
+    // a beam reorder replaces the self k/v buffers: the pointer table must follow
+    if (!p || p.keys.some((k, i) => k !== cache.self[i].k)) {
+      const c = this.cfg, blocks = this.decoder.block.items;
+      const cap = cache.self[0].capacity;
+      const plan = new T5DecodePlan({
+        embed: this.shared.weight,
+        relBias: blocks[0].selfAttention.relBias!.weight,
+        distBuckets: Int32Array.from(
+          { length: cap },
+          (_, n) => relativeBucket(-n, false, c.relBuckets, c.relMaxDistance),
+        ),
+        layers: blocks.map((b, i) => b.decodeLayer(cache.self[i], cache.cross[i])),
+        finalNorm: this.decoder.finalNorm.weight,
+        head: this.lmHead?.weight ?? this.shared.weight,
+        tied: !this.lmHead,
+        mask: cache.mask,
+        eps: c.eps,
+        act: c.act,
+      });
+      p = { plan, keys: cache.self.map((kv) => kv.k) };
+      this.#plans.set(cache, p);
+    }
+    const logits = p.plan.step(ids, pos);
     for (const kv of cache.self) kv.length = pos + 1;
     cache.length = pos + 1;
     return logits;
   }
+  readonly #plans = new WeakMap<T5DecodeCache, { plan: T5DecodePlan; keys: Tensor[] }>();
 
   /** Reorders the self-attention caches' batch rows (beam search): rows[i] is the source of row i. */
   static reorderCache(cache: T5DecodeCache, rows: number[]): void {

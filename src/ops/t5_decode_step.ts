@@ -1,7 +1,7 @@
 /**
  * One incremental step of a T5 decoder stack in a single native call (CPU, inference only):
- * `t5DecodeStep(args)` -> logits (B, V), writing each layer's new key/value at position `pos`
- * of its self-attention cache. It runs the same kernels as the op-by-op step of src/nn/t5.ts
+ * `new T5DecodePlan(args).step(ids, pos)` -> logits (B, V), writing each layer's new key/value at
+ * position `pos` of its self-attention cache. It runs the same kernels as the op-by-op step of src/nn/t5.ts
  * (`T5.decodeStep` picks it on the CPU without gradients), so the logits are equal bit for bit;
  * what it removes is the per-op overhead (~90 FFI calls and tensors per token), which dominates
  * at decoding sizes. There is no CUDA kernel: the op path serves other devices.
@@ -35,7 +35,7 @@ export const T5_DECODE_SYMBOLS = {
       /* ids (B) int32 */ "pointer",
       /* embed (V, d) */ "pointer",
       /* rel_bias (nbuckets, H) */ "pointer",
-      /* bucket (pos + 1) int32 */ "buffer",
+      /* dist_bucket (cap) int32: bucket of a key n positions back */ "buffer",
       /* table (L, 16) u64 pointers */ "buffer",
       /* final_ln (d) */ "pointer",
       /* head (V, d) */ "pointer",
@@ -84,16 +84,14 @@ export interface T5DecodeLayer {
   crossV: Tensor;
 }
 
-/** Everything one step needs. */
-export interface T5DecodeStepArgs {
-  /** (B, 1) or (B) int32: the last token of every row. */
-  ids: Tensor;
+/** What a decoding run fixes once (weights, caches, mask); `T5DecodePlan.step` adds the token. */
+export interface T5DecodePlanArgs {
   /** (V, d) shared embedding. */
   embed: Tensor;
   /** (nbuckets, H) relative-position bias table of the decoder. */
   relBias: Tensor;
-  /** (pos + 1) bucket of each key relative to the new query. */
-  buckets: Int32Array;
+  /** (cap) bucket of a key `n` positions before the query (T5's unidirectional buckets). */
+  distBuckets: Int32Array;
   /** Per-layer weights and caches. */
   layers: T5DecodeLayer[];
   /** (d) final RMSNorm weight. */
@@ -104,8 +102,6 @@ export interface T5DecodeStepArgs {
   tied: boolean;
   /** (B, Te) encoder key mask (1 keep) float32 or int32, or null. */
   mask: Tensor | null;
-  /** Position of the new token (= tokens already cached). */
-  pos: number;
   /** RMSNorm epsilon. */
   eps: number;
   /** Feed-forward activation. */
@@ -136,96 +132,126 @@ const SLOTS: (keyof T5DecodeLayer)[] = [
   "crossV",
 ];
 
-/** Runs the step: returns logits (B, V); the self caches gain position `pos`. */
-export function t5DecodeStep(a: T5DecodeStepArgs): Tensor {
-  const [V, d] = a.embed.shape;
-  const B = a.ids.shape[0], L = a.layers.length;
-  const [nb, H] = a.relBias.shape;
-  const first = a.layers[0];
-  const [, , cap, D] = first ? first.selfK.shape : [0, 0, a.pos + 1, 1];
-  const Te = first ? first.crossK.shape[2] : (a.mask?.shape[1] ?? 1);
-  const F = first ? first.wi0.shape[0] : 1;
-  const what = () =>
-    `t5DecodeStep ids ${fmtShape(a.ids.shape)} at ${a.pos}, ${L} layers` +
-    (first ? ` cache ${fmtShape(first.selfK.shape)} cross ${fmtShape(first.crossK.shape)}` : "");
-  if (a.ids.dtype !== "int32" || a.ids.size !== B) throw new Error(`${what()}: ids must be int32 (B, 1)`);
-  const idv = a.ids.dataI32();
-  const bad = idv.findIndex((i) => !(i >= 0 && i < V));
-  if (bad >= 0) throw new Error(`${what()}: ids[${bad}] = ${idv[bad]} is outside the vocabulary [0, ${V})`);
-  if (first && a.pos >= cap) {
-    throw new Error(`${what()}: position ${a.pos} exceeds the cache capacity ${cap}`);
-  }
-  if (a.buckets.length !== a.pos + 1) {
-    throw new Error(`${what()}: ${a.buckets.length} buckets, expected ${a.pos + 1}`);
-  }
-  if (a.head.shape[0] !== V || a.head.shape[1] !== d) {
-    throw new Error(`${what()}: head ${fmtShape(a.head.shape)} must be (${V}, ${d})`);
-  }
-  const all = [a.ids, a.embed, a.relBias, a.finalNorm, a.head, ...(a.mask ? [a.mask] : [])];
-  const table = new BigUint64Array(L * SLOTS.length);
-  a.layers.forEach((layer, l) => {
-    SLOTS.forEach((s, i) => {
-      const t = layer[s];
-      all.push(t);
-      table[l * SLOTS.length + i] = BigInt(Deno.UnsafePointer.value(t.ptr));
+/**
+ * A validated decoding run: shapes checked and the pointer table built once, so each step is
+ * one FFI call. The tensors must outlive the plan (a cache reorder that replaces the self
+ * k/v buffers needs a new plan).
+ */
+export class T5DecodePlan {
+  readonly B: number;
+  readonly #a: T5DecodePlanArgs;
+  readonly #dims: bigint[];
+  readonly #table: BigUint64Array;
+  readonly #cap: number;
+  readonly #V: number;
+
+  /** Checks every shape and device; throws naming the first bad tensor. */
+  constructor(a: T5DecodePlanArgs) {
+    const [V, d] = a.embed.shape;
+    const L = a.layers.length;
+    const [nb, H] = a.relBias.shape;
+    const first = a.layers[0];
+    if (!first) throw new Error("T5DecodePlan: a decoder needs at least one layer");
+    const [B, , cap, D] = first.selfK.shape;
+    const Te = first.crossK.shape[2], F = first.wi0.shape[0];
+    const what = `T5DecodePlan cache ${fmtShape(first.selfK.shape)} cross ${fmtShape(first.crossK.shape)}`;
+    if (a.head.shape.join() !== [V, d].join()) {
+      throw new Error(`${what}: head ${fmtShape(a.head.shape)} must be (${V}, ${d})`);
+    }
+    if (a.distBuckets.length < cap || a.distBuckets.some((b) => !(b >= 0 && b < nb))) {
+      throw new Error(`${what}: distBuckets needs ${cap} buckets in [0, ${nb})`);
+    }
+    const all = [a.embed, a.relBias, a.finalNorm, a.head, ...(a.mask ? [a.mask] : [])];
+    this.#table = new BigUint64Array(L * SLOTS.length);
+    a.layers.forEach((layer, l) => {
+      const expect: Record<keyof T5DecodeLayer, number[]> = {
+        lnSelf: [d],
+        q: [H * D, d],
+        k: [H * D, d],
+        v: [H * D, d],
+        o: [d, H * D],
+        lnCross: [d],
+        cq: [H * D, d],
+        co: [d, H * D],
+        lnFF: [d],
+        wi0: [F, d],
+        wi1: [F, d],
+        wo: [d, F],
+        selfK: [B, H, cap, D],
+        selfV: [B, H, cap, D],
+        crossK: [B, H, Te, D],
+        crossV: [B, H, Te, D],
+      };
+      SLOTS.forEach((s, i) => {
+        const t = layer[s];
+        if (t.shape.join() !== expect[s].join()) {
+          throw new Error(`${what}: layer ${l} ${s} ${fmtShape(t.shape)}, expected ${fmtShape(expect[s])}`);
+        }
+        all.push(t);
+        this.#table[l * SLOTS.length + i] = BigInt(Deno.UnsafePointer.value(t.ptr));
+      });
     });
-    const expect: [keyof T5DecodeLayer, number[]][] = [
-      ["selfK", [B, H, cap, D]],
-      ["selfV", [B, H, cap, D]],
-      ["crossK", [B, H, Te, D]],
-      ["crossV", [B, H, Te, D]],
-      ["q", [H * D, d]],
-      ["wi0", [F, d]],
-      ["wo", [d, F]],
-    ];
-    for (const [s, shape] of expect) {
-      if (layer[s].shape.join() !== shape.join()) {
-        throw new Error(
-          `${what()}: layer ${l} ${s} ${fmtShape(layer[s].shape)}, expected ${fmtShape(shape)}`,
-        );
-      }
+    for (const t of all) {
+      if (t.device !== "cpu") throw new Error(`${what}: every tensor must be on the cpu (fused step)`);
+      if (t !== a.mask && t.dtype !== "float32") throw new Error(`${what}: weights must be float32`);
     }
-  });
-  for (const t of all) {
-    if (t.device !== "cpu") throw new Error(`${what()}: every tensor must be on the cpu (fused step)`);
-    if (t !== a.ids && t !== a.mask && t.dtype !== "float32") {
-      throw new Error(`${what()}: weights must be float32`);
+    if (a.mask && (a.mask.shape[0] !== B || a.mask.shape[1] !== Te)) {
+      throw new Error(`${what}: mask ${fmtShape(a.mask.shape)} must be (${B}, ${Te})`);
     }
+    this.B = B;
+    this.#a = a;
+    this.#cap = cap;
+    this.#V = V;
+    this.#dims = [B, L, d, H, D, F, V].map(BigInt);
+    this.#dims.push(0n, BigInt(cap), BigInt(Te), BigInt(nb));
   }
-  if (a.mask && (a.mask.shape[0] !== B || a.mask.shape[1] !== Te)) {
-    throw new Error(`${what()}: mask ${fmtShape(a.mask.shape)} must be (${B}, ${Te})`);
+
+  /** ids (B, 1) int32, the tokens at position `pos` -> logits (B, V); the caches gain `pos`. */
+  step(ids: Tensor, pos: number): Tensor {
+    const a = this.#a, B = this.B, V = this.#V;
+    const what = () => `t5DecodeStep ids ${fmtShape(ids.shape)} at position ${pos}`;
+    if (ids.dtype !== "int32" || ids.size !== B || ids.device !== "cpu") {
+      throw new Error(`${what()}: ids must be int32 (${B}, 1) on the cpu`);
+    }
+    const idv = ids.dataI32();
+    const bad = idv.findIndex((i) => !(i >= 0 && i < V));
+    if (bad >= 0) throw new Error(`${what()}: ids[${bad}] = ${idv[bad]} is outside the vocabulary [0, ${V})`);
+    if (!Number.isInteger(pos) || pos < 0 || pos >= this.#cap) {
+      throw new Error(`${what()}: position ${pos} exceeds the cache capacity ${this.#cap}`);
+    }
+    const dims = this.#dims;
+    dims[7] = BigInt(pos);
+    const logits = Tensor.empty([B, V], "float32", "cpu");
+    check(
+      k("cpu").ft_t5_decode_step(
+        dims[0],
+        dims[1],
+        dims[2],
+        dims[3],
+        dims[4],
+        dims[5],
+        dims[6],
+        dims[7],
+        dims[8],
+        dims[9],
+        dims[10],
+        a.eps,
+        a.act === "gelu_tanh" ? 1 : 0,
+        a.tied ? 1 : 0,
+        a.tied ? a.embed.shape[1] ** -0.5 : 1,
+        ids.ptr,
+        a.embed.ptr,
+        a.relBias.ptr,
+        a.distBuckets,
+        this.#table,
+        a.finalNorm.ptr,
+        a.head.ptr,
+        a.mask?.ptr ?? null,
+        a.mask?.dtype === "int32" ? 1 : 0,
+        logits.ptr,
+      ),
+      what,
+    );
+    return logits;
   }
-  const logits = Tensor.empty([B, V], "float32", "cpu");
-  const big = (n: number) => BigInt(n);
-  check(
-    k("cpu").ft_t5_decode_step(
-      big(B),
-      big(L),
-      big(d),
-      big(H),
-      big(D),
-      big(F),
-      big(V),
-      big(a.pos),
-      big(cap),
-      big(Te),
-      big(nb),
-      a.eps,
-      a.act === "gelu_tanh" ? 1 : 0,
-      a.tied ? 1 : 0,
-      a.tied ? d ** -0.5 : 1,
-      a.ids.ptr,
-      a.embed.ptr,
-      a.relBias.ptr,
-      a.buckets,
-      table,
-      a.finalNorm.ptr,
-      a.head.ptr,
-      a.mask?.ptr ?? null,
-      a.mask?.dtype === "int32" ? 1 : 0,
-      logits.ptr,
-    ),
-    what,
-  );
-  return logits;
 }
