@@ -465,7 +465,8 @@ int gemm_small_m(const Args& g, int nthreads) {
       for (int64_t k = 0; k < g.K; k++) p[m * g.K + k] = g.ta ? g.A[k * g.lda + m] : g.A[m * g.lda + k];
     A = p;
   }
-  // memory-bound: threads only pay off once B is large (>= 2^20 multiply-adds)
+  // memory-bound: threads pay off once B holds 2^16 multiply-adds (256 KiB of weights; a decode
+  // step calls these back to back, so the pool workers are still spinning and wake at no cost)
   const int64_t step = g.tb ? 4 : 64, blocks = (g.N + step - 1) / step;
   const bool par = nthreads > 1 && (double)g.M * g.N * g.K >= (double)(1 << 16) && blocks >= 4;
   auto part = [&](int64_t b0, int64_t b1, int) {
