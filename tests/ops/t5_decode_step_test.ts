@@ -1,8 +1,8 @@
-// The fused T5 decoder step (native/t5_decode.cpp via src/ops/t5_decode_step.ts) against the
+// The fused T5 decoder step (native/t5_decode_step.cpp via src/ops/t5_decode_step.ts) against the
 // op-by-op step it replaces on the CPU: logits and the grown self-attention caches equal bit for
 // bit, tied and untied heads, both GELU forms, int32 and float32 encoder masks, several rows;
 // greedy and beam decodes give the same ids and scores. Bad input is a clear error.
-// Run: .tools/deno test --allow-all tests/nn/t5_fused_decode_test.ts
+// Run: .tools/deno test --allow-all tests/ops/t5_decode_step_test.ts
 import assert from "node:assert/strict";
 import { resolveConfig, type T5Config } from "../../src/model/config.ts";
 import { T5, type T5DecodeCache } from "../../src/nn/t5.ts";
