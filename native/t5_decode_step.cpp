@@ -5,7 +5,7 @@
 // logits equal that path's bit for bit; what it saves is ~90 FFI calls, tensor objects and
 // scope bookkeeping per token, which cost more than the arithmetic at decoding sizes.
 // Layer l's pointers come from table[l*16 .. l*16+15] (see Slot). CUDA keeps the op path.
-// Test: .tools/deno test --allow-all tests/nn/t5_fused_decode_test.ts (fused vs op path)
+// Test: .tools/deno test --allow-all tests/ops/t5_decode_step_test.ts (fused vs op path)
 // Bench: .tools/deno run --allow-all bench/infer_stages.ts (greedy / beam rows)
 #include <cstring>
 #include <new>

@@ -1,6 +1,7 @@
 // Implementation of ft::parallel_for (see threadpool.h). Publishing a job bumps the generation
 // in one atomic job word, which wakes the workers; each claims at most one chunk of that
-// generation from the word, runs it and decrements `pending`; the caller runs chunk 0 and waits.
+// generation from the word, runs it and decrements `pending`; the caller runs chunk 0, then every
+// chunk still unclaimed (same CAS), and waits for the rest.
 // ft_threadpool_selftest (bottom) stress-tests the hand-over: tests/native/threadpool_test.ts.
 #include "threadpool.h"
 
@@ -120,15 +121,27 @@ struct Pool {
     fn = &fn_;
     n = n_;
     pending.store(act - 1, std::memory_order_relaxed);
+    uint64_t gen;
     {
       // publish: the release store makes fn, n and pending visible to whoever claims a chunk;
       // chunk 0 is the caller's (next starts at 1)
       std::lock_guard<std::mutex> lk(mu);
-      const uint64_t gen = gen_of(job.load(std::memory_order_relaxed)) + 1;
+      gen = gen_of(job.load(std::memory_order_relaxed)) + 1;
       job.store(gen << 16 | (uint64_t)act << 8 | 1u, std::memory_order_release);
     }
     cv.notify_all();
     run_chunk(0, act);
+    // then run every chunk no worker has claimed yet: on a machine shared with other processes
+    // a worker may not get a core for a whole scheduler slice (milliseconds), and waiting for it
+    // made each small op cost that much. Chunks are claimed exclusively (the same CAS as the
+    // workers), so each still runs once. A job whose chunks meet at a barrier (the GEMM team)
+    // cannot get here before every member has claimed its chunk, so nothing is left to take.
+    for (int a = 0;;) {
+      const int k = claim(gen, a);
+      if (k < 0) break;
+      run_chunk(k, act);
+      pending.fetch_sub(1, std::memory_order_acq_rel);
+    }
     // spin while the workers finish; yield after a while so an oversubscribed machine (another
     // process on our cores) can run the worker we are waiting for
     for (int spins = 0; pending.load(std::memory_order_acquire) > 0; spins++) {
