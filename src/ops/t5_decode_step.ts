@@ -5,7 +5,7 @@
  * (`T5.decodeStep` picks it on the CPU without gradients), so the logits are equal bit for bit;
  * what it removes is the per-op overhead (~90 FFI calls and tensors per token), which dominates
  * at decoding sizes. There is no CUDA kernel: the op path serves other devices.
- * Kernel: native/t5_decode.cpp (`ft_t5_decode_step`). Test: tests/nn/t5_fused_decode_test.ts.
+ * Kernel: native/t5_decode_step.cpp (`ft_t5_decode_step`). Test: tests/ops/t5_decode_step_test.ts.
  * @module
  */
 import { Tensor } from "../tensor/tensor.ts";
