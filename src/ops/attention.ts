@@ -239,5 +239,5 @@ export function attention(q: Tensor, kk: Tensor, v: Tensor, opts: AttentionOptio
     const gb = sumToShape(gFull, bias.shape);
     gFull.dispose();
     return [gq, gk, gv, gb];
-  });
+  }, [lse!], [q, kk, v, out, ...(bias ? [bias] : []), ...(mask ? [mask] : [])]);
 }

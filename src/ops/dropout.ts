@@ -54,5 +54,5 @@ export function dropout(x: Tensor, p: number, opts: DropoutOptions = {}): Tensor
   if (opts.training === false || p === 0) return x;
   const seed = dropoutSeed(opts.rng ?? defaultRng());
   const out = dropoutApply(x, p, seed);
-  return record(out, "dropout", [x], (g) => [dropoutApply(g, p, seed)]);
+  return record(out, "dropout", [x], (g) => [dropoutApply(g, p, seed)], undefined, []);
 }

@@ -29,7 +29,7 @@ export function add(a: Operand, b: Operand): Tensor {
   if (typeof a === "number") return add(b, a);
   if (typeof b === "number") return addScalar(a, b);
   const out = binaryRaw(BinOp.add, "add", a, b);
-  return record(out, "add", [a, b], (g) => [sumToShape(g, a.shape), sumToShape(g, b.shape)]);
+  return record(out, "add", [a, b], (g) => [sumToShape(g, a.shape), sumToShape(g, b.shape)], undefined, []);
 }
 
 /** a - b (broadcasting). */
@@ -38,7 +38,14 @@ export function sub(a: Operand, b: Operand): Tensor {
   const ref = typeof a === "number" ? (b as Tensor) : a;
   const ta = asTensor(a, ref), tb = asTensor(b, ref);
   const out = binaryRaw(BinOp.sub, "sub", ta, tb);
-  return record(out, "sub", [ta, tb], (g) => [sumToShape(g, ta.shape), sumToShape(neg(g), tb.shape)]);
+  return record(
+    out,
+    "sub",
+    [ta, tb],
+    (g) => [sumToShape(g, ta.shape), sumToShape(neg(g), tb.shape)],
+    undefined,
+    [],
+  );
 }
 
 /** a * b (broadcasting). */
@@ -49,7 +56,7 @@ export function mul(a: Operand, b: Operand): Tensor {
   return record(out, "mul", [a, b], (g) => [
     a.requiresGrad ? sumToShape(binaryRaw(BinOp.mul, "mul", g, b), a.shape) : null,
     b.requiresGrad ? sumToShape(binaryRaw(BinOp.mul, "mul", g, a), b.shape) : null,
-  ]);
+  ], undefined, [a, b]);
 }
 
 /** a / b (broadcasting). */
@@ -102,13 +109,13 @@ export function pow(a: Tensor, p: number): Tensor {
 /** x * s. */
 export function scale(x: Tensor, s: number): Tensor {
   const out = unaryRaw(x, UN_SCALE, s);
-  return record(out, "scale", [x], (g) => [unaryRaw(g, UN_SCALE, s)]);
+  return record(out, "scale", [x], (g) => [unaryRaw(g, UN_SCALE, s)], undefined, []);
 }
 
 /** x + s. */
 export function addScalar(x: Tensor, s: number): Tensor {
   const out = unaryRaw(x, UN_ADDS, s);
-  return record(out, "addScalar", [x], (g) => [g]);
+  return record(out, "addScalar", [x], (g) => [g], undefined, []);
 }
 
 /** -x. */
@@ -118,7 +125,7 @@ export function neg(x: Tensor): Tensor {
 
 /** Differentiable copy. */
 export function clone(x: Tensor): Tensor {
-  return record(copy(x), "clone", [x], (g) => [g]);
+  return record(copy(x), "clone", [x], (g) => [g], undefined, []);
 }
 
 // ---- unary ops (kernel codes shared with native/elementwise.cpp) ----
@@ -126,7 +133,7 @@ export function clone(x: Tensor): Tensor {
 import { unaryBackward } from "./unary.ts";
 function unaryOp(x: Tensor, op: number, p = 0): Tensor {
   const out = unaryRaw(x, op, p);
-  return record(out, `unary${op}`, [x], (g) => [unaryBackward(op, x, out, g, p)]);
+  return record(out, `unary${op}`, [x], (g) => [unaryBackward(op, x, out, g, p)], undefined, [x, out]);
 }
 export { unaryOp };
 

@@ -99,5 +99,5 @@ export function embedding(weight: Tensor, ids: Tensor, opts: EmbeddingOpOptions 
       () => `embedding backward ${desc}`,
     );
     return [gw];
-  });
+  }, undefined, [ids]);
 }

@@ -51,5 +51,5 @@ export function gelu(x: Tensor, approximate: "none" | "tanh" = "none"): Tensor {
       () => `gelu backward x ${fmtShape(x.shape)}`,
     );
     return [gx];
-  });
+  }, undefined, [x]);
 }

@@ -179,6 +179,6 @@ export function linear(x: Tensor, w: Tensor, b?: Tensor | null): Tensor {
     }
     if (b && b.requiresGrad) gb = sum(g.viewAs([rows, outF]), 0);
     return b ? [gx, gw, gb] : [gx, gw];
-  });
+  }, undefined, [x, w]); // the bias only by shape
 }
 void stridesOf;

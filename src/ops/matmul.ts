@@ -139,5 +139,5 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
       gb = sumToShape(gb, b.shape);
     }
     return [ga, gb];
-  });
+  }, undefined, [a, b]);
 }

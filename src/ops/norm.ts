@@ -112,7 +112,7 @@ function norm(op: string, rms: boolean, x: Tensor, w: Tensor | null, b: Tensor |
       () => `${op} backward x ${fmtShape(x.shape)}`,
     );
     return [gx, ...(w ? [gw] : []), ...(b ? [gb] : [])];
-  });
+  }, [mean!, rstd!], w ? [x, w] : [x]);
 }
 
 /** LayerNorm over the last axis: (x - mean) / sqrt(var + eps) * weight + bias (both optional). */

@@ -130,7 +130,7 @@ function scaledSum(
     if (s === 1) return [e];
     const scaled = Tensor.empty(e.shape, "float32", e.device);
     return [scaleInto(e, s, scaled)];
-  });
+  }, undefined, []);
 }
 
 import { axpby } from "./elementwise.ts";

@@ -84,5 +84,5 @@ export function interpolate(
     const gx = Tensor.empty(x.shape, "float32", x.device);
     check(kk.ft_resize_bwd(...dims, m, ac, g.ptr, gx.ptr), () => `${what()} (backward)`);
     return [gx];
-  });
+  }, undefined, []);
 }

@@ -75,7 +75,7 @@ export function reshape(x: Tensor, shape: Shape): Tensor {
     s[neg] = x.size / rest;
   }
   const out = x.viewAs(s);
-  return record(out, "reshape", [x], (g) => [g.viewAs(x.shape)]);
+  return record(out, "reshape", [x], (g) => [g.viewAs(x.shape)], undefined, []);
 }
 
 /** Inserts a size-1 axis at `axis`. */
@@ -105,7 +105,7 @@ export function permute(x: Tensor, perm: number[]): Tensor {
   stridedCopy(shape, x, p.map((a) => xs[a]), 0, out, stridesOf(shape), 0);
   const inv = new Array<number>(p.length);
   p.forEach((a, i) => (inv[a] = i));
-  return record(out, "permute", [x], (g) => [permute(g, inv)]);
+  return record(out, "permute", [x], (g) => [permute(g, inv)], undefined, []);
 }
 
 /** Swaps two axes. */
@@ -132,7 +132,7 @@ export function slice(x: Tensor, axis: number, start: number, end?: number): Ten
     const gx = Tensor.empty(x.shape, "float32", x.device).zero_();
     stridedCopy(shape, g, stridesOf(shape), 0, gx, xs, s * xs[a]);
     return [gx];
-  });
+  }, undefined, []);
 }
 
 /** Joins tensors along `axis` (all other axes equal). */
@@ -168,7 +168,7 @@ export function concat(xs: Tensor[], axis = 0): Tensor {
       const gt = Tensor.empty(t.shape, "float32", t.device);
       stridedCopy(t.shape, g, os, offs[i] * os[a], gt, stridesOf(t.shape), 0);
       return gt;
-    }));
+    }), undefined, []);
 }
 
 /** Stacks same-shape tensors along a new axis. */
@@ -190,7 +190,7 @@ export function expand(x: Tensor, shape: Shape): Tensor {
   });
   const out = Tensor.empty(shape, x.dtype, x.device);
   stridedCopy(shape, x, src, 0, out, stridesOf(shape), 0);
-  return record(out, "expand", [x], (g) => [sumToShape(g, x.shape)]);
+  return record(out, "expand", [x], (g) => [sumToShape(g, x.shape)], undefined, []);
 }
 
 /** Flattens axes [start, end] into one. */

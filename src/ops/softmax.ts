@@ -104,7 +104,7 @@ function run(op: string, x: Tensor, mask: Tensor | null | undefined, log: boolea
       if (gm === gx) gm = copy(gx);
     }
     return [x.requiresGrad ? gx : null, gm];
-  });
+  }, undefined, [out]);
 }
 
 /** softmax(x + mask) over the last axis. `mask` (optional) is additive and broadcasts over x. */
