@@ -1,5 +1,6 @@
 /**
- * Reverse-mode autodiff. Ops call `record(out, op, inputs, backward, saved?)`; `backward(loss)`
+ * Reverse-mode autodiff. Ops call `record(out, op, inputs, backward, saved?)` (or `recordReads`,
+ * which also says which tensors the backward reads); `backward(loss)`
  * walks the recorded graph in reverse topological order, sums gradients on fan-out, and
  * accumulates into the `.grad` of leaves that require it.
  *
@@ -56,12 +57,8 @@ export function needsGrad(...inputs: (Tensor | null | undefined)[]): boolean {
  * `g` itself or a view of it (the tape copies where needed). `saved`: tensors only the
  * backward needs (masks, statistics); they are freed once the graph is released by a
  * backward without `retainGraph` (they stay owned by their scope too, so an unused graph
- * frees them at scope end).
- * `reads`: every tensor whose data the backward reads (inputs, `out`, or any other tensor the
- * closure captures; `saved` counts by itself), so that `graphTidy` may free the others early
- * (their shape, dtype and device stay readable). Omitted: the backward is assumed to read all
- * inputs and `out`, and no activation it touches is freed early. Under-declaring makes the
- * backward fail on a freed tensor (with an error naming the op), never read stale memory.
+ * frees them at scope end). The backward is taken to read every input and `out`; ops that
+ * read less say so with `recordReads`, which lets `graphTidy` free activations early.
  * Returns `out`.
  */
 export function record(
@@ -70,13 +67,41 @@ export function record(
   inputs: Tensor[],
   backward: GradNode["backward"],
   saved?: Tensor[],
-  reads?: Tensor[],
+): Tensor {
+  return attach(out, op, inputs, null, backward, saved);
+}
+
+/**
+ * `record` with the tensors whose data the backward reads: `reads` lists them (inputs, `out`,
+ * or any other tensor the closure captures; `saved` counts by itself). Everything else the
+ * node touches is used by shape, dtype and device only, so `graphTidy` may free it as soon as
+ * the forward scope ends. Under-declaring makes the backward fail on the freed tensor with an
+ * error naming graphTidy, never read stale memory.
+ */
+export function recordReads(
+  out: Tensor,
+  op: string,
+  inputs: Tensor[],
+  reads: Tensor[],
+  backward: GradNode["backward"],
+  saved?: Tensor[],
+): Tensor {
+  return attach(out, op, inputs, reads, backward, saved);
+}
+
+function attach(
+  out: Tensor,
+  op: string,
+  inputs: Tensor[],
+  reads: Tensor[] | null,
+  backward: GradNode["backward"],
+  saved?: Tensor[],
 ): Tensor {
   if (!needsGrad(...inputs)) return out;
   out.requiresGrad = true;
   const pinned = [...(reads ?? [...inputs, out]), ...(saved ?? [])];
   for (const t of pinned) t.readers++;
-  out.node = { op, inputs, backward, saved, pinned, declared: reads !== undefined };
+  out.node = { op, inputs, backward, saved, pinned, declared: reads !== null };
   return out;
 }
 

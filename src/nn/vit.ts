@@ -192,10 +192,13 @@ export class VisionTransformer extends Module {
       throw new Error(`VisionTransformer: images ${fmtShape(images.shape)}: expected (B, 3, ${S}, ${S})`);
     }
     const B = images.shape[0];
-    const p = this.patchEmbed.forward(images); // (B, dim, g, g)
-    const tokens = permute(reshape(p, [B, this.opts.dim, this.grid * this.grid]), [0, 2, 1]); // (B, N, dim)
-    const cls = expand(this.clsToken, [B, 1, this.opts.dim]);
-    return add(concat([cls, tokens], 1), this.posEmbed);
+    // graphTidy: the patch grid and its copies are read by no backward: freed at once
+    return graphTidy(() => {
+      const p = this.patchEmbed.forward(images); // (B, dim, g, g)
+      const tokens = permute(reshape(p, [B, this.opts.dim, this.grid * this.grid]), [0, 2, 1]); // (B, N, dim)
+      const cls = expand(this.clsToken, [B, 1, this.opts.dim]);
+      return add(concat([cls, tokens], 1), this.posEmbed);
+    });
   }
 
   /** images (B, 3, S, S) -> (B, 1 + N, dim) after every block (and the final norm if any). */
