@@ -23,15 +23,18 @@ export {
   zeros,
 } from "./src/tensor/create.ts";
 export { broadcastShapes, numel, type Shape } from "./src/tensor/shape.ts";
-// autograd, including what custom ops need (`record`, `needsGrad`; see docs/nn_train.md)
+// autograd, including what custom ops need (`record`, `recordReads`, `needsGrad`, `graphTidy`; see
+// docs/nn_train.md)
 export {
   backward,
   type BackwardOptions,
   detach,
+  graphTidy,
   isGradEnabled,
   needsGrad,
   noGrad,
   record,
+  recordReads,
 } from "./src/autograd/tape.ts";
 export type { GradNode } from "./src/tensor/tensor.ts";
 export { cudaAvailable, type DeviceChoice, resolveDevice, useDevice } from "./src/backend/device.ts";

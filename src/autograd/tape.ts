@@ -1,5 +1,6 @@
 /**
- * Reverse-mode autodiff. Ops call `record(out, op, inputs, backward, saved?)`; `backward(loss)`
+ * Reverse-mode autodiff. Ops call `record(out, op, inputs, backward, saved?)` (or `recordReads`,
+ * which also says which tensors the backward reads); `backward(loss)`
  * walks the recorded graph in reverse topological order, sums gradients on fan-out, and
  * accumulates into the `.grad` of leaves that require it.
  *
@@ -21,7 +22,7 @@
  * @module
  */
 import { type GradNode, Tensor } from "../tensor/tensor.ts";
-import { keep, tidy } from "../tensor/scope.ts";
+import { keep, tidy, tidyWith } from "../tensor/scope.ts";
 import { fmtShape } from "../tensor/shape.ts";
 import { addInto, copy, full } from "../ops/raw.ts";
 
@@ -56,7 +57,9 @@ export function needsGrad(...inputs: (Tensor | null | undefined)[]): boolean {
  * `g` itself or a view of it (the tape copies where needed). `saved`: tensors only the
  * backward needs (masks, statistics); they are freed once the graph is released by a
  * backward without `retainGraph` (they stay owned by their scope too, so an unused graph
- * frees them at scope end). Returns `out`.
+ * frees them at scope end). The backward is taken to read every input and `out`; ops that
+ * read less say so with `recordReads`, which lets `graphTidy` free activations early.
+ * Returns `out`.
  */
 export function record(
   out: Tensor,
@@ -65,10 +68,72 @@ export function record(
   backward: GradNode["backward"],
   saved?: Tensor[],
 ): Tensor {
+  return attach(out, op, inputs, null, backward, saved);
+}
+
+/**
+ * `record` with the tensors whose data the backward reads: `reads` lists them (inputs, `out`,
+ * or any other tensor the closure captures; `saved` counts by itself). Everything else the
+ * node touches is used by shape, dtype and device only, so `graphTidy` may free it as soon as
+ * the forward scope ends. Under-declaring makes the backward fail on the freed tensor with an
+ * error naming graphTidy, never read stale memory.
+ */
+export function recordReads(
+  out: Tensor,
+  op: string,
+  inputs: Tensor[],
+  reads: Tensor[],
+  backward: GradNode["backward"],
+  saved?: Tensor[],
+): Tensor {
+  return attach(out, op, inputs, reads, backward, saved);
+}
+
+function attach(
+  out: Tensor,
+  op: string,
+  inputs: Tensor[],
+  reads: Tensor[] | null,
+  backward: GradNode["backward"],
+  saved?: Tensor[],
+): Tensor {
   if (!needsGrad(...inputs)) return out;
   out.requiresGrad = true;
-  out.node = { op, inputs, backward, saved };
+  const pinned = [...(reads ?? [...inputs, out]), ...(saved ?? [])];
+  for (const t of pinned) t.readers++;
+  out.node = { op, inputs, backward, saved, pinned, declared: reads !== null };
   return out;
+}
+
+/**
+ * `tidy` for forward code that records a graph (a module's forward, a block): a tensor made
+ * inside and not returned is
+ * - freed at once when no recorded backward reads its data (e.g. a projection consumed only by
+ *   a copying permute, or a branch consumed only by a residual add); it stays a node of the
+ *   graph, so gradients flow through it (`Tensor.hollow`);
+ * - handed to the enclosing scope when a backward reads it, and then freed by `backward` as
+ *   soon as the last node reading it has run (rather than when the outer scope ends);
+ * - handed to the enclosing scope as well when it is no graph output (an op's internal
+ *   statistics a closure may capture) or made by an op that does not declare its reads.
+ * The caller must not keep references to such tensors outside (the `tidy` contract). With
+ * gradients off it is a plain `tidy`. This is what keeps a training step's peak memory near
+ * the activations the backward really needs, as in PyTorch.
+ */
+export function graphTidy<R>(fn: () => R): R {
+  if (!gradEnabled) return tidy(fn);
+  return tidyWith(fn, (d) => {
+    if (!(d instanceof Tensor)) return false;
+    if (d.readers > 0) {
+      // a leaf made inside gets its .grad later: never free it behind the caller's back
+      if (d.node || !d.requiresGrad) d.graphOwned = true;
+      return true;
+    }
+    if (d.node?.declared) {
+      d.hollowOut();
+      return false;
+    }
+    return true;
+  });
 }
 
 /** A tensor sharing `t`'s data with no gradient history. */
@@ -201,7 +266,7 @@ export function backward(root: Tensor, gradOrOpts?: Tensor | BackwardOptions): v
           }
         });
         for (const x of done) free(x);
-        if (!opts.retainGraph) release(t);
+        if (!opts.retainGraph) release(t, (x) => (holders.get(x) ?? 0) > 0);
       }
     });
   } catch (e) {
@@ -231,7 +296,7 @@ function topoOrder(root: Tensor): Tensor[] {
         continue;
       }
       seen.add(t.id);
-      if (t.disposed) {
+      if (t.disposed && !t.hollow) {
         throw new Error(
           `backward: ${describe(t)} was disposed before backward; its gradient cannot flow ` +
             `(keep graph tensors alive until backward, e.g. inside one tidy)`,
@@ -259,11 +324,18 @@ function topoOrder(root: Tensor): Tensor[] {
   return order;
 }
 
-/** Frees a node's saved tensors and marks it released (a later backward through it throws). */
-function release(t: Tensor): void {
+/**
+ * Frees a node's saved tensors, drops its reads (a graph-owned activation nothing reads any
+ * more is freed, unless `inUse` says the backward still holds it as a gradient) and marks it
+ * released (a later backward through it throws).
+ */
+function release(t: Tensor, inUse?: (x: Tensor) => boolean): void {
   const n = t.node;
   if (!n || n.released) return;
   for (const s of n.saved ?? []) s.dispose();
+  for (const p of n.pinned ?? []) {
+    if (--p.readers === 0 && p.graphOwned && !p.disposed && !inUse?.(p)) p.hollowOut();
+  }
   t.node = { op: n.op, inputs: [], backward: released(n.op), released: true };
 }
 

@@ -11,6 +11,7 @@ import { defaultRng, type Rng } from "../tensor/rng.ts";
 import { fmtShape } from "../tensor/shape.ts";
 import { permute, reshape } from "../ops/shape_ops.ts";
 import { attention } from "../ops/attention.ts";
+import { graphTidy } from "../autograd/tape.ts";
 import { Module } from "./module.ts";
 import { Linear } from "./linear.ts";
 import type { WeightInit } from "./init.ts";
@@ -101,13 +102,17 @@ export class MultiHeadAttention extends Module {
       );
     }
     const [B, Tq] = q.shape;
-    const o = attention(
-      this.#split(this.qProj.forward(q)),
-      this.#split(this.kProj.forward(k)),
-      this.#split(this.vProj.forward(v)),
-      { keyPaddingMask: opts.keyPaddingMask, causal: opts.causal, scale: this.scale },
-    );
-    // (B, H, Tq, hd) -> (B, Tq, H·hd)
-    return this.outProj.forward(reshape(permute(o, [0, 2, 1, 3]), [B, Tq, this.internalDim]));
+    // graphTidy: the projections before the head split are freed at once (only their copies
+    // are read by the backward)
+    return graphTidy(() => {
+      const o = attention(
+        this.#split(this.qProj.forward(q)),
+        this.#split(this.kProj.forward(k)),
+        this.#split(this.vProj.forward(v)),
+        { keyPaddingMask: opts.keyPaddingMask, causal: opts.causal, scale: this.scale },
+      );
+      // (B, H, Tq, hd) -> (B, Tq, H·hd)
+      return this.outProj.forward(reshape(permute(o, [0, 2, 1, 3]), [B, Tq, this.internalDim]));
+    });
   }
 }

@@ -7,6 +7,7 @@
 import type { Tensor } from "../tensor/tensor.ts";
 import { defaultRng, type Rng } from "../tensor/rng.ts";
 import { mul } from "../ops/elementwise.ts";
+import { graphTidy } from "../autograd/tape.ts";
 import { Module } from "./module.ts";
 import { Linear } from "./linear.ts";
 import type { WeightInit } from "./init.ts";
@@ -64,9 +65,11 @@ export class MLP extends Module {
 
   /** x (..., dim) -> (..., outDim). */
   forward(x: Tensor): Tensor {
-    if (this.gated) {
-      return this.wo!.forward(mul(activate(this.wi0!.forward(x), this.act), this.wi1!.forward(x)));
-    }
-    return this.fc2!.forward(activate(this.fc1!.forward(x), this.act));
+    return graphTidy(() => {
+      if (this.gated) {
+        return this.wo!.forward(mul(activate(this.wi0!.forward(x), this.act), this.wi1!.forward(x)));
+      }
+      return this.fc2!.forward(activate(this.fc1!.forward(x), this.act));
+    });
   }
 }

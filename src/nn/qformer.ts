@@ -16,6 +16,7 @@ import { fmtShape } from "../tensor/shape.ts";
 import { add } from "../ops/elementwise.ts";
 import { concat, expand, slice } from "../ops/shape_ops.ts";
 import { dropout } from "../ops/dropout.ts";
+import { graphTidy } from "../autograd/tape.ts";
 import { Module, ModuleList } from "./module.ts";
 import { Linear } from "./linear.ts";
 import { LayerNorm } from "./norm.ts";
@@ -38,8 +39,10 @@ class PostNormAttention extends Module {
   }
   /** norm(x + drop(attn(x, kv))). */
   forward(x: Tensor, kv: Tensor, mask: Tensor | null, p: number, rng: Rng): Tensor {
-    const a = this.attn.forward(x, kv, kv, { keyPaddingMask: mask });
-    return this.norm.forward(add(x, dropout(a, p, { training: this.training && p > 0, rng })));
+    return graphTidy(() => {
+      const a = this.attn.forward(x, kv, kv, { keyPaddingMask: mask });
+      return this.norm.forward(add(x, dropout(a, p, { training: this.training && p > 0, rng })));
+    });
   }
 }
 
@@ -53,8 +56,10 @@ class PostNormFF extends Module {
     this.norm = this.child("LayerNorm", new LayerNorm(dim, { eps }));
   }
   forward(x: Tensor, p: number, rng: Rng): Tensor {
-    return this.norm.forward(
-      add(x, dropout(this.mlp.forward(x), p, { training: this.training && p > 0, rng })),
+    return graphTidy(() =>
+      this.norm.forward(
+        add(x, dropout(this.mlp.forward(x), p, { training: this.training && p > 0, rng })),
+      )
     );
   }
 }
@@ -85,13 +90,15 @@ export class QFormerLayer extends Module {
   /** x (B, Q + T, d), mask (B, Q + T) or null, image (B, N, dv) -> (B, Q + T, d). */
   forward(x: Tensor, Q: number, mask: Tensor | null, image: Tensor, p: number, rng: Rng): Tensor {
     const L = x.shape[1];
-    const h = this.selfAttn.forward(x, x, mask, p, rng);
-    let q = L === Q ? h : slice(h, 1, 0, Q);
-    if (this.crossAttn) q = this.crossAttn.forward(q, image, null, p, rng);
-    q = this.ffQuery.forward(q, p, rng);
-    if (L === Q) return q;
-    const t = this.ffText.forward(slice(h, 1, Q, L), p, rng);
-    return concat([q, t], 1);
+    return graphTidy(() => {
+      const h = this.selfAttn.forward(x, x, mask, p, rng);
+      let q = L === Q ? h : slice(h, 1, 0, Q);
+      if (this.crossAttn) q = this.crossAttn.forward(q, image, null, p, rng);
+      q = this.ffQuery.forward(q, p, rng);
+      if (L === Q) return q;
+      const t = this.ffText.forward(slice(h, 1, Q, L), p, rng);
+      return concat([q, t], 1);
+    });
   }
 }
 

@@ -15,6 +15,7 @@ import type { Tensor } from "../tensor/tensor.ts";
 import { defaultRng, type Rng } from "../tensor/rng.ts";
 import { tensor } from "../tensor/create.ts";
 import { add } from "../ops/elementwise.ts";
+import { graphTidy } from "../autograd/tape.ts";
 import { Module, ModuleList } from "./module.ts";
 import { LayerNorm } from "./norm.ts";
 import { MLP } from "./mlp.ts";
@@ -62,6 +63,10 @@ export class TwoWayAttentionBlock extends Module {
 
   /** Returns the updated [tokens, image]. */
   forward(tokens: Tensor, image: Tensor, tokenPe: Tensor, imagePe: Tensor): [Tensor, Tensor] {
+    return graphTidy(() => this.#block(tokens, image, tokenPe, imagePe));
+  }
+
+  #block(tokens: Tensor, image: Tensor, tokenPe: Tensor, imagePe: Tensor): [Tensor, Tensor] {
     if (this.skipFirstLayerPe) {
       tokens = this.selfAttn.forward(tokens, tokens, tokens);
     } else {

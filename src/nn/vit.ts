@@ -17,6 +17,7 @@ import { add } from "../ops/elementwise.ts";
 import { concat, expand, permute, reshape, slice } from "../ops/shape_ops.ts";
 import { linear } from "../ops/linear.ts";
 import { attention } from "../ops/attention.ts";
+import { graphTidy } from "../autograd/tape.ts";
 import { Module, ModuleList } from "./module.ts";
 import { Linear } from "./linear.ts";
 import { LayerNorm } from "./norm.ts";
@@ -62,12 +63,15 @@ export class EvaSelfAttention extends Module {
   /** x (B, T, dim) -> (B, T, dim). */
   forward(x: Tensor): Tensor {
     const [B, T] = x.shape;
-    const bias = concat([this.qBias, this.#kZero, this.vBias], 0); // (3·dim)
-    const qkv = linear(x, this.qkv.weight, bias); // (B, T, 3·dim)
-    const heads = permute(reshape(qkv, [B, T, 3, this.heads, this.headDim]), [2, 0, 3, 1, 4]); // (3,B,H,T,hd)
-    const part = (i: number) => reshape(slice(heads, 0, i, i + 1), [B, this.heads, T, this.headDim]);
-    const o = attention(part(0), part(1), part(2)); // (B, H, T, hd)
-    return this.proj.forward(reshape(permute(o, [0, 2, 1, 3]), [B, T, this.dim]));
+    // graphTidy: qkv and its permuted copy are freed at once (the backward reads the slices)
+    return graphTidy(() => {
+      const bias = concat([this.qBias, this.#kZero, this.vBias], 0); // (3·dim)
+      const qkv = linear(x, this.qkv.weight, bias); // (B, T, 3·dim)
+      const heads = permute(reshape(qkv, [B, T, 3, this.heads, this.headDim]), [2, 0, 3, 1, 4]); // (3,B,H,T,hd)
+      const part = (i: number) => reshape(slice(heads, 0, i, i + 1), [B, this.heads, T, this.headDim]);
+      const o = attention(part(0), part(1), part(2)); // (B, H, T, hd)
+      return this.proj.forward(reshape(permute(o, [0, 2, 1, 3]), [B, T, this.dim]));
+    });
   }
 }
 
@@ -115,9 +119,12 @@ export class ViTBlock extends Module {
 
   /** x (B, T, dim) -> (B, T, dim). */
   forward(x: Tensor): Tensor {
-    const h = this.norm1.forward(x);
-    x = add(x, this.attn instanceof EvaSelfAttention ? this.attn.forward(h) : this.attn.forward(h));
-    return add(x, this.mlp.forward(this.norm2.forward(x)));
+    // graphTidy: the branch outputs consumed only by the residual adds are freed at once
+    return graphTidy(() => {
+      const h = this.norm1.forward(x);
+      const y = add(x, this.attn instanceof EvaSelfAttention ? this.attn.forward(h) : this.attn.forward(h));
+      return add(y, this.mlp.forward(this.norm2.forward(y)));
+    });
   }
 }
 
@@ -185,10 +192,13 @@ export class VisionTransformer extends Module {
       throw new Error(`VisionTransformer: images ${fmtShape(images.shape)}: expected (B, 3, ${S}, ${S})`);
     }
     const B = images.shape[0];
-    const p = this.patchEmbed.forward(images); // (B, dim, g, g)
-    const tokens = permute(reshape(p, [B, this.opts.dim, this.grid * this.grid]), [0, 2, 1]); // (B, N, dim)
-    const cls = expand(this.clsToken, [B, 1, this.opts.dim]);
-    return add(concat([cls, tokens], 1), this.posEmbed);
+    // graphTidy: the patch grid and its copies are read by no backward: freed at once
+    return graphTidy(() => {
+      const p = this.patchEmbed.forward(images); // (B, dim, g, g)
+      const tokens = permute(reshape(p, [B, this.opts.dim, this.grid * this.grid]), [0, 2, 1]); // (B, N, dim)
+      const cls = expand(this.clsToken, [B, 1, this.opts.dim]);
+      return add(concat([cls, tokens], 1), this.posEmbed);
+    });
   }
 
   /** images (B, 3, S, S) -> (B, 1 + N, dim) after every block (and the final norm if any). */

@@ -22,7 +22,7 @@ import { fmtShape } from "../tensor/shape.ts";
 import { kernels } from "../backend/dispatch.ts";
 import { check } from "../backend/status.ts";
 import { autocastScope, nodeAutocast } from "../backend/cuda.ts";
-import { needsGrad, record } from "../autograd/tape.ts";
+import { needsGrad, recordReads } from "../autograd/tape.ts";
 import { sumToShape } from "./reduce.ts";
 
 /** FFI signatures of the attention kernels (same names in the CPU and CUDA libraries). */
@@ -203,7 +203,9 @@ export function attention(q: Tensor, kk: Tensor, v: Tensor, opts: AttentionOptio
   );
   if (!grad) return out;
   const fwdAutocast = nodeAutocast(q.device);
-  return record(out, "attention", inputs, (g) => {
+  // reads q, k, v, the output, bias and mask; lse is saved (freed with the node)
+  const reads = [q, kk, v, out, ...(bias ? [bias] : []), ...(mask ? [mask] : [])];
+  return recordReads(out, "attention", inputs, reads, (g) => {
     using _autocast = autocastScope(fwdAutocast); // backward kernel in the forward's precision
     const gq = Tensor.empty(q.shape, "float32", q.device);
     const gk = Tensor.empty(kk.shape, "float32", q.device);
@@ -239,5 +241,5 @@ export function attention(q: Tensor, kk: Tensor, v: Tensor, opts: AttentionOptio
     const gb = sumToShape(gFull, bias.shape);
     gFull.dispose();
     return [gq, gk, gv, gb];
-  });
+  }, [lse!]);
 }

@@ -12,7 +12,7 @@ import { Tensor } from "../tensor/tensor.ts";
 import { fmtShape } from "../tensor/shape.ts";
 import { kernels } from "../backend/dispatch.ts";
 import { check } from "../backend/status.ts";
-import { record } from "../autograd/tape.ts";
+import { recordReads } from "../autograd/tape.ts";
 import { sameDevice } from "./elementwise.ts";
 
 /** FFI signatures of this op's kernels (same names in the CPU and CUDA libraries). */
@@ -166,7 +166,8 @@ function convImpl(
   ];
   check(kk.ft_conv2d_fwd(...a, coord ? 1 : 0, x.ptr, w.ptr, b ? b.ptr : null, out.ptr), desc);
   const inputs = b ? [x, w, b] : [x, w];
-  return record(out, op, inputs, (g) => {
+  // the backward reads x and w (the bias only by shape), not the output
+  return recordReads(out, op, inputs, [x, w], (g) => {
     const gx = x.requiresGrad ? Tensor.empty(x.shape, "float32", x.device) : null;
     const gw = w.requiresGrad ? Tensor.empty(w.shape, "float32", w.device) : null;
     const gb = b && b.requiresGrad ? Tensor.empty(b.shape, "float32", b.device) : null;

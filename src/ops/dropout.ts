@@ -12,7 +12,7 @@ import { fmtShape } from "../tensor/shape.ts";
 import { defaultRng, type Rng } from "../tensor/rng.ts";
 import { kernels } from "../backend/dispatch.ts";
 import { check } from "../backend/status.ts";
-import { record } from "../autograd/tape.ts";
+import { recordReads } from "../autograd/tape.ts";
 
 const k = kernels(
   {
@@ -54,5 +54,5 @@ export function dropout(x: Tensor, p: number, opts: DropoutOptions = {}): Tensor
   if (opts.training === false || p === 0) return x;
   const seed = dropoutSeed(opts.rng ?? defaultRng());
   const out = dropoutApply(x, p, seed);
-  return record(out, "dropout", [x], (g) => [dropoutApply(g, p, seed)]);
+  return recordReads(out, "dropout", [x], [], (g) => [dropoutApply(g, p, seed)]);
 }

@@ -6,7 +6,7 @@
  */
 import type { Tensor } from "../tensor/tensor.ts";
 import { stridesOf } from "../tensor/shape.ts";
-import { record } from "../autograd/tape.ts";
+import { record, recordReads } from "../autograd/tape.ts";
 import { sumToShape } from "./reduce.ts";
 import { binaryRaw, BinOp, copy, full, Unary, unaryRaw } from "./raw.ts";
 
@@ -29,7 +29,7 @@ export function add(a: Operand, b: Operand): Tensor {
   if (typeof a === "number") return add(b, a);
   if (typeof b === "number") return addScalar(a, b);
   const out = binaryRaw(BinOp.add, "add", a, b);
-  return record(out, "add", [a, b], (g) => [sumToShape(g, a.shape), sumToShape(g, b.shape)]);
+  return recordReads(out, "add", [a, b], [], (g) => [sumToShape(g, a.shape), sumToShape(g, b.shape)]);
 }
 
 /** a - b (broadcasting). */
@@ -38,7 +38,13 @@ export function sub(a: Operand, b: Operand): Tensor {
   const ref = typeof a === "number" ? (b as Tensor) : a;
   const ta = asTensor(a, ref), tb = asTensor(b, ref);
   const out = binaryRaw(BinOp.sub, "sub", ta, tb);
-  return record(out, "sub", [ta, tb], (g) => [sumToShape(g, ta.shape), sumToShape(neg(g), tb.shape)]);
+  return recordReads(
+    out,
+    "sub",
+    [ta, tb],
+    [],
+    (g) => [sumToShape(g, ta.shape), sumToShape(neg(g), tb.shape)],
+  );
 }
 
 /** a * b (broadcasting). */
@@ -46,7 +52,7 @@ export function mul(a: Operand, b: Operand): Tensor {
   if (typeof a === "number") return mul(b, a);
   if (typeof b === "number") return scale(a, b);
   const out = binaryRaw(BinOp.mul, "mul", a, b);
-  return record(out, "mul", [a, b], (g) => [
+  return recordReads(out, "mul", [a, b], [a, b], (g) => [
     a.requiresGrad ? sumToShape(binaryRaw(BinOp.mul, "mul", g, b), a.shape) : null,
     b.requiresGrad ? sumToShape(binaryRaw(BinOp.mul, "mul", g, a), b.shape) : null,
   ]);
@@ -102,13 +108,13 @@ export function pow(a: Tensor, p: number): Tensor {
 /** x * s. */
 export function scale(x: Tensor, s: number): Tensor {
   const out = unaryRaw(x, UN_SCALE, s);
-  return record(out, "scale", [x], (g) => [unaryRaw(g, UN_SCALE, s)]);
+  return recordReads(out, "scale", [x], [], (g) => [unaryRaw(g, UN_SCALE, s)]);
 }
 
 /** x + s. */
 export function addScalar(x: Tensor, s: number): Tensor {
   const out = unaryRaw(x, UN_ADDS, s);
-  return record(out, "addScalar", [x], (g) => [g]);
+  return recordReads(out, "addScalar", [x], [], (g) => [g]);
 }
 
 /** -x. */
@@ -118,7 +124,7 @@ export function neg(x: Tensor): Tensor {
 
 /** Differentiable copy. */
 export function clone(x: Tensor): Tensor {
-  return record(copy(x), "clone", [x], (g) => [g]);
+  return recordReads(copy(x), "clone", [x], [], (g) => [g]);
 }
 
 // ---- unary ops (kernel codes shared with native/elementwise.cpp) ----
@@ -126,7 +132,7 @@ export function clone(x: Tensor): Tensor {
 import { unaryBackward } from "./unary.ts";
 function unaryOp(x: Tensor, op: number, p = 0): Tensor {
   const out = unaryRaw(x, op, p);
-  return record(out, `unary${op}`, [x], (g) => [unaryBackward(op, x, out, g, p)]);
+  return recordReads(out, `unary${op}`, [x], [x, out], (g) => [unaryBackward(op, x, out, g, p)]);
 }
 export { unaryOp };
 

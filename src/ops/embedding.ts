@@ -10,7 +10,7 @@ import { Tensor } from "../tensor/tensor.ts";
 import { fmtShape } from "../tensor/shape.ts";
 import { kernels } from "../backend/dispatch.ts";
 import { check } from "../backend/status.ts";
-import { record } from "../autograd/tape.ts";
+import { recordReads } from "../autograd/tape.ts";
 
 /** FFI signatures of this op's kernels (same names in the CPU and CUDA libraries). */
 export const EMBEDDING_SYMBOLS = {
@@ -82,7 +82,7 @@ export function embedding(weight: Tensor, ids: Tensor, opts: EmbeddingOpOptions 
     }
     check(st, () => `embedding ${desc}`);
   }
-  return record(out, "embedding", [weight], (g) => {
+  return recordReads(out, "embedding", [weight], [ids], (g) => {
     const gw = Tensor.empty(weight.shape, "float32", weight.device);
     check(
       k(weight.device).ft_embedding_bwd(

@@ -9,7 +9,7 @@ import { Tensor } from "../tensor/tensor.ts";
 import { fmtShape } from "../tensor/shape.ts";
 import { kernels } from "../backend/dispatch.ts";
 import { check } from "../backend/status.ts";
-import { record } from "../autograd/tape.ts";
+import { recordReads } from "../autograd/tape.ts";
 
 /** FFI signatures of this op's kernels (same names in the CPU and CUDA libraries). */
 export const GELU_SYMBOLS = {
@@ -44,7 +44,7 @@ export function gelu(x: Tensor, approximate: "none" | "tanh" = "none"): Tensor {
   const approx = approximate === "tanh" ? 1 : 0;
   const out = Tensor.empty(x.shape, "float32", x.device);
   check(k(x.device).ft_gelu_fwd(BigInt(x.size), x.ptr, out.ptr, approx), () => `gelu x ${fmtShape(x.shape)}`);
-  return record(out, "gelu", [x], (g) => {
+  return recordReads(out, "gelu", [x], [x], (g) => {
     const gx = Tensor.empty(x.shape, "float32", x.device);
     check(
       k(x.device).ft_gelu_bwd(BigInt(x.size), x.ptr, g.ptr, gx.ptr, approx),

@@ -10,7 +10,7 @@
  */
 import { Tensor } from "../tensor/tensor.ts";
 import { fmtShape, stridesOf } from "../tensor/shape.ts";
-import { record } from "../autograd/tape.ts";
+import { recordReads } from "../autograd/tape.ts";
 import { type Autocast, autocastScope, nodeAutocast } from "../backend/cuda.ts";
 import { kernels } from "../backend/dispatch.ts";
 import { check } from "../backend/status.ts";
@@ -161,7 +161,8 @@ export function linear(x: Tensor, w: Tensor, b?: Tensor | null): Tensor {
     }
   }
   const inputs = b ? [x, w, b] : [x, w];
-  return record(out, "linear", inputs, (g) => {
+  // the backward reads x and w (the bias only by shape), not the output
+  return recordReads(out, "linear", inputs, [x, w], (g) => {
     using _autocast = autocastScope(fwdAutocast); // backward GEMMs in the forward's precision
     let gx: Tensor | null = null, gw: Tensor | null = null, gb: Tensor | null = null;
     if (x.requiresGrad) {

@@ -11,7 +11,7 @@ import { broadcastShapes, fmtShape, numel } from "../tensor/shape.ts";
 import { kernels } from "../backend/dispatch.ts";
 import { autocastScope, nodeAutocast } from "../backend/cuda.ts";
 import { check } from "../backend/status.ts";
-import { record } from "../autograd/tape.ts";
+import { recordReads } from "../autograd/tape.ts";
 import { sameDevice } from "./elementwise.ts";
 import { sumToShape } from "./reduce.ts";
 import { expand } from "./shape_ops.ts";
@@ -127,7 +127,7 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
     }
   }
   const fwdAutocast = nodeAutocast(out.device);
-  return record(out, "matmul", [a, b], (g) => {
+  return recordReads(out, "matmul", [a, b], [a, b], (g) => {
     using _autocast = autocastScope(fwdAutocast); // backward GEMMs in the forward's precision
     let ga: Tensor | null = null, gb: Tensor | null = null;
     if (a.requiresGrad) {

@@ -9,7 +9,7 @@ import { Tensor } from "../tensor/tensor.ts";
 import { fmtShape } from "../tensor/shape.ts";
 import { kernels } from "../backend/dispatch.ts";
 import { check } from "../backend/status.ts";
-import { needsGrad, record } from "../autograd/tape.ts";
+import { needsGrad, recordReads } from "../autograd/tape.ts";
 
 /** FFI signatures of this op's kernels (same names in the CPU and CUDA libraries). */
 export const NORM_SYMBOLS = {
@@ -91,7 +91,8 @@ function norm(op: string, rms: boolean, x: Tensor, w: Tensor | null, b: Tensor |
     () => `${op} x ${fmtShape(x.shape)}`,
   );
   if (!grad) return out;
-  return record(out, op, inputs, (g) => {
+  // reads x and the weight (the bias only by shape); mean / rstd are saved (freed with the node)
+  return recordReads(out, op, inputs, w ? [x, w] : [x], (g) => {
     const gx = x.requiresGrad ? Tensor.empty(x.shape, "float32", x.device) : null;
     const gw = w?.requiresGrad ? Tensor.empty(w.shape, "float32", x.device) : null;
     const gb = b?.requiresGrad ? Tensor.empty(b.shape, "float32", x.device) : null;
@@ -112,7 +113,7 @@ function norm(op: string, rms: boolean, x: Tensor, w: Tensor | null, b: Tensor |
       () => `${op} backward x ${fmtShape(x.shape)}`,
     );
     return [gx, ...(w ? [gw] : []), ...(b ? [gb] : [])];
-  });
+  }, [mean!, rstd!]);
 }
 
 /** LayerNorm over the last axis: (x - mean) / sqrt(var + eps) * weight + bias (both optional). */

@@ -8,7 +8,7 @@ import { Tensor } from "../tensor/tensor.ts";
 import { fmtShape, normAxis, numel, type Shape } from "../tensor/shape.ts";
 import { kernels } from "../backend/dispatch.ts";
 import { check } from "../backend/status.ts";
-import { record } from "../autograd/tape.ts";
+import { record, recordReads } from "../autograd/tape.ts";
 import { expand } from "./shape_ops.ts";
 
 /** FFI signatures of this op's kernels (same names in the CPU and CUDA libraries). */
@@ -124,7 +124,7 @@ function scaledSum(
   const kept = sumRaw(x, ax, s);
   const out = keepdims ? kept : kept.viewAs(dropAxes(x.shape, ax));
   if (out !== kept) kept.dispose();
-  return record(out, op, [x], (g) => {
+  return recordReads(out, op, [x], [], (g) => {
     const gk = g.viewAs(kept.shape);
     const e = expand(gk, x.shape);
     if (s === 1) return [e];

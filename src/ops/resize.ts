@@ -13,7 +13,7 @@ import { Tensor } from "../tensor/tensor.ts";
 import { fmtShape } from "../tensor/shape.ts";
 import { kernels } from "../backend/dispatch.ts";
 import { check } from "../backend/status.ts";
-import { record } from "../autograd/tape.ts";
+import { recordReads } from "../autograd/tape.ts";
 import { sameDevice } from "./elementwise.ts";
 
 /** FFI signatures of the resize kernels (same names in the CPU and CUDA libraries). */
@@ -80,7 +80,7 @@ export function interpolate(
   const m = mode === "nearest" ? 0 : mode === "bilinear" ? 1 : 2, ac = alignCorners ? 1 : 0;
   const dims = [B * C, H, W, outH, outW].map(BigInt) as [bigint, bigint, bigint, bigint, bigint];
   check(kk.ft_resize_fwd(...dims, m, ac, x.ptr, out.ptr), what);
-  return record(out, "interpolate", [x], (g) => {
+  return recordReads(out, "interpolate", [x], [], (g) => {
     const gx = Tensor.empty(x.shape, "float32", x.device);
     check(kk.ft_resize_bwd(...dims, m, ac, g.ptr, gx.ptr), () => `${what()} (backward)`);
     return [gx];

@@ -8,7 +8,7 @@ import { Tensor } from "../tensor/tensor.ts";
 import { coalesce, fmtShape, normAxis, numel, type Shape, stridesOf } from "../tensor/shape.ts";
 import { kernels } from "../backend/dispatch.ts";
 import { check } from "../backend/status.ts";
-import { record } from "../autograd/tape.ts";
+import { recordReads } from "../autograd/tape.ts";
 import { sumToShape } from "./reduce.ts";
 
 /** FFI signatures of this op's kernels (same names in the CPU and CUDA libraries). */
@@ -75,7 +75,7 @@ export function reshape(x: Tensor, shape: Shape): Tensor {
     s[neg] = x.size / rest;
   }
   const out = x.viewAs(s);
-  return record(out, "reshape", [x], (g) => [g.viewAs(x.shape)]);
+  return recordReads(out, "reshape", [x], [], (g) => [g.viewAs(x.shape)]);
 }
 
 /** Inserts a size-1 axis at `axis`. */
@@ -105,7 +105,7 @@ export function permute(x: Tensor, perm: number[]): Tensor {
   stridedCopy(shape, x, p.map((a) => xs[a]), 0, out, stridesOf(shape), 0);
   const inv = new Array<number>(p.length);
   p.forEach((a, i) => (inv[a] = i));
-  return record(out, "permute", [x], (g) => [permute(g, inv)]);
+  return recordReads(out, "permute", [x], [], (g) => [permute(g, inv)]);
 }
 
 /** Swaps two axes. */
@@ -128,7 +128,7 @@ export function slice(x: Tensor, axis: number, start: number, end?: number): Ten
   const xs = stridesOf(x.shape);
   const out = Tensor.empty(shape, x.dtype, x.device);
   stridedCopy(shape, x, xs, s * xs[a], out, stridesOf(shape), 0);
-  return record(out, "slice", [x], (g) => {
+  return recordReads(out, "slice", [x], [], (g) => {
     const gx = Tensor.empty(x.shape, "float32", x.device).zero_();
     stridedCopy(shape, g, stridesOf(shape), 0, gx, xs, s * xs[a]);
     return [gx];
@@ -162,7 +162,7 @@ export function concat(xs: Tensor[], axis = 0): Tensor {
     stridedCopy(t.shape, t, stridesOf(t.shape), 0, out, os, off * os[a]);
     off += t.shape[a];
   }
-  return record(out, "concat", xs, (g) =>
+  return recordReads(out, "concat", xs, [], (g) =>
     xs.map((t, i) => {
       if (!t.requiresGrad) return null;
       const gt = Tensor.empty(t.shape, "float32", t.device);
@@ -190,7 +190,7 @@ export function expand(x: Tensor, shape: Shape): Tensor {
   });
   const out = Tensor.empty(shape, x.dtype, x.device);
   stridedCopy(shape, x, src, 0, out, stridesOf(shape), 0);
-  return record(out, "expand", [x], (g) => [sumToShape(g, x.shape)]);
+  return recordReads(out, "expand", [x], [], (g) => [sumToShape(g, x.shape)]);
 }
 
 /** Flattens axes [start, end] into one. */

@@ -9,7 +9,7 @@ import { Tensor } from "../tensor/tensor.ts";
 import { broadcastStrides, coalesce, fmtShape } from "../tensor/shape.ts";
 import { kernels } from "../backend/dispatch.ts";
 import { check } from "../backend/status.ts";
-import { record } from "../autograd/tape.ts";
+import { recordReads } from "../autograd/tape.ts";
 import { sumToShape } from "./reduce.ts";
 import { copy } from "./elementwise.ts";
 
@@ -91,7 +91,7 @@ function run(op: string, x: Tensor, mask: Tensor | null | undefined, log: boolea
     () => `${op} x ${fmtShape(x.shape)}${mask ? ` mask ${fmtShape(mask.shape)}` : ""}`,
   );
   const inputs = mask ? [x, mask] : [x];
-  return record(out, op, inputs, (g) => {
+  return recordReads(out, op, inputs, [out], (g) => {
     const gx = Tensor.empty(x.shape, "float32", x.device);
     check(
       k(x.device).ft_softmax_bwd(BigInt(rows), BigInt(T), out.ptr, g.ptr, log ? 1 : 0, gx.ptr),

@@ -45,6 +45,16 @@ function collect(v: unknown, out: Set<unknown>, depth = 0): void {
  * returned value, arrays, maps and plain objects), which moves to the enclosing scope.
  */
 export function tidy<R>(fn: () => R): R {
+  return tidyWith(fn, null);
+}
+
+/**
+ * `tidy` with a say over each tensor it would dispose: `drop(t)` returns true to hand `t` to the
+ * enclosing scope instead (it must then not be disposed), false to let it be disposed (or
+ * dispose it itself). Used by autograd/tape.ts `graphTidy`; on an exception every tensor made
+ * inside is disposed as with `tidy`.
+ */
+export function tidyWith<R>(fn: () => R, drop: ((t: Disposable) => boolean) | null): R {
   const scope = new Set<Disposable>();
   stack.push(scope);
   let result: R;
@@ -62,7 +72,7 @@ export function tidy<R>(fn: () => R): R {
   const survivors = new Set<unknown>();
   collect(result, survivors);
   for (const t of scope) {
-    if (survivors.has(t)) {
+    if (survivors.has(t) || (drop !== null && !t.disposed && drop(t))) {
       if (stack.length > 0) stack[stack.length - 1].add(t);
     } else if (!t.disposed) t.dispose();
   }

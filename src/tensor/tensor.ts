@@ -25,6 +25,13 @@ export interface GradNode {
   saved?: Tensor[];
   /** Set once a backward without retainGraph has run through this node. */
   released?: boolean;
+  /**
+   * Tensors whose data the backward reads (each holds one `readers` count for this node):
+   * the declared inputs, the output if declared, and `saved`. Dropped when the node is released.
+   */
+  pinned?: Tensor[];
+  /** Whether the op declared what its backward reads (else it pins every input and its output). */
+  declared?: boolean;
 }
 
 /** Host <-> device transfer functions of a non-CPU backend. */
@@ -80,7 +87,19 @@ export class Tensor {
   node: GradNode | null = null;
   /** Optional name (parameters). */
   name?: string;
+  /**
+   * Recorded graph nodes whose backward still reads this tensor's data (see autograd/tape.ts
+   * `record`); when 0 the graph needs only its shape.
+   */
+  readers = 0;
+  /**
+   * Set when a `graphTidy` scope handed this tensor to its parent only because the graph reads
+   * it: no user code refers to it, so the backward frees it once its last reader has run.
+   */
+  graphOwned = false;
   #storage: Storage | null;
+  #hollow = false;
+  readonly #device: Device;
 
   /** Wraps a storage (takes one reference). Prefer the factory functions. */
   constructor(storage: Storage, shape: Shape, dtype: DType = "float32") {
@@ -89,6 +108,7 @@ export class Tensor {
       throw new Error(`tensor ${fmtShape(shape)} does not fit its storage (${storage.bytes} bytes)`);
     }
     this.#storage = storage;
+    this.#device = storage.device;
     this.shape = Object.freeze([...shape]);
     this.dtype = dtype;
     track(this);
@@ -115,15 +135,30 @@ export class Tensor {
   }
   /** Where the data lives. */
   get device(): Device {
-    return this.storage.device;
+    return this.#device;
   }
   /** Whether the memory was released. */
   get disposed(): boolean {
     return this.#storage === null;
   }
+  /**
+   * Whether the memory was released by a `graphTidy` scope while the tensor stays a node of
+   * the autograd graph (no backward reads its data; gradients still flow through it).
+   */
+  get hollow(): boolean {
+    return this.#hollow;
+  }
   /** The storage; throws if disposed. */
   get storage(): Storage {
-    if (!this.#storage) throw new Error(`tensor #${this.id} ${fmtShape(this.shape)} used after dispose()`);
+    if (!this.#storage) {
+      throw new Error(
+        `tensor #${this.id} ${fmtShape(this.shape)} used after dispose()` +
+          (this.#hollow
+            ? ` (its data was freed by graphTidy because no recorded backward declared reading it; ` +
+              `the op '${this.node?.op}' or a consumer's record() under-declares its reads)`
+            : ""),
+      );
+    }
     return this.#storage;
   }
   /** Native pointer to the first element (valid for one native call). */
@@ -215,6 +250,17 @@ export class Tensor {
     }
   }
   [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  /**
+   * Frees the memory but keeps the tensor as a node of the autograd graph (gradients still flow
+   * through it; its data may not be read any more). Used by `graphTidy` for activations no
+   * backward reads.
+   */
+  hollowOut(): void {
+    if (this.#storage === null) return;
+    this.#hollow = true;
     this.dispose();
   }
 
