@@ -18,7 +18,7 @@ import { add, mul, scale } from "../ops/elementwise.ts";
 import { permute, reshape, unsqueeze } from "../ops/shape_ops.ts";
 import { KVCache } from "./kv_cache.ts";
 import { fusedDecodeAvailable, type T5DecodeLayer, T5DecodePlan } from "../ops/t5_decode_step.ts";
-import { needsGrad } from "../autograd/tape.ts";
+import { graphTidy, needsGrad } from "../autograd/tape.ts";
 import { attention } from "../ops/attention.ts";
 import { embedding } from "../ops/embedding.ts";
 import { linear } from "../ops/linear.ts";
@@ -264,30 +264,34 @@ export class T5Block extends Module {
       rng?: Rng;
     },
   ): Tensor {
-    const drop = (t: Tensor) => dropout(t, o.p, { training: this.training && o.p > 0, rng: o.rng });
-    const sa = this.#self.inner;
-    let h = this.#self.norm.forward(x);
-    let kv: { k: Tensor; v: Tensor; kvLength?: number } = { k: sa.heads(sa.k, h), v: sa.heads(sa.v, h) };
-    if (o.selfKV) kv = o.selfKV(kv.k, kv.v);
-    const q = sa.heads(sa.q, h);
-    x = add(
-      x,
-      drop(
-        sa.attend(q, kv.k, kv.v, {
-          bias: o.bias,
-          mask: o.mask,
-          causal: this.isDecoder,
-          kvLength: kv.kvLength,
-        }),
-      ),
-    );
-    if (this.#cross) {
-      if (!o.cross) throw new Error("T5Block: decoder block needs the encoder keys/values");
-      const ca = this.#cross.inner;
-      h = this.#cross.norm.forward(x);
-      x = add(x, drop(ca.attend(ca.heads(ca.q, h), o.cross.k, o.cross.v, { mask: o.cross.mask })));
-    }
-    return add(x, drop(this.#ff.inner.forward(this.#ff.norm.forward(x))));
+    // graphTidy: projections consumed only by the head split and branches consumed only by the
+    // residual adds are freed at once in training (src/autograd/tape.ts)
+    return graphTidy(() => {
+      const drop = (t: Tensor) => dropout(t, o.p, { training: this.training && o.p > 0, rng: o.rng });
+      const sa = this.#self.inner;
+      let h = this.#self.norm.forward(x);
+      let kv: { k: Tensor; v: Tensor; kvLength?: number } = { k: sa.heads(sa.k, h), v: sa.heads(sa.v, h) };
+      if (o.selfKV) kv = o.selfKV(kv.k, kv.v);
+      const q = sa.heads(sa.q, h);
+      x = add(
+        x,
+        drop(
+          sa.attend(q, kv.k, kv.v, {
+            bias: o.bias,
+            mask: o.mask,
+            causal: this.isDecoder,
+            kvLength: kv.kvLength,
+          }),
+        ),
+      );
+      if (this.#cross) {
+        if (!o.cross) throw new Error("T5Block: decoder block needs the encoder keys/values");
+        const ca = this.#cross.inner;
+        h = this.#cross.norm.forward(x);
+        x = add(x, drop(ca.attend(ca.heads(ca.q, h), o.cross.k, o.cross.v, { mask: o.cross.mask })));
+      }
+      return add(x, drop(this.#ff.inner.forward(this.#ff.norm.forward(x))));
+    });
   }
 }
 
