@@ -1,6 +1,7 @@
 // Implementation of ft::parallel_for (see threadpool.h). Publishing a job bumps the generation
 // in one atomic job word, which wakes the workers; each claims at most one chunk of that
-// generation from the word, runs it and decrements `pending`; the caller runs chunk 0 and waits.
+// generation from the word, runs it and decrements `pending`; the caller runs chunk 0, then
+// claims and runs the chunks still unclaimed, and waits.
 // ft_threadpool_selftest (bottom) stress-tests the hand-over: tests/native/threadpool_test.ts.
 #include "threadpool.h"
 
@@ -120,15 +121,26 @@ struct Pool {
     fn = &fn_;
     n = n_;
     pending.store(act - 1, std::memory_order_relaxed);
+    uint64_t gen;
     {
       // publish: the release store makes fn, n and pending visible to whoever claims a chunk;
       // chunk 0 is the caller's (next starts at 1)
       std::lock_guard<std::mutex> lk(mu);
-      const uint64_t gen = gen_of(job.load(std::memory_order_relaxed)) + 1;
+      gen = gen_of(job.load(std::memory_order_relaxed)) + 1;
       job.store(gen << 16 | (uint64_t)act << 8 | 1u, std::memory_order_release);
     }
     cv.notify_all();
     run_chunk(0, act);
+    // Chunks no worker has claimed yet run here: on a machine shared with other processes a
+    // sleeping or preempted worker can take milliseconds to get a core, and waiting for it
+    // turned 10-microsecond ops into 0.3-millisecond ones. Claiming uses the workers' own
+    // compare-exchange, so each chunk still runs exactly once. Only after chunk 0: chunks that
+    // wait for each other (a team barrier) hold chunk 0 until the workers have claimed the rest.
+    int active = 0;
+    for (int k; (k = claim(gen, active)) >= 0;) {
+      run_chunk(k, active);
+      pending.fetch_sub(1, std::memory_order_acq_rel);
+    }
     // spin while the workers finish; yield after a while so an oversubscribed machine (another
     // process on our cores) can run the worker we are waiting for
     for (int spins = 0; pending.load(std::memory_order_acquire) > 0; spins++) {
@@ -186,5 +198,48 @@ FT_API int ft_threadpool_selftest(int32_t threads, int32_t stress, int64_t jobs,
   }
   p.reset();  // joins the workers, so no chunk runs after this returns
   *bad = nbad;
+  return FT_OK;
+}
+
+// Self-test of the caller's taking over of unclaimed chunks, on a private pool of `threads`
+// workers with the hand-over fault injection (workers sleep 20 us before claiming). Even jobs
+// (`threads` instant chunks): every chunk must run exactly once, and the caller should run
+// chunks besides chunk 0 (counted in *taken). Odd jobs are teams: every chunk waits, up to 2 s,
+// until all chunks of the job have started (the GEMM's barrier); a chunk that never met the
+// others counts in *bad, as does any chunk that ran 0 or 2+ times.
+FT_API int ft_threadpool_selftest_steal(int32_t threads, int64_t jobs, int64_t* bad, int64_t* taken) {
+  if (threads < 2 || threads > 64 || jobs < 0 || !bad || !taken) return FT_EINVAL;
+  std::unique_ptr<ft::Pool> p(new ft::Pool(threads, true));
+  std::unique_ptr<std::atomic<int32_t>[]> hits(new std::atomic<int32_t>[threads]);
+  std::atomic<int64_t> nbad{0}, ntaken{0};
+  std::atomic<int32_t> started{0};
+  const std::thread::id caller = std::this_thread::get_id();
+  const std::function<void(int64_t, int64_t, int)> plain = [&](int64_t b, int64_t e, int k) {
+    for (int64_t i = b; i < e; i++) hits[i].fetch_add(1, std::memory_order_relaxed);
+    if (k != 0 && std::this_thread::get_id() == caller) ntaken.fetch_add(1, std::memory_order_relaxed);
+  };
+  const std::function<void(int64_t, int64_t, int)> team = [&](int64_t b, int64_t e, int) {
+    for (int64_t i = b; i < e; i++) hits[i].fetch_add(1, std::memory_order_relaxed);
+    started.fetch_add(1, std::memory_order_acq_rel);
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (started.load(std::memory_order_acquire) < threads) {
+      if (std::chrono::steady_clock::now() > until) {
+        nbad.fetch_add(1, std::memory_order_relaxed);
+        return;
+      }
+      std::this_thread::yield();
+    }
+  };
+  for (int64_t j = 0; j < jobs; j++) {
+    const bool conc = j % 2 == 1;
+    for (int i = 0; i < threads; i++) hits[i].store(0, std::memory_order_relaxed);
+    started.store(0, std::memory_order_relaxed);
+    p->run(threads, conc ? team : plain, 1);
+    for (int i = 0; i < threads; i++) nbad += hits[i].load(std::memory_order_relaxed) != 1;
+    if (nbad.load()) break;  // broken: say so now rather than time out job after job
+  }
+  p.reset();
+  *bad = nbad.load();
+  *taken = ntaken.load();
   return FT_OK;
 }
