@@ -9,6 +9,7 @@ import { Rng } from "../../src/tensor/rng.ts";
 import { tidy } from "../../src/tensor/scope.ts";
 import { backward } from "../../src/autograd/tape.ts";
 import { sum } from "../../src/ops/reduce.ts";
+import { mul } from "../../src/ops/elementwise.ts";
 import { MultiHeadAttention } from "../../src/nn/attention.ts";
 import { MLP } from "../../src/nn/mlp.ts";
 import { BatchNorm2d } from "../../src/nn/batchnorm.ts";
@@ -115,6 +116,37 @@ Deno.test("MultiHeadAttention: self (causal + padding) and cross (kvDim, interna
     assertThrows(() => new MultiHeadAttention(6, { numHeads: 4 }), /4 heads must divide internalDim 6/);
     assertThrows(() => tidy(() => self.forward(tensor([1, 2], [2]))), /expected q \(B,Tq,8\)/);
     for (const t of [self, cross, x, mask, q, kv, imask]) t.dispose();
+  });
+});
+
+Deno.test("MultiHeadAttention: stacked projections (shared input) = separate ones, output and gradients", () => {
+  // forward(x) stacks q/k/v into one GEMM, forward(q, kv) stacks k/v; a view of the same data
+  // is another tensor, so forward(x, view, view2) takes the separate path
+  noLeak(() => {
+    const B = 2, T = 7, D = 12;
+    for (const [kvDim, Tk] of [[D, T], [10, 5]]) {
+      const m = new MultiHeadAttention(D, { numHeads: 3, kvDim, rng: new Rng(31) });
+      const q = tensor(randArray(B * T * D, 32), [B, T, D]);
+      const kv = kvDim === D ? q : tensor(randArray(B * Tk * kvDim, 33), [B, Tk, kvDim]);
+      const run = (stacked: boolean) =>
+        tidy(() => {
+          m.zeroGrad();
+          const y = stacked ? m.forward(q, kv) : m.forward(q, kv.viewAs(kv.shape), kv.viewAs(kv.shape));
+          backward(sum(mul(y, tensor(randArray(y.size, 34), y.shape)))); // uneven weights per output
+          return [y.toArray(), ...m.parameters().map((p) => p.grad!.toArray())];
+        });
+      const a = run(true), e = run(false);
+      a.forEach((v, i) =>
+        assertClose(v, e[i], {
+          rtol: 1e-5,
+          atol: 1e-6,
+          what: `kvDim ${kvDim}: ${i ? `grad ${i - 1}` : "output"}`,
+        })
+      );
+      m.dispose();
+      q.dispose();
+      if (kv !== q) kv.dispose();
+    }
   });
 });
 
