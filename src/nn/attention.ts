@@ -4,8 +4,9 @@
  * downsampling is just internalDim = dim / 2); `kvDim` lets keys / values come from another
  * width (cross-attention, e.g. Q-Former queries over image features). Keys follow SAM:
  * `q_proj`, `k_proj`, `v_proj`, `out_proj`. Projections that read the same tensor (q, k and v in
- * self-attention, k and v in cross-attention) run as one GEMM over their stacked weights, and
- * each head layout is cut from its output by one strided copy (the parameters stay separate).
+ * self-attention, q and k in SAM's blocks, k and v in cross-attention) run as one GEMM over their
+ * stacked weights, each head layout cut from its output by one strided copy (the parameters
+ * stay separate).
  * @module
  */
 import { Tensor } from "../tensor/tensor.ts";
@@ -104,9 +105,9 @@ export class MultiHeadAttention extends Module {
     return projs.map((_, i) => headsOf(y, projs.length, i, this.numHeads, this.headDim));
   }
 
-  /** Whether these projections can share one GEMM: all with a bias or all without. */
-  #stackable(projs: Linear[]): boolean {
-    return projs.every((p) => (p.bias === null) === (projs[0].bias === null));
+  /** Whether two projections can share one GEMM: same input width, both with a bias or neither. */
+  #stackable(a: Linear, b: Linear): boolean {
+    return a.weight.shape[1] === b.weight.shape[1] && (a.bias === null) === (b.bias === null);
   }
 
   /**
@@ -124,17 +125,20 @@ export class MultiHeadAttention extends Module {
       );
     }
     const [B, Tq] = q.shape;
-    let qh: Tensor, kh: Tensor, vh: Tensor; // (B, H, T, hd)
-    if (q === k && k === v && this.#stackable([this.qProj, this.kProj, this.vProj])) {
-      [qh, kh, vh] = this.#project(q, [this.qProj, this.kProj, this.vProj]);
-    } else if (k === v && this.#stackable([this.kProj, this.vProj])) {
-      [qh] = this.#project(q, [this.qProj]);
-      [kh, vh] = this.#project(k, [this.kProj, this.vProj]);
-    } else {
-      [qh] = this.#project(q, [this.qProj]);
-      [kh] = this.#project(k, [this.kProj]);
-      [vh] = this.#project(v, [this.vProj]);
+    // projections of the same input tensor share one GEMM (q/k/v in self-attention, q/k with
+    // positional encodings in SAM's blocks, k/v in cross-attention)
+    const ins = [q, k, v], projs = [this.qProj, this.kProj, this.vProj];
+    const h: Tensor[] = []; // q, k, v heads (B, H, T, hd)
+    for (let i = 0; i < 3; i++) {
+      if (h[i]) continue;
+      const group = [i];
+      for (let j = i + 1; j < 3; j++) {
+        if (ins[j] === ins[i] && this.#stackable(projs[i], projs[j])) group.push(j);
+      }
+      const out = this.#project(ins[i], group.map((j) => projs[j]));
+      group.forEach((j, n) => (h[j] = out[n]));
     }
+    const [qh, kh, vh] = h;
     const o = attention(qh, kh, vh, {
       keyPaddingMask: opts.keyPaddingMask,
       causal: opts.causal,

@@ -6,6 +6,7 @@
 import { deepStrictEqual as assertEquals, ok as assert, throws as assertThrows } from "node:assert/strict";
 import { intTensor, tensor } from "../../src/tensor/create.ts";
 import { Rng } from "../../src/tensor/rng.ts";
+import type { Tensor } from "../../src/tensor/tensor.ts";
 import { tidy } from "../../src/tensor/scope.ts";
 import { backward } from "../../src/autograd/tape.ts";
 import { sum } from "../../src/ops/reduce.ts";
@@ -120,32 +121,33 @@ Deno.test("MultiHeadAttention: self (causal + padding) and cross (kvDim, interna
 });
 
 Deno.test("MultiHeadAttention: stacked projections (shared input) = separate ones, output and gradients", () => {
-  // forward(x) stacks q/k/v into one GEMM, forward(q, kv) stacks k/v; a view of the same data
-  // is another tensor, so forward(x, view, view2) takes the separate path
+  // inputs that are the same tensor share one GEMM (q/k/v, q/k as in SAM's blocks, k/v); views of
+  // the same data are other tensors, so the "separate" run projects each input on its own
   noLeak(() => {
     const B = 2, T = 7, D = 12;
-    for (const [kvDim, Tk] of [[D, T], [10, 5]]) {
+    for (const kind of ["qkv", "qk", "kv"] as const) {
+      const kvDim = kind === "kv" ? 10 : D, Tk = kind === "kv" ? 5 : T;
       const m = new MultiHeadAttention(D, { numHeads: 3, kvDim, rng: new Rng(31) });
-      const q = tensor(randArray(B * T * D, 32), [B, T, D]);
-      const kv = kvDim === D ? q : tensor(randArray(B * Tk * kvDim, 33), [B, Tk, kvDim]);
+      const x = tensor(randArray(B * T * D, 32), [B, T, D]);
+      const other = tensor(randArray(B * Tk * kvDim, 33), [B, Tk, kvDim]);
+      const view = (t: Tensor) => t.viewAs(t.shape);
       const run = (stacked: boolean) =>
         tidy(() => {
           m.zeroGrad();
-          const y = stacked ? m.forward(q, kv) : m.forward(q, kv.viewAs(kv.shape), kv.viewAs(kv.shape));
+          const s = stacked ? (t: Tensor) => t : view;
+          const y = kind === "qkv"
+            ? m.forward(x, s(x), s(x))
+            : kind === "qk"
+            ? m.forward(x, s(x), other)
+            : m.forward(x, other, s(other));
           backward(sum(mul(y, tensor(randArray(y.size, 34), y.shape)))); // uneven weights per output
           return [y.toArray(), ...m.parameters().map((p) => p.grad!.toArray())];
         });
       const a = run(true), e = run(false);
       a.forEach((v, i) =>
-        assertClose(v, e[i], {
-          rtol: 1e-5,
-          atol: 1e-6,
-          what: `kvDim ${kvDim}: ${i ? `grad ${i - 1}` : "output"}`,
-        })
+        assertClose(v, e[i], { rtol: 1e-5, atol: 1e-6, what: `${kind}: ${i ? `grad ${i - 1}` : "output"}` })
       );
-      m.dispose();
-      q.dispose();
-      if (kv !== q) kv.dispose();
+      for (const t of [m, x, other]) t.dispose();
     }
   });
 });
