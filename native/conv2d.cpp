@@ -432,7 +432,8 @@ FT_API int ft_conv2d_fwd(int64_t B, int64_t Cin, int64_t H, int64_t W, int64_t C
   int64_t R = pointwise ? std::max<int64_t>(1, 4096 / W) : ft::conv_tile_rows(K, g.Ho, g.Wo);
   int64_t tiles = (g.Ho + R - 1) / R;
   ft::balance_tiles(B * G, g.Ho, R, tiles);
-  ft::parallel_for(B * G * tiles, [&](int64_t t0, int64_t t1, int) {
+  // tiles from a shared counter: a worker that the shared machine runs late still takes a share
+  ft::run_chunked(B * G * tiles, 1, 1, [&](int64_t t0, int64_t t1, int) {
     static thread_local ft::Scratch colbuf;
     for (int64_t t = t0; t < t1; t++) {
       const int64_t b = t / (G * tiles), gi = (t / tiles) % G, tile = t % tiles;
