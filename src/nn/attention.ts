@@ -151,9 +151,10 @@ export class MultiHeadAttention extends Module {
 
 /**
  * Part i of y (B, T, P·H·hd) as heads (B, H, T, hd), by one strided copy; its gradient goes
- * back into part i's columns of a zero (B, T, P·H·hd).
+ * back into part i's columns of a zero (B, T, P·H·hd). For stacked projections (here and the
+ * EVA ViT's fused qkv).
  */
-function headsOf(y: Tensor, P: number, i: number, H: number, hd: number): Tensor {
+export function headsOf(y: Tensor, P: number, i: number, H: number, hd: number): Tensor {
   const [B, T] = y.shape;
   const shape = [B, H, T, hd];
   const inY = [T * P * H * hd, hd, P * H * hd, 1]; // strides of (b, h, t, d) inside y
