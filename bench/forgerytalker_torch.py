@@ -301,6 +301,49 @@ class Twin:
             return F.linear(h * t["dModel"] ** -0.5, self.p["t5_model.shared.weight"])
         return F.linear(h, self.p["t5_model.lm_head.weight"])
 
+    def t5_cross_kv(self, enc):
+        """Every decoder layer's EncDecAttention keys/values of the encoder output: (B, H, Te, D) pairs."""
+        t = self.c["t5"]
+        B, Te, _ = enc.shape
+        out = []
+        for i in range(t["decoderLayers"]):
+            pre = f"t5_model.decoder.block.{i}.layer.1.EncDecAttention"
+            kv = [self.lin(enc, f"{pre}.{n}", False).view(B, Te, t["heads"], t["dKv"]).transpose(1, 2) for n in "kv"]
+            out.append(tuple(kv))
+        return out
+
+    def t5_step(self, ids, cross, cache, enc_mask):
+        """One cached decoder step (HF use_cache): ids (B,) last tokens -> logits (B, V); cache[i]
+        (per layer: self-attention keys/values (B, H, T, D), or None) grows by one position."""
+        t = self.c["t5"]
+        H, D = t["heads"], t["dKv"]
+        B = ids.shape[0]
+        x = F.embedding(ids.long()[:, None], self.p["t5_model.shared.weight"])
+        pos = 0 if cache[0] is None else cache[0][0].shape[2]
+        bias = self.t5_bias("decoder", 1, pos + 1, pos)
+        heads = lambda z: z.view(B, 1, H, D).transpose(1, 2)
+        for i in range(t["decoderLayers"]):
+            pre = f"t5_model.decoder.block.{i}.layer"
+            sa, ca = pre + ".0.SelfAttention", pre + ".1.EncDecAttention"
+            h = self.rms(x, pre + ".0.layer_norm")
+            q, k, v = (heads(self.lin(h, f"{sa}.{n}", False)) for n in "qkv")
+            if cache[i] is not None:
+                k, v = torch.cat([cache[i][0], k], 2), torch.cat([cache[i][1], v], 2)
+            cache[i] = (k, v)
+            o = ((q @ k.transpose(-1, -2) + bias).softmax(-1) @ v).transpose(1, 2).reshape(B, 1, H * D)
+            x = x + self.lin(o, sa + ".o", False)
+            q = heads(self.lin(self.rms(x, pre + ".1.layer_norm"), ca + ".q", False))
+            s = q @ cross[i][0].transpose(-1, -2)
+            if enc_mask is not None:
+                s = s.masked_fill(enc_mask[:, None, None, :] == 0, float("-inf"))
+            o = (s.softmax(-1) @ cross[i][1]).transpose(1, 2).reshape(B, 1, H * D)
+            x = x + self.lin(o, ca + ".o", False)
+            x = x + self.t5_ff(pre + ".2.DenseReluDense", self.rms(x, pre + ".2.layer_norm"))
+        h = self.rms(x, "t5_model.decoder.final_layer_norm")[:, 0]
+        if t["tied"]:
+            return F.linear(h * t["dModel"] ** -0.5, self.p["t5_model.shared.weight"])
+        return F.linear(h, self.p["t5_model.lm_head.weight"])
+
     def report_encoder(self, queries, instr_ids, instr_mask):
         B, Q = queries.shape[:2]
         embeds = torch.cat([self.lin(queries, "t5_proj"), F.embedding(instr_ids.long(), self.p["t5_model.shared.weight"])], 1)
@@ -369,19 +412,36 @@ def process(row, seq, o):
     return row
 
 
-def step_logits(tw, enc, emask, seqs):
-    ids = torch.tensor(seqs, dtype=torch.int32)
-    return tw.t5_decode(ids, enc, emask)[:, -1]
+class Steps:
+    """Last-position logits of every sequence. The plain loop re-runs the decoder on each whole
+    prefix (the twin check's straightforward reference); cached=True keeps per-layer keys/values
+    (HF use_cache), as a PyTorch user's decoder would, for the timings. src: the row each
+    sequence continues (beam reorders)."""
+
+    def __init__(self, tw, enc, emask, cached):
+        self.tw, self.enc, self.emask, self.cached = tw, enc, emask, cached
+        if cached:
+            self.cross = tw.t5_cross_kv(enc)
+            self.cache = [None] * tw.c["t5"]["decoderLayers"]
+
+    def __call__(self, seqs, src=None):
+        if not self.cached:
+            return self.tw.t5_decode(torch.tensor(seqs, dtype=torch.int32), self.enc, self.emask)[:, -1]
+        if src is not None and self.cache[0] is not None and src != list(range(len(src))):
+            idx = torch.tensor(src)
+            self.cache = [(k[idx], v[idx]) for k, v in self.cache]
+        return self.tw.t5_step(torch.tensor([q[-1] for q in seqs]), self.cross, self.cache, self.emask)
 
 
-def greedy(tw, enc, emask, o):
+def greedy(tw, enc, emask, o, cached=False):
     B = enc.shape[0]
+    step = Steps(tw, enc, emask, cached)
     seqs = [[0] for _ in range(B)]
     done = [False] * B
     for _ in range(o["maxNewTokens"]):
         if all(done):
             break
-        lg = step_logits(tw, enc, emask, seqs)
+        lg = step(seqs)
         for b in range(B):
             if done[b]:
                 seqs[b].append(0)
@@ -396,10 +456,11 @@ def greedy(tw, enc, emask, o):
     return out
 
 
-def beam(tw, enc, emask, o):
+def beam(tw, enc, emask, o, cached=False):
     B, nb, lp = enc.shape[0], o["beams"], o["lengthPenalty"]
     encB = enc.repeat_interleave(nb, 0)
     maskB = emask.repeat_interleave(nb, 0)
+    step, src = Steps(tw, encB, maskB, cached), None
     seqs = [[0] for _ in range(B * nb)]
     scores = [0.0 if r % nb == 0 else -1e9 for r in range(B * nb)]
     hyps = [[] for _ in range(B)]
@@ -415,13 +476,14 @@ def beam(tw, enc, emask, o):
                 h.remove(min(h, key=lambda x: x[0]))
 
     for cur in range(1, 1 + o["maxNewTokens"]):
-        lg = step_logits(tw, encB, maskB, seqs)
-        nseqs, nscores = [], []
+        lg = step(seqs, src)
+        nseqs, nscores, src = [], [], []
         for b in range(B):
             if done[b]:
                 for i in range(nb):
                     nseqs.append(seqs[b * nb + i] + [0])
                     nscores.append(0.0)
+                    src.append(b * nb + i)
                 continue
             rows = []
             for i in range(nb):
@@ -442,6 +504,7 @@ def beam(tw, enc, emask, o):
                 else:
                     nseqs.append(seqs[r] + [tok])
                     nscores.append(s)
+                    src.append(r)
                     taken += 1
                 if taken == nb:
                     break
@@ -497,6 +560,9 @@ def check(dirname):
         queries, _ = tw.qformer(image, bt["instrIds"], bt["instrMask"])
         enc, emask = tw.report_encoder(queries, bt["instrIds"], bt["instrMask"])
         res = {"greedy": greedy(tw, enc, emask, {**dec, "beams": 1}), "beam": beam(tw, enc, emask, dec)}
+        # the cached decoder the timings use must decode the same ids
+        res["greedyCached"] = greedy(tw, enc, emask, {**dec, "beams": 1}, cached=True)
+        res["beamCached"] = beam(tw, enc, emask, dec, cached=True)
     write_safetensors(f"{dirname}/torch_out.safetensors", out)
     json.dump(res, open(f"{dirname}/torch_out.json", "w"))
 
@@ -520,8 +586,8 @@ def bench(dirname, batch, steps, threads):
 
 def infer(dirname, reps, threads):
     """Per-image inference after load, batch 1: the image part (FPN, image encoder, Q-Former,
-    mask decoder, T5 encoder) and the report (greedy, beam 5; 40 tokens forced by min length).
-    The decodes are the plain no-cache loops above (each step re-runs the decoder on the prefix)."""
+    mask decoder, T5 encoder) and the report (greedy, beam 5; 40 tokens forced by min length),
+    decoded with a key/value cache (Steps(cached=True), PyTorch's best way to decode)."""
     torch.set_num_threads(threads)
     cfg, p, bt = load(dirname)
     tw = Twin(cfg, p)
@@ -537,9 +603,9 @@ def infer(dirname, reps, threads):
             tw.mask_decoder(image, one["regions"], queries)
             enc, emask = tw.report_encoder(queries, one["instrIds"], one["instrMask"])
             t1 = time.perf_counter()
-            greedy(tw, enc, emask, {**dec, "beams": 1})
+            greedy(tw, enc, emask, {**dec, "beams": 1}, cached=True)
             t2 = time.perf_counter()
-            beam(tw, enc, emask, {**dec, "beams": 5})
+            beam(tw, enc, emask, {**dec, "beams": 5}, cached=True)
             t3 = time.perf_counter()
             if r > 0:  # the first round: lazy init, allocations
                 out["image"].append(t1 - t0)

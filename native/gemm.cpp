@@ -206,7 +206,7 @@ static int run_check() {
       {14, 32, 16},  {15, 33, 17},  {2, 48, 5},     {29, 65, 300},  {37, 100, 513}, {100, 37, 1},
       {197, 197, 64}, {64, 197, 197}, {3, 1030, 260}, {300, 20, 700}, {20, 300, 100},
       {150, 130, 70}, {31, 16, 1030}, {45, 2100, 9}, {30, 50, 1024}, {16, 70, 2048},
-      {4, 2048, 300}, {3, 1100, 1000},  // small-M path, threaded (>= 2^20 multiply-adds)
+      {4, 2048, 300}, {3, 1100, 1000}, {1, 256, 256},  // small-M path, threaded (>= 2^16 multiply-adds)
       {600, 520, 530}};  // last: threads share rows and meet after each K block
   const struct { float alpha, beta; int pad; } ab[] = {{1.f, 0.f, 0}, {0.5f, -1.5f, 3}, {-2.f, 1.f, 1}};
   const char* impls[] = {"own", "blas"};

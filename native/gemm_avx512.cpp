@@ -354,10 +354,12 @@ FT_AVX512 int gemm_part(const Args& g, int64_t m_begin, int64_t m_end, int64_t n
     const int64_t nc = std::min(ncb, n_end - jc), ncr = (nc + NR - 1) / NR * NR;
     for (int64_t p0 = 0; p0 < K; p0 += whole_k ? K : kcb, step++) {
       const int64_t p1 = whole_k ? K : std::min(K, p0 + kcb);
-      if (ok)
+      auto pack_stage = [&] {
         for (int64_t pc = p0; pc < p1; pc += kcb)
           pack_b(g, pc, std::min(kcb, K - pc), jc, nc, bpack + (pc - p0) * ncr);
+      };
       if (!team) {
+        pack_stage();
         for (int64_t u = 0; u < nunits; u++)
           stage_rows(g, row0(u), row0(u + 1), row0(u + 1), row0(u + 2), p0, p1, kcb, jc, nc, ncr,
                      bpack, apack, direct);
@@ -368,6 +370,7 @@ FT_AVX512 int gemm_part(const Args& g, int64_t m_begin, int64_t m_end, int64_t n
       if (tid == 0) team->next[(step + 1) & 1].store(0, std::memory_order_relaxed);
       if (ok) {
         int64_t u = ctr.fetch_add(1);
+        if (u < nunits) pack_stage();  // a member that comes late finds no rows: no packing
         while (u < nunits) {
           const int64_t v = ctr.fetch_add(1);
           stage_rows(g, row0(u), row0(u + 1), row0(v), row0(v + 1), p0, p1, kcb, jc, nc, ncr,
@@ -375,7 +378,10 @@ FT_AVX512 int gemm_part(const Args& g, int64_t m_begin, int64_t m_end, int64_t n
           u = v;
         }
       }
-      team_barrier(*team, local_sense);  // the next stage reuses C tiles / the counter
+      // the next stage reuses C tiles / the counter; after the last one the pool's join is the
+      // barrier, so a member the OS keeps off the cores holds nobody up (its chunk, if still
+      // unclaimed, is run by the caller and finds every row done)
+      if (jc + ncb < n_end || p1 < K) team_barrier(*team, local_sense);
     }
   }
   return ok ? FT_OK : FT_ENOMEM;
@@ -465,9 +471,10 @@ int gemm_small_m(const Args& g, int nthreads) {
       for (int64_t k = 0; k < g.K; k++) p[m * g.K + k] = g.ta ? g.A[k * g.lda + m] : g.A[m * g.lda + k];
     A = p;
   }
-  // memory-bound: threads only pay off once B is large (>= 2^20 multiply-adds)
+  // memory-bound: threads pay off once B holds 2^16 multiply-adds (256 KiB of weights; a decode
+  // step calls these back to back, so the pool workers are still spinning and wake at no cost)
   const int64_t step = g.tb ? 4 : 64, blocks = (g.N + step - 1) / step;
-  const bool par = nthreads > 1 && (double)g.M * g.N * g.K >= (double)(1 << 20) && blocks >= 4;
+  const bool par = nthreads > 1 && (double)g.M * g.N * g.K >= (double)(1 << 16) && blocks >= 4;
   auto part = [&](int64_t b0, int64_t b1, int) {
     const int64_t n0 = b0 * step, n1 = std::min(g.N, b1 * step);
     if (g.tb) small_m_nt(g, A, n0, n1);

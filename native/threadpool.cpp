@@ -1,7 +1,7 @@
 // Implementation of ft::parallel_for (see threadpool.h). Publishing a job bumps the generation
 // in one atomic job word, which wakes the workers; each claims at most one chunk of that
-// generation from the word, runs it and decrements `pending`; the caller runs chunk 0, then
-// claims and runs the chunks still unclaimed, and waits.
+// generation from the word, runs it and decrements `pending`; the caller runs chunk 0, then every
+// chunk still unclaimed (same CAS), and waits for the rest.
 // ft_threadpool_selftest (bottom) stress-tests the hand-over: tests/native/threadpool_test.ts.
 #include "threadpool.h"
 
@@ -131,14 +131,15 @@ struct Pool {
     }
     cv.notify_all();
     run_chunk(0, act);
-    // Chunks no worker has claimed yet run here: on a machine shared with other processes a
-    // sleeping or preempted worker can take milliseconds to get a core, and waiting for it
-    // turned 10-microsecond ops into 0.3-millisecond ones. Claiming uses the workers' own
-    // compare-exchange, so each chunk still runs exactly once. Only after chunk 0: chunks that
-    // wait for each other (a team barrier) hold chunk 0 until the workers have claimed the rest.
-    int active = 0;
-    for (int k; (k = claim(gen, active)) >= 0;) {
-      run_chunk(k, active);
+    // then run every chunk no worker has claimed yet: on a machine shared with other processes
+    // a worker may not get a core for a whole scheduler slice (milliseconds), and waiting for it
+    // made each small op cost that much. Chunks are claimed exclusively (the same CAS as the
+    // workers), so each still runs once. A job whose chunks meet at a barrier (the GEMM team)
+    // cannot get here before every member has claimed its chunk, so nothing is left to take.
+    for (int a = 0;;) {
+      const int k = claim(gen, a);
+      if (k < 0) break;
+      run_chunk(k, act);
       pending.fetch_sub(1, std::memory_order_acq_rel);
     }
     // spin while the workers finish; yield after a while so an oversubscribed machine (another

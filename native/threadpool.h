@@ -1,6 +1,7 @@
 // Persistent worker pool shared by every CPU kernel.
 // ft::parallel_for(n, fn) splits [0, n) into contiguous chunks, one per thread, and runs
-// fn(begin, end, thread_id) on the pool (the caller's thread takes chunk 0). Workers spin
+// fn(begin, end, thread_id) on the pool (the caller's thread takes chunk 0, then any chunk no
+// worker has claimed yet, so a worker the OS keeps off the cores does not stall the op). Workers spin
 // briefly then sleep on a condition variable, so back-to-back ops (the common case in a
 // training step) pay no wake-up latency while an idle process burns no CPU.
 // Threads: FT_NUM_THREADS, else hardware concurrency (2 on our VMs).

@@ -98,13 +98,18 @@ export function processScores(row: Float32Array, seq: readonly number[], o: Requ
   if (o.vocabLimit < row.length) row.fill(-Infinity, o.vocabLimit);
 }
 
+/** log Σ exp of a row (float64 accumulation). */
+export function logSumExpRow(row: Float32Array): number {
+  let m = -Infinity;
+  for (let i = 0; i < row.length; i++) if (row[i] > m) m = row[i];
+  let s = 0;
+  for (let i = 0; i < row.length; i++) s += Math.exp(row[i] - m);
+  return m + Math.log(s);
+}
+
 /** log_softmax of a row (float64 accumulation, float32 result like PyTorch's CPU kernel). */
 export function logSoftmaxRow(row: Float32Array): Float32Array {
-  let m = -Infinity;
-  for (const v of row) if (v > m) m = v;
-  let s = 0;
-  for (const v of row) s += Math.exp(v - m);
-  const lse = m + Math.log(s);
+  const lse = logSumExpRow(row);
   const out = new Float32Array(row.length);
   for (let i = 0; i < row.length; i++) out[i] = row[i] - lse;
   return out;
@@ -170,13 +175,15 @@ function greedy(t5: T5, enc: Tensor, encMask: Tensor | null, o: Required<DecodeO
           seqs[b].push(o.start); // pad, like HF, so rows stay aligned
           continue;
         }
-        const row = logits.subarray(b * V, (b + 1) * V).slice();
-        const lp = logSoftmaxRow(row);
+        // scores are processed in place on this step's own copy; the log-prob of the chosen
+        // token comes from the raw logits (float32 like log_softmax's output)
+        const raw = logits.subarray(b * V, (b + 1) * V);
+        const row = raw.slice();
         processScores(row, seqs[b], o);
         let best = 0;
         for (let i = 1; i < V; i++) if (row[i] > row[best]) best = i;
         seqs[b].push(best);
-        scores[b] += lp[best];
+        scores[b] += Math.fround(raw[best] - logSumExpRow(raw));
         if (best === o.eos) done[b] = true;
       }
     }

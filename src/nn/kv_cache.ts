@@ -3,7 +3,7 @@
  * buffers k, v (B, H, capacity, D) filled in place, so attention over the growing prefix needs
  * no copy: `cache.attend(q)` = `attention(q, cache.k, cache.v, {kvLength: cache.length, causal:
  * true, causalAlign: "bottom-right"})` (the new queries are the last `Tq` positions of the
- * sequence). `reorder(indices)` permutes the batch for beam search with one copy per buffer.
+ * sequence). `reorder(indices)` permutes the batch for beam search in place.
  * The buffers live outside every `tidy` scope until `dispose()`.
  * @module
  */
@@ -117,7 +117,11 @@ export class KVCache {
     );
   }
 
-  /** Reorders the batch: row b becomes old row indices[b] (int32 (B,)), one copy per buffer. */
+  /**
+   * Reorders the batch: row b becomes old row indices[b] (int32 (B,)). In place: the buffers keep
+   * their identity (a fused decode plan holding their pointers stays valid); one gather and one
+   * copy back per buffer, over the valid positions only.
+   */
   reorder(indices: Tensor): void {
     if (indices.dtype !== "int32" || indices.ndim !== 1 || indices.shape[0] !== this.batch) {
       throw new Error(
@@ -126,11 +130,15 @@ export class KVCache {
         } ${indices.dtype}: expected int32 (${this.batch})`,
       );
     }
-    const [k, v] = noGrad(() => [indexSelect(this.k, 0, indices), indexSelect(this.v, 0, indices)]);
-    this.#k!.dispose();
-    this.#v!.dispose();
-    this.#k = keep(k);
-    this.#v = keep(v);
+    if (this.length === 0) return;
+    noGrad(() => {
+      const st = stridesOf(this.k.shape), valid = [this.batch, this.heads, this.length, this.headDim];
+      for (const buf of [this.k, this.v]) {
+        const moved = indexSelect(buf, 0, indices);
+        stridedCopy(valid, moved, st, 0, buf, st, 0);
+        moved.dispose();
+      }
+    });
   }
 
   /** Forgets every position (the buffers are kept). */

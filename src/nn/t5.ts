@@ -17,6 +17,8 @@ import { fmtShape } from "../tensor/shape.ts";
 import { add, mul, scale } from "../ops/elementwise.ts";
 import { permute, reshape, unsqueeze } from "../ops/shape_ops.ts";
 import { KVCache } from "./kv_cache.ts";
+import { fusedDecodeAvailable, type T5DecodeLayer, T5DecodePlan } from "../ops/t5_decode_step.ts";
+import { needsGrad } from "../autograd/tape.ts";
 import { attention } from "../ops/attention.ts";
 import { embedding } from "../ops/embedding.ts";
 import { linear } from "../ops/linear.ts";
@@ -217,6 +219,30 @@ export class T5Block extends Module {
     return this.#self.inner;
   }
 
+  /** This decoder block's weights in the fused step's order, with its caches (src/ops/t5_decode_step.ts). */
+  decodeLayer(self: KVCache, cross: { k: Tensor; v: Tensor }): T5DecodeLayer {
+    if (!this.#cross) throw new Error("T5Block: encoder blocks have no cross-attention");
+    const sa = this.#self.inner, ca = this.#cross.inner, ff = this.#ff.inner;
+    return {
+      lnSelf: this.#self.norm.weight,
+      q: sa.q.weight,
+      k: sa.k.weight,
+      v: sa.v.weight,
+      o: sa.o.weight,
+      lnCross: this.#cross.norm.weight,
+      cq: ca.q.weight,
+      co: ca.o.weight,
+      lnFF: this.#ff.norm.weight,
+      wi0: ff.wi0.weight,
+      wi1: ff.wi1.weight,
+      wo: ff.wo.weight,
+      selfK: self.k,
+      selfV: self.v,
+      crossK: cross.k,
+      crossV: cross.v,
+    };
+  }
+
   /** The cross-attention module (decoder only). */
   get crossAttention(): T5Attention {
     if (!this.#cross) throw new Error("T5Block: encoder blocks have no cross-attention");
@@ -400,6 +426,9 @@ export class T5 extends Module {
   decodeStep(ids: Tensor, cache: T5DecodeCache): Tensor {
     const B = ids.shape[0];
     const pos = cache.length;
+    if (fusedDecodeAvailable(ids.device) && !needsGrad(this.shared.weight, this.lmHead?.weight)) {
+      return this.#fusedStep(ids, cache);
+    }
     let x = this.embed(ids); // (B, 1, d)
     const bias = this.decoder.block.at(0).selfAttention.positionBias(1, pos + 1, pos);
     this.decoder.block.items.forEach((b, i) => {
@@ -418,6 +447,39 @@ export class T5 extends Module {
     const logits = this.logits(this.decoder.finalNorm.forward(x)); // (B, 1, V)
     return reshape(logits, [B, this.cfg.vocabSize]);
   }
+
+  /** decodeStep in one native call (CPU, no gradients): the same kernels, bit-equal logits. */
+  #fusedStep(ids: Tensor, cache: T5DecodeCache): Tensor {
+    const pos = cache.length;
+    let p = this.#plans.get(cache);
+    // a beam reorder replaces the self k/v buffers: the pointer table must follow
+    if (!p || p.keys.some((k, i) => k !== cache.self[i].k)) {
+      const c = this.cfg, blocks = this.decoder.block.items;
+      const cap = cache.self[0].capacity;
+      const plan = new T5DecodePlan({
+        embed: this.shared.weight,
+        relBias: blocks[0].selfAttention.relBias!.weight,
+        distBuckets: Int32Array.from(
+          { length: cap },
+          (_, n) => relativeBucket(-n, false, c.relBuckets, c.relMaxDistance),
+        ),
+        layers: blocks.map((b, i) => b.decodeLayer(cache.self[i], cache.cross[i])),
+        finalNorm: this.decoder.finalNorm.weight,
+        head: this.lmHead?.weight ?? this.shared.weight,
+        tied: !this.lmHead,
+        mask: cache.mask,
+        eps: c.eps,
+        act: c.act,
+      });
+      p = { plan, keys: cache.self.map((kv) => kv.k) };
+      this.#plans.set(cache, p);
+    }
+    const logits = p.plan.step(ids, pos);
+    for (const kv of cache.self) kv.length = pos + 1;
+    cache.length = pos + 1;
+    return logits;
+  }
+  readonly #plans = new WeakMap<T5DecodeCache, { plan: T5DecodePlan; keys: Tensor[] }>();
 
   /** Reorders the self-attention caches' batch rows (beam search): rows[i] is the source of row i. */
   static reorderCache(cache: T5DecodeCache, rows: number[]): void {

@@ -8,58 +8,24 @@ import { cudaTest } from "./cuda_helpers.ts";
 import { generateDataset } from "../../src/data/synth/generate.ts";
 import { readMMTT, splitPath } from "../../src/data/mmtt.ts";
 import { train, type TrainOptions } from "../../src/train/trainer.ts";
-import { resolveConfig } from "../../src/model/config.ts";
+import { MICRO, microOptions } from "../train/micro_fixture.ts";
 import { disposeCheckpoint, readCheckpoint } from "../../src/train/run_checkpoint.ts";
 import { getDefaultDevice, setDefaultDevice } from "../../src/tensor/tensor.ts";
-
-const MICRO = resolveConfig({
-  name: "tiny",
-  imageSize: 64,
-  vision: { dim: 64, depth: 2, heads: 2, mlpDim: 128, patchSize: 8 },
-  fpn: { dim: 64, depth: 2, heads: 2, mlpDim: 128, patchSize: 8 },
-  qformer: { dim: 64, depth: 2, heads: 2, mlpDim: 128, numQueries: 8 },
-  maskDecoder: { dim: 64, heads: 2, mlpDim: 128 },
-  t5: { dModel: 64, dKv: 16, heads: 4, dFf: 128, encoderLayers: 2, decoderLayers: 2 },
-  dropout: 0,
-} as never);
 
 function options(
   out: string,
   precision: "fp32" | "bf16" | "fp16",
   over: Partial<TrainOptions> = {},
 ): TrainOptions {
-  return {
-    config: MICRO,
-    out,
-    stages: ["pretrain"],
+  return microOptions(out, ["pretrain"], {
+    config: { ...MICRO, dropout: 0 },
     steps: { fpn: 6, pretrain: 6, finetune: 6 },
-    lr: { fpn: 1e-3, pretrain: 3e-4, finetune: 3e-4 },
-    batchSize: 4,
-    accumulate: 1,
-    warmup: 1,
-    weightDecay: 0.05,
-    clip: 1,
-    seed: 3,
-    weights: { mlm: 2, lm: 1, seg: 1, contrastive: 1 },
     finetuneRegions: "gt",
-    segVariant: "paper",
-    fpnNegWeight: 0.2,
-    fpnDice: true,
-    freeze: { vision: false, lm: false },
-    evalEvery: 1000,
-    evalSamples: 2,
     saveEvery: 3,
-    logEvery: 1000,
-    workers: 0,
     augment: false,
-    skipNonfinite: false,
-    strict: false,
-    resume: null,
-    init: null,
     precision,
-    print: () => {},
     ...over,
-  };
+  });
 }
 
 const log = (out: string) =>

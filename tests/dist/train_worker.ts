@@ -10,19 +10,8 @@
  */
 import { readMMTT, splitPath } from "../../src/data/mmtt.ts";
 import { train } from "../../src/train/trainer.ts";
-import { resolveConfig } from "../../src/model/config.ts";
+import { MICRO, microOptions } from "../train/micro_fixture.ts";
 import { initProcessGroup, readDistEnv } from "../../src/dist/process_group.ts";
-
-const MICRO = resolveConfig({
-  name: "tiny",
-  imageSize: 64,
-  dropout: 0,
-  vision: { dim: 64, depth: 2, heads: 2, mlpDim: 128, patchSize: 8 },
-  fpn: { dim: 64, depth: 2, heads: 2, mlpDim: 128, patchSize: 8 },
-  qformer: { dim: 64, depth: 2, heads: 2, mlpDim: 128, numQueries: 8 },
-  maskDecoder: { dim: 64, heads: 2, mlpDim: 128 },
-  t5: { dModel: 64, dKv: 16, heads: 4, dFf: 128, encoderLayers: 2, decoderLayers: 2 },
-} as never);
 
 const env = readDistEnv();
 const get = (k: string, d = "") => Deno.env.get(k) ?? d;
@@ -41,46 +30,26 @@ const dist = env.worldSize > 1
   : undefined;
 const steps = Number(get("FT_TEST_STEPS", "5"));
 try {
-  await train({
-    config: MICRO,
-    out: get("FT_TEST_OUT"),
-    stages: ["fpn"],
-    steps: { fpn: steps, pretrain: steps, finetune: steps },
-    lr: { fpn: 1e-3, pretrain: 3e-4, finetune: 3e-4 },
-    batchSize: Number(get("FT_TEST_BATCH", "8")),
-    accumulate: Number(get("FT_TEST_ACCUMULATE", "1")),
-    warmup: 1,
-    weightDecay: 0.05,
-    clip: 1,
-    seed: 3,
-    weights: { mlm: 2, lm: 1, seg: 1, contrastive: 1 },
-    finetuneRegions: "fpn",
-    segVariant: "paper",
-    fpnNegWeight: 0.2,
-    fpnDice: true,
-    freeze: { vision: false, lm: false },
-    evalEvery: 1000,
-    evalSamples: 2,
-    saveEvery: 2,
-    logEvery: 1000,
-    workers: 0,
-    augment: true,
-    skipNonfinite: false,
-    strict: false,
-    resume: Deno.env.get("FT_TEST_RESUME") ?? null,
-    init: null,
-    stopAfter: Number(get("FT_TEST_STOP_AFTER", "0")),
-    dist,
-    bucketMb: Number(get("FT_TEST_BUCKET_MB", "25")),
-    batchNorm: get("FT_TEST_BN", "batch") as "batch" | "frozen",
-    print: () => {},
-    onStep: (_stage, step) => {
-      if (kill && kill[0] === env.rank && kill[1] === step) Deno.kill(Deno.pid, "SIGKILL");
-      if (hang && hang[0] === env.rank && hang[1] === step) {
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60_000); // blocks, no CPU
-      }
-    },
-  }, data);
+  await train(
+    microOptions(get("FT_TEST_OUT"), ["fpn"], {
+      config: { ...MICRO, dropout: 0 },
+      steps: { fpn: steps, pretrain: steps, finetune: steps },
+      batchSize: Number(get("FT_TEST_BATCH", "8")),
+      accumulate: Number(get("FT_TEST_ACCUMULATE", "1")),
+      resume: Deno.env.get("FT_TEST_RESUME") ?? null,
+      stopAfter: Number(get("FT_TEST_STOP_AFTER", "0")),
+      dist,
+      bucketMb: Number(get("FT_TEST_BUCKET_MB", "25")),
+      batchNorm: get("FT_TEST_BN", "batch") as "batch" | "frozen",
+      onStep: (_stage, step) => {
+        if (kill && kill[0] === env.rank && kill[1] === step) Deno.kill(Deno.pid, "SIGKILL");
+        if (hang && hang[0] === env.rank && hang[1] === step) {
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60_000); // blocks, no CPU
+        }
+      },
+    }),
+    data,
+  );
 } finally {
   dist?.destroy();
 }

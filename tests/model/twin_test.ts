@@ -176,6 +176,16 @@ Deno.test({
       );
       assert.deepEqual(ids.greedy, refIds.greedy, "greedy decode differs from the PyTorch reference");
       assert.deepEqual(ids.beam, refIds.beam, "beam decode differs from the PyTorch reference");
+      assert.deepEqual(
+        refIds.greedyCached,
+        refIds.greedy,
+        "the twin's cached greedy decode differs from its plain one",
+      );
+      assert.deepEqual(
+        refIds.beamCached,
+        refIds.beam,
+        "the twin's cached beam decode differs from its plain one",
+      );
       for (const t of ref.values()) t.dispose();
       console.log(
         "twin worst errors:",

@@ -1,6 +1,7 @@
 /**
  * The micro ForgeryTalker config (64² images, 2-layer trunks) and default trainer options the
- * trainer tests share (tests/train/trainer_test.ts, tests/cuda/train_precision_test.ts).
+ * trainer tests share (tests/train/trainer_test.ts, tests/cuda/train_precision_test.ts,
+ * tests/dist/train_worker.ts).
  */
 import { resolveConfig } from "../../src/model/config.ts";
 import type { Stage, TrainOptions } from "../../src/train/trainer.ts";
