@@ -3,18 +3,14 @@
  * (src/ops/attention.ts). `internalDim` is the width the heads split (SAM's attention
  * downsampling is just internalDim = dim / 2); `kvDim` lets keys / values come from another
  * width (cross-attention, e.g. Q-Former queries over image features). Keys follow SAM:
- * `q_proj`, `k_proj`, `v_proj`, `out_proj`. Projections that read the same tensor (q, k and v in
- * self-attention, q and k in SAM's blocks, k and v in cross-attention) run as one GEMM over their
- * stacked weights, each head layout cut from its output by one strided copy (the parameters
- * stay separate).
+ * `q_proj`, `k_proj`, `v_proj`, `out_proj`.
  * @module
  */
 import { Tensor } from "../tensor/tensor.ts";
 import { defaultRng, type Rng } from "../tensor/rng.ts";
 import { fmtShape, stridesOf } from "../tensor/shape.ts";
 import { record } from "../autograd/tape.ts";
-import { concat, permute, reshape, stridedCopy } from "../ops/shape_ops.ts";
-import { linear } from "../ops/linear.ts";
+import { permute, reshape, stridedCopy } from "../ops/shape_ops.ts";
 import { attention } from "../ops/attention.ts";
 import { Module } from "./module.ts";
 import { Linear } from "./linear.ts";
@@ -92,25 +88,6 @@ export class MultiHeadAttention extends Module {
   }
 
   /**
-   * The projections `projs` of one input x (B, T, in), each as (B, H, T, headDim): one GEMM
-   * x @ [W_1; ...; W_P]ᵀ + [b_1; ...; b_P] -> (B, T, P·internal) (one weight-sized copy to stack
-   * them, three small GEMMs of a ViT block cost ~1.7x one stacked GEMM), then part i's heads
-   * by one strided copy each.
-   */
-  #project(x: Tensor, projs: Linear[]): Tensor[] {
-    if (projs.length === 1) return [this.#split(projs[0].forward(x))];
-    const w = concat(projs.map((p) => p.weight), 0); // (P·internal, in)
-    const b = projs[0].bias ? concat(projs.map((p) => p.bias!), 0) : null; // (P·internal)
-    const y = linear(x, w, b); // (B, T, P·internal)
-    return projs.map((_, i) => headsOf(y, projs.length, i, this.numHeads, this.headDim));
-  }
-
-  /** Whether two projections can share one GEMM: same input width, both with a bias or neither. */
-  #stackable(a: Linear, b: Linear): boolean {
-    return a.weight.shape[1] === b.weight.shape[1] && (a.bias === null) === (b.bias === null);
-  }
-
-  /**
    * Self-attention with `forward(x)`, cross-attention with `forward(q, kv)` or SAM-style
    * `forward(q, k, v)` (positional encodings added to q and k but not v).
    * q (B, Tq, dim), k / v (B, Tk, kvDim) -> (B, Tq, dim).
@@ -125,25 +102,12 @@ export class MultiHeadAttention extends Module {
       );
     }
     const [B, Tq] = q.shape;
-    // projections of the same input tensor share one GEMM (q/k/v in self-attention, q/k with
-    // positional encodings in SAM's blocks, k/v in cross-attention)
-    const ins = [q, k, v], projs = [this.qProj, this.kProj, this.vProj];
-    const h: Tensor[] = []; // q, k, v heads (B, H, T, hd)
-    for (let i = 0; i < 3; i++) {
-      if (h[i]) continue;
-      const group = [i];
-      for (let j = i + 1; j < 3; j++) {
-        if (ins[j] === ins[i] && this.#stackable(projs[i], projs[j])) group.push(j);
-      }
-      const out = this.#project(ins[i], group.map((j) => projs[j]));
-      group.forEach((j, n) => (h[j] = out[n]));
-    }
-    const [qh, kh, vh] = h;
-    const o = attention(qh, kh, vh, {
-      keyPaddingMask: opts.keyPaddingMask,
-      causal: opts.causal,
-      scale: this.scale,
-    });
+    const o = attention(
+      this.#split(this.qProj.forward(q)),
+      this.#split(this.kProj.forward(k)),
+      this.#split(this.vProj.forward(v)),
+      { keyPaddingMask: opts.keyPaddingMask, causal: opts.causal, scale: this.scale },
+    );
     // (B, H, Tq, hd) -> (B, Tq, H·hd)
     return this.outProj.forward(reshape(permute(o, [0, 2, 1, 3]), [B, Tq, this.internalDim]));
   }
@@ -151,8 +115,8 @@ export class MultiHeadAttention extends Module {
 
 /**
  * Part i of y (B, T, P·H·hd) as heads (B, H, T, hd), by one strided copy; its gradient goes
- * back into part i's columns of a zero (B, T, P·H·hd). For stacked projections (here and the
- * EVA ViT's fused qkv).
+ * back into part i's columns of a zero (B, T, P·H·hd). The EVA ViT's fused qkv (P = 3) splits
+ * this way: one copy per part instead of a full permute plus a copy per slice.
  */
 export function headsOf(y: Tensor, P: number, i: number, H: number, hd: number): Tensor {
   const [B, T] = y.shape;

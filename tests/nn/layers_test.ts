@@ -6,19 +6,18 @@
 import { deepStrictEqual as assertEquals, ok as assert, throws as assertThrows } from "node:assert/strict";
 import { intTensor, tensor } from "../../src/tensor/create.ts";
 import { Rng } from "../../src/tensor/rng.ts";
-import type { Tensor } from "../../src/tensor/tensor.ts";
 import { tidy } from "../../src/tensor/scope.ts";
 import { backward } from "../../src/autograd/tape.ts";
 import { sum } from "../../src/ops/reduce.ts";
 import { mul } from "../../src/ops/elementwise.ts";
-import { MultiHeadAttention } from "../../src/nn/attention.ts";
+import { headsOf, MultiHeadAttention } from "../../src/nn/attention.ts";
 import { MLP } from "../../src/nn/mlp.ts";
 import { BatchNorm2d } from "../../src/nn/batchnorm.ts";
 import { Conv2d, CoordConv } from "../../src/nn/conv.ts";
 import type { Linear } from "../../src/nn/linear.ts";
 import { Embedding } from "../../src/nn/embedding.ts";
 import { Dropout } from "../../src/nn/dropout.ts";
-import { assertClose, noLeak, randArray } from "../helpers.ts";
+import { assertClose, gradcheck, noLeak, randArray, randLeaf } from "../helpers.ts";
 
 type Mat = number[][];
 /** Rows of x (T, in) through a Linear's weights in float64. */
@@ -120,35 +119,27 @@ Deno.test("MultiHeadAttention: self (causal + padding) and cross (kvDim, interna
   });
 });
 
-Deno.test("MultiHeadAttention: stacked projections (shared input) = separate ones, output and gradients", () => {
-  // inputs that are the same tensor share one GEMM (q/k/v, q/k as in SAM's blocks, k/v); views of
-  // the same data are other tensors, so the "separate" run projects each input on its own
+Deno.test("headsOf: part i of a fused (B, T, P·H·hd) projection as (B, H, T, hd), and its gradient", () => {
   noLeak(() => {
-    const B = 2, T = 7, D = 12;
-    for (const kind of ["qkv", "qk", "kv"] as const) {
-      const kvDim = kind === "kv" ? 10 : D, Tk = kind === "kv" ? 5 : T;
-      const m = new MultiHeadAttention(D, { numHeads: 3, kvDim, rng: new Rng(31) });
-      const x = tensor(randArray(B * T * D, 32), [B, T, D]);
-      const other = tensor(randArray(B * Tk * kvDim, 33), [B, Tk, kvDim]);
-      const view = (t: Tensor) => t.viewAs(t.shape);
-      const run = (stacked: boolean) =>
-        tidy(() => {
-          m.zeroGrad();
-          const s = stacked ? (t: Tensor) => t : view;
-          const y = kind === "qkv"
-            ? m.forward(x, s(x), s(x))
-            : kind === "qk"
-            ? m.forward(x, s(x), other)
-            : m.forward(x, other, s(other));
-          backward(sum(mul(y, tensor(randArray(y.size, 34), y.shape)))); // uneven weights per output
-          return [y.toArray(), ...m.parameters().map((p) => p.grad!.toArray())];
-        });
-      const a = run(true), e = run(false);
-      a.forEach((v, i) =>
-        assertClose(v, e[i], { rtol: 1e-5, atol: 1e-6, what: `${kind}: ${i ? `grad ${i - 1}` : "output"}` })
-      );
-      for (const t of [m, x, other]) t.dispose();
-    }
+    const B = 2, T = 5, P = 3, H = 2, hd = 4;
+    const yv = randArray(B * T * P * H * hd, 41);
+    tidy(() => {
+      for (let i = 0; i < P; i++) {
+        const got = headsOf(tensor(yv, [B, T, P * H * hd]), P, i, H, hd).toArray();
+        const want: number[] = [];
+        for (let b = 0; b < B; b++) {
+          for (let h = 0; h < H; h++) {
+            for (let t = 0; t < T; t++) {
+              for (let d = 0; d < hd; d++) want.push(yv[(((b * T + t) * P + i) * H + h) * hd + d]);
+            }
+          }
+        }
+        assertEquals(Array.from(got), want, `part ${i}`); // a copy: exact
+      }
+    });
+    const y = randLeaf([B, T, P * H * hd], 42);
+    gradcheck((t) => mul(headsOf(t, P, 1, H, hd), headsOf(t, P, 2, H, hd)), [y]);
+    y.dispose();
   });
 });
 
