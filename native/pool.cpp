@@ -3,6 +3,7 @@
 // first maximum (NaN wins) and stores its flat h*W+w index per output for the backward scatter;
 // average pooling divides by kh*kw (count_include_pad) or by the in-bounds count.
 // Planes (b, c) are independent, so both passes run in parallel over them without races.
+// Max pooling 2x2 / stride 2 / no padding (the FPN's) has an AVX-512 path with the same rule.
 // Test: deno test --allow-ffi --allow-read --allow-env tests/ops/pool_test.ts
 // Bench: deno bench --allow-ffi --allow-read --allow-env bench/pool_bench.ts
 #include <algorithm>
