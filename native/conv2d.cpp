@@ -271,6 +271,19 @@ static inline void col_range(int64_t off, int64_t sw, int64_t W, int64_t Wo, int
   hi = std::max(lo, std::min(hi, Wo));
 }
 
+// dst[i] = src[2 i] for i < n, AVX-512: 16 outputs from two loads and one even-lane permute
+// (the scalar strided loop costs ~4x more at stride 2, the FPN's and most downsampling convs).
+// Reads src[0 .. 2n-2] only: the element after the last one used may lie past the row.
+FT_TARGET_AVX512 static void gather_s2_avx512(float* dst, const float* src, int64_t n) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  for (int64_t i = 0; i < n; i += 16) {
+    const int64_t m = std::min<int64_t>(16, n - i), need = 2 * m - 1;
+    const __mmask16 lo = tail_mask(need), hi = need > 16 ? tail_mask(need - 16) : 0;
+    const __m512 a = _mm512_maskz_loadu_ps(lo, src + 2 * i), b = _mm512_maskz_loadu_ps(hi, src + 2 * i + 16);
+    _mm512_mask_storeu_ps(dst + i, tail_mask(m), _mm512_permutex2var_ps(a, even, b));
+  }
+}
+
 static inline float coord_of(int64_t i, int64_t n) {
   return n > 1 ? (float)i * (2.f / (float)(n - 1)) - 1.f : -1.f;
 }
@@ -280,6 +293,7 @@ static inline float coord_of(int64_t i, int64_t n) {
 void conv_im2col(const float* x, int64_t Creal, const ConvGeom& g, int64_t c0, int64_t cg,
                  int64_t oy0, int64_t oy1, float* col) {
   const int64_t N = (oy1 - oy0) * g.Wo;
+  const bool s2fast = g.sw == 2 && has_avx512();
   for (int64_t c = 0; c < cg; c++) {
     const int64_t ch = c0 + c;
     const float* xc = ch < Creal ? x + ch * g.H * g.W : nullptr;
@@ -301,6 +315,8 @@ void conv_im2col(const float* x, int64_t Creal, const ConvGeom& g, int64_t c0, i
             const float* src = xc + iy * g.W + lo * g.sw + offx;
             if (g.sw == 1)
               std::memcpy(dst + lo, src, (size_t)(hi - lo) * 4);
+            else if (s2fast)
+              gather_s2_avx512(dst + lo, src, hi - lo);
             else
               for (int64_t ox = lo; ox < hi; ox++) dst[ox] = src[(ox - lo) * g.sw];
           } else if (ch == Creal) {
@@ -360,6 +376,24 @@ int64_t conv_tile_rows(int64_t K, int64_t Ho, int64_t Wo) {
   return std::min(r, std::max<int64_t>(Ho, 1));
 }
 
+// Few tiles per thread (batch 1 inference: B*G*tiles of 4 to 8): the threads take equal
+// contiguous runs of tiles, so a short last tile or a count that the threads do not divide
+// leaves one thread idle for a large part of the op (Ho 28 in rows of 9: 18 rows against 10).
+// Then the rows are cut into a multiple of the thread count of equal tiles (never more rows
+// per tile than before, so the im2col buffer still fits its budget).
+void balance_tiles(int64_t BG, int64_t Ho, int64_t& R, int64_t& tiles) {
+  const int64_t nt = ft::num_threads();
+  if (nt <= 1 || BG * tiles >= 8 * nt) return;
+  for (int64_t t = tiles; t <= Ho; t++) {
+    if ((BG * t) % nt) continue;
+    const int64_t r = (Ho + t - 1) / t;
+    if ((Ho + r - 1) / r != t) continue;  // equal rows need exactly t tiles of r
+    R = r;
+    tiles = t;
+    return;
+  }
+}
+
 }  // namespace ft
 
 using ft::ConvGeom;
@@ -395,9 +429,11 @@ FT_API int ft_conv2d_fwd(int64_t B, int64_t Cin, int64_t H, int64_t W, int64_t C
   if (B == 0) return FT_OK;
   const int64_t G = groups, cg = C / G, og = Cout / G, K = cg * kh * kw, HWo = g.Ho * g.Wo;
   const bool pointwise = is_pointwise(g) && !coord;
-  const int64_t R = pointwise ? std::max<int64_t>(1, 4096 / W) : ft::conv_tile_rows(K, g.Ho, g.Wo);
-  const int64_t tiles = (g.Ho + R - 1) / R;
-  ft::parallel_for(B * G * tiles, [&](int64_t t0, int64_t t1, int) {
+  int64_t R = pointwise ? std::max<int64_t>(1, 4096 / W) : ft::conv_tile_rows(K, g.Ho, g.Wo);
+  int64_t tiles = (g.Ho + R - 1) / R;
+  ft::balance_tiles(B * G, g.Ho, R, tiles);
+  // tiles from a shared counter: a worker that the shared machine runs late still takes a share
+  ft::run_chunked(B * G * tiles, 1, 1, [&](int64_t t0, int64_t t1, int) {
     static thread_local ft::Scratch colbuf;
     for (int64_t t = t0; t < t1; t++) {
       const int64_t b = t / (G * tiles), gi = (t / tiles) % G, tile = t % tiles;

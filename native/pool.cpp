@@ -3,6 +3,7 @@
 // first maximum (NaN wins) and stores its flat h*W+w index per output for the backward scatter;
 // average pooling divides by kh*kw (count_include_pad) or by the in-bounds count.
 // Planes (b, c) are independent, so both passes run in parallel over them without races.
+// Max pooling 2x2 / stride 2 / no padding (the FPN's) has an AVX-512 path with the same rule.
 // Test: deno test --allow-ffi --allow-read --allow-env tests/ops/pool_test.ts
 // Bench: deno bench --allow-ffi --allow-read --allow-env bench/pool_bench.ts
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include <cstring>
 
 #include "ft.h"
+#include "simd.h"
 #include "threadpool.h"
 
 static bool pool_geom(int64_t H, int64_t W, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph,
@@ -19,6 +21,51 @@ static bool pool_geom(int64_t H, int64_t W, int64_t kh, int64_t kw, int64_t sh, 
   return Ho == (H + 2 * ph - kh) / sh + 1 && Wo == (W + 2 * pw - kw) / sw + 1 && Ho >= 1 && Wo >= 1;
 }
 
+// The common 2x2 window, stride 2, no padding, on one plane, AVX-512: 16 outputs per step. Each
+// row pair's 32 inputs are split into even / odd columns, then the four candidates are visited
+// in the scalar loop's order (row 0 left, right, row 1 left, right): a later one replaces the
+// running maximum when it is larger, or when it is NaN and the maximum is not yet NaN. That is
+// the generic loop's rule (first maximum wins; the first NaN wins and stops the search).
+// A trailing odd row / column is never read (floor mode), nor is anything past 2*Wo.
+FT_TARGET_AVX512 static void maxpool_2x2s2_plane(const float* xp, float* yp, int32_t* ip, int64_t W,
+                                                 int64_t Ho, int64_t Wo) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+  const __m512i offW = _mm512_set1_epi32((int32_t)W), offW1 = _mm512_set1_epi32((int32_t)W + 1);
+  const __m512i one = _mm512_set1_epi32(1);
+  for (int64_t oy = 0; oy < Ho; oy++) {
+    const float* r0 = xp + 2 * oy * W;
+    const float* r1 = r0 + W;
+    for (int64_t ox = 0; ox < Wo; ox += 16) {
+      const int64_t n = std::min<int64_t>(16, Wo - ox);  // outputs this step, 2n inputs per row
+      const __mmask16 mlo = ft::tail_mask(2 * n), mhi = 2 * n > 16 ? ft::tail_mask(2 * n - 16) : 0;
+      const __mmask16 mo = ft::tail_mask(n);
+      const float* a = r0 + 2 * ox;
+      const float* b = r1 + 2 * ox;
+      const __m512 alo = _mm512_maskz_loadu_ps(mlo, a), ahi = _mm512_maskz_loadu_ps(mhi, a + 16);
+      const __m512 blo = _mm512_maskz_loadu_ps(mlo, b), bhi = _mm512_maskz_loadu_ps(mhi, b + 16);
+      __m512 m = _mm512_permutex2var_ps(alo, even, ahi);
+      const __m512 cand[3] = {_mm512_permutex2var_ps(alo, odd, ahi), _mm512_permutex2var_ps(blo, even, bhi),
+                              _mm512_permutex2var_ps(blo, odd, bhi)};
+      const __m512i offs[3] = {one, offW, offW1};
+      __m512i off = _mm512_setzero_si512();
+      for (int c = 0; c < 3; c++) {
+        const __m512 v = cand[c];
+        const __mmask16 take = _mm512_cmp_ps_mask(v, m, _CMP_GT_OQ) |
+                               (_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) & _mm512_cmp_ps_mask(m, m, _CMP_ORD_Q));
+        m = _mm512_mask_mov_ps(m, take, v);
+        if (ip) off = _mm512_mask_mov_epi32(off, take, offs[c]);
+      }
+      _mm512_mask_storeu_ps(yp + oy * Wo + ox, mo, m);
+      if (ip) {
+        // flat index of the window's top-left input: 2*oy*W + 2*(ox + lane)
+        const __m512i base = _mm512_add_epi32(_mm512_set1_epi32((int32_t)(2 * oy * W + 2 * ox)), even);
+        _mm512_mask_storeu_epi32(ip + oy * Wo + ox, mo, _mm512_add_epi32(base, off));
+      }
+    }
+  }
+}
+
 // y(B*C, Ho, Wo) = max over windows of x(B*C, H, W); idx(B*C, Ho, Wo) = argmax as iy*W + ix
 FT_API int ft_maxpool2d_fwd(int64_t BC, int64_t H, int64_t W, int64_t kh, int64_t kw, int64_t sh,
                             int64_t sw, int64_t ph, int64_t pw, int64_t Ho, int64_t Wo,
@@ -26,6 +73,17 @@ FT_API int ft_maxpool2d_fwd(int64_t BC, int64_t H, int64_t W, int64_t kh, int64_
                             float* y,        // (B*C, Ho, Wo)
                             int32_t* idx) {  // (B*C, Ho, Wo) or null
   if (BC < 0 || !pool_geom(H, W, kh, kw, sh, sw, ph, pw, Ho, Wo)) return FT_EINVAL;
+  if (kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0 && ft::use_avx512()) {
+    // a few planes per task at least: tiny planes (the 28x28 stage) cost less than a wake-up
+    ft::parallel_for(
+        BC,
+        [&](int64_t p0, int64_t p1, int) {
+          for (int64_t p = p0; p < p1; p++)
+            maxpool_2x2s2_plane(x + p * H * W, y + p * Ho * Wo, idx ? idx + p * Ho * Wo : nullptr, W, Ho, Wo);
+        },
+        std::max<int64_t>(1, 4096 / (Ho * Wo)));
+    return FT_OK;
+  }
   ft::parallel_for(BC, [&](int64_t p0, int64_t p1, int) {
     for (int64_t p = p0; p < p1; p++) {
       const float* xp = x + p * H * W;

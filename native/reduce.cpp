@@ -13,17 +13,29 @@
 #include "threadpool.h"
 
 
+// y[0] = scale * sum of x(R): 16 partial sums for speed and accuracy
+FT_INLINE void sum_contig(int64_t R, const float* x, float* y, float scale) {
+  float acc[16] = {0};
+  int64_t r = 0;
+  for (; r + 16 <= R; r += 16)
+    for (int k = 0; k < 16; k++) acc[k] += x[r + k];
+  float s = 0.f;
+  for (int k = 0; k < 16; k++) s += acc[k];
+  for (; r < R; r++) s += x[r];
+  y[0] = s * scale;
+}
+
+// y(rows) = scale * row sums of x(rows, R), each row as sum_contig (same bits): one call for
+// many short rows (the FPN's group mean, R = 16, 37632 rows) instead of a dispatch per row,
+// which also lets the CPU overlap the rows' serial final additions
+FT_INLINE void sum_rows_impl(int64_t rows, int64_t R, const float* x, float* y, float scale) {
+  for (int64_t o = 0; o < rows; o++) sum_contig(R, x + o * R, y + o, scale);
+}
+FT_MULTIVERSION(, , void, sum_rows, (int64_t rows, int64_t R, const float* x, float* y, float scale), (rows, R, x, y, scale))
+
 FT_INLINE void sum_block_impl(int64_t R, int64_t inner, const float* x, float* y, float scale) {
   if (inner == 1) {
-    // contiguous reduction: 8 partial sums for speed and accuracy
-    float acc[16] = {0};
-    int64_t r = 0;
-    for (; r + 16 <= R; r += 16)
-      for (int k = 0; k < 16; k++) acc[k] += x[r + k];
-    float s = 0.f;
-    for (int k = 0; k < 16; k++) s += acc[k];
-    for (; r < R; r++) s += x[r];
-    y[0] = s * scale;
+    sum_contig(R, x, y, scale);
     return;
   }
   for (int64_t i = 0; i < inner; i++) y[i] = 0.f;
@@ -95,7 +107,9 @@ FT_API int ft_reduce_sum(int64_t outer, int64_t R, int64_t inner, const float* x
   ft::parallel_for(
       outer,
       [&](int64_t o0, int64_t o1, int) {
-        for (int64_t o = o0; o < o1; o++) sum_block(R, inner, x + o * R * inner, y + o * inner, scale);
+        if (inner == 1) sum_rows(o1 - o0, R, x + o0 * R, y + o0, scale);
+        else
+          for (int64_t o = o0; o < o1; o++) sum_block(R, inner, x + o * R * inner, y + o * inner, scale);
       },
       grain);
   return FT_OK;

@@ -201,3 +201,46 @@ FT_API int ft_threadpool_selftest(int32_t threads, int32_t stress, int64_t jobs,
   *bad = nbad;
   return FT_OK;
 }
+
+// Self-test of the caller's taking over of unclaimed chunks, on a private pool of `threads`
+// workers with the hand-over fault injection (workers sleep 20 us before claiming). Even jobs
+// (`threads` instant chunks): every chunk must run exactly once, and the caller should run
+// chunks besides chunk 0 (counted in *taken). Odd jobs are teams: every chunk waits, up to 2 s,
+// until all chunks of the job have started (the GEMM's barrier); a chunk that never met the
+// others counts in *bad, as does any chunk that ran 0 or 2+ times.
+FT_API int ft_threadpool_selftest_steal(int32_t threads, int64_t jobs, int64_t* bad, int64_t* taken) {
+  if (threads < 2 || threads > 64 || jobs < 0 || !bad || !taken) return FT_EINVAL;
+  std::unique_ptr<ft::Pool> p(new ft::Pool(threads, true));
+  std::unique_ptr<std::atomic<int32_t>[]> hits(new std::atomic<int32_t>[threads]);
+  std::atomic<int64_t> nbad{0}, ntaken{0};
+  std::atomic<int32_t> started{0};
+  const std::thread::id caller = std::this_thread::get_id();
+  const std::function<void(int64_t, int64_t, int)> plain = [&](int64_t b, int64_t e, int k) {
+    for (int64_t i = b; i < e; i++) hits[i].fetch_add(1, std::memory_order_relaxed);
+    if (k != 0 && std::this_thread::get_id() == caller) ntaken.fetch_add(1, std::memory_order_relaxed);
+  };
+  const std::function<void(int64_t, int64_t, int)> team = [&](int64_t b, int64_t e, int) {
+    for (int64_t i = b; i < e; i++) hits[i].fetch_add(1, std::memory_order_relaxed);
+    started.fetch_add(1, std::memory_order_acq_rel);
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (started.load(std::memory_order_acquire) < threads) {
+      if (std::chrono::steady_clock::now() > until) {
+        nbad.fetch_add(1, std::memory_order_relaxed);
+        return;
+      }
+      std::this_thread::yield();
+    }
+  };
+  for (int64_t j = 0; j < jobs; j++) {
+    const bool conc = j % 2 == 1;
+    for (int i = 0; i < threads; i++) hits[i].store(0, std::memory_order_relaxed);
+    started.store(0, std::memory_order_relaxed);
+    p->run(threads, conc ? team : plain, 1);
+    for (int i = 0; i < threads; i++) nbad += hits[i].load(std::memory_order_relaxed) != 1;
+    if (nbad.load()) break;  // broken: say so now rather than time out job after job
+  }
+  p.reset();
+  *bad = nbad.load();
+  *taken = ntaken.load();
+  return FT_OK;
+}

@@ -13,7 +13,11 @@
 namespace ft {
 int num_threads();
 // fn(begin, end, tid); chunks are balanced; n <= 0 is a no-op. Small n (< min_per_thread *
-// threads) runs on fewer threads to avoid wake-up cost on tiny ops.
+// threads) runs on fewer threads to avoid wake-up cost on tiny ops. tid is the chunk's index:
+// a chunk that no worker has claimed by the time the caller finishes chunk 0 is run by the
+// caller (on a shared machine the worker may not be scheduled for milliseconds), so chunks
+// may run one after another on one thread. Chunks that wait for each other (the GEMM team
+// barrier) still meet: chunk 0 waits inside, so the workers claim the others meanwhile.
 void parallel_for(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn,
                   int64_t min_per_thread = 1);
 

@@ -18,6 +18,7 @@ import { keep } from "../tensor/scope.ts";
 import { add } from "../ops/elementwise.ts";
 import { concat, expand, permute, reshape, slice } from "../ops/shape_ops.ts";
 import { matmul } from "../ops/matmul.ts";
+import { mean } from "../ops/reduce.ts";
 import { leakyRelu, relu } from "../ops/unary.ts";
 import { maxPool2d } from "../ops/pool.ts";
 import { Module } from "../nn/module.ts";
@@ -38,6 +39,26 @@ export function adaptivePoolMatrix(L: number, N: number): Float32Array {
     for (let i = s; i < e; i++) m[i * N + j] = 1 / (e - s);
   }
   return m;
+}
+
+/**
+ * PyTorch's adaptive_avg_pool1d of seq (B, C, L) to N positions -> (B, C, N). When N divides L
+ * the windows are the consecutive groups of L / N, and a mean over them is ~L/N times cheaper
+ * than the dense product; otherwise `matrix` must be `adaptivePoolMatrix(L, N)` as an (L, N)
+ * tensor. Differentiable either way.
+ */
+export function adaptivePool1d(seq: Tensor, N: number, matrix: Tensor | null): Tensor {
+  const [B, C, L] = seq.shape;
+  if (L === N) return seq;
+  if (L % N === 0) return mean(reshape(seq, [B, C, N, L / N]), 3);
+  if (!matrix || matrix.shape[0] !== L || matrix.shape[1] !== N) {
+    throw new Error(
+      `adaptivePool1d: seq (${seq.shape}) to ${N} positions needs the (${L}, ${N}) pooling matrix, got ${
+        matrix ? `(${matrix.shape})` : "none"
+      }`,
+    );
+  }
+  return matmul(seq, matrix);
 }
 
 /** AddCoords channels for an H×W input: (2, H, W), the first varying along H, in [-1, 1]. */
@@ -75,6 +96,7 @@ export class ForgeryPrompter extends Module {
   /** dim -> 21. */
   readonly head: Linear;
   #coords: Tensor;
+  /** Per conv stage: the (L, N) pooling matrix when N does not divide L, else null. */
   readonly #pools: (Tensor | null)[] = [];
 
   /** Builds the FPN for square inputs of `imageSize`. */
@@ -110,7 +132,8 @@ export class ForgeryPrompter extends Module {
     const s2 = Math.floor(Math.floor((s1 - 1) / 2 + 1) / 2); // conv s2 p2 k5, then pool 2
     for (const side of [s1, s2]) {
       const L = side * side;
-      this.#pools.push(L === N ? null : keep(tensor(adaptivePoolMatrix(L, N), [L, N])));
+      // N divides L (tiny: 3136 = 16 · 196): adaptivePool1d takes a group mean, no matrix
+      this.#pools.push(L % N === 0 ? null : keep(tensor(adaptivePoolMatrix(L, N), [L, N])));
     }
   }
 
@@ -124,8 +147,7 @@ export class ForgeryPrompter extends Module {
   #toTokens(f: Tensor, stage: number): Tensor {
     const [B, C, h, w] = f.shape;
     const seq = reshape(f, [B, C, h * w]); // (B, C, L) = the transposed token sequence
-    const pool = this.#pools[stage];
-    const pooled = pool ? matmul(seq, pool) : seq; // (B, C, N)
+    const pooled = adaptivePool1d(seq, this.vit.grid * this.vit.grid, this.#pools[stage]); // (B, C, N)
     return permute(pooled, [0, 2, 1]);
   }
 

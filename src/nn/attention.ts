@@ -6,12 +6,12 @@
  * `q_proj`, `k_proj`, `v_proj`, `out_proj`.
  * @module
  */
-import type { Tensor } from "../tensor/tensor.ts";
+import { Tensor } from "../tensor/tensor.ts";
 import { defaultRng, type Rng } from "../tensor/rng.ts";
-import { fmtShape } from "../tensor/shape.ts";
-import { permute, reshape } from "../ops/shape_ops.ts";
+import { fmtShape, stridesOf } from "../tensor/shape.ts";
+import { permute, reshape, stridedCopy } from "../ops/shape_ops.ts";
 import { attention } from "../ops/attention.ts";
-import { graphTidy } from "../autograd/tape.ts";
+import { graphTidy, recordReads } from "../autograd/tape.ts";
 import { Module } from "./module.ts";
 import { Linear } from "./linear.ts";
 import type { WeightInit } from "./init.ts";
@@ -115,4 +115,25 @@ export class MultiHeadAttention extends Module {
       return this.outProj.forward(reshape(permute(o, [0, 2, 1, 3]), [B, Tq, this.internalDim]));
     });
   }
+}
+
+/**
+ * Part i of y (B, T, P·H·hd) as heads (B, H, T, hd), by one strided copy; its gradient goes
+ * back into part i's columns of a zero (B, T, P·H·hd). The EVA ViT's fused qkv (P = 3) splits
+ * this way: one copy per part instead of a full permute plus a copy per slice.
+ */
+export function headsOf(y: Tensor, P: number, i: number, H: number, hd: number): Tensor {
+  const [B, T] = y.shape;
+  const shape = [B, H, T, hd];
+  const inY = [T * P * H * hd, hd, P * H * hd, 1]; // strides of (b, h, t, d) inside y
+  const off = i * H * hd;
+  const out = Tensor.empty(shape, "float32", y.device);
+  stridedCopy(shape, y, inY, off, out, stridesOf(shape), 0);
+  // the backward reads only shapes: y may be freed (graphTidy) before it runs
+  const [shapeY, dev] = [y.shape, y.device];
+  return recordReads(out, "attention heads", [y], [], (g) => {
+    const gy = Tensor.empty(shapeY, "float32", dev).zero_();
+    stridedCopy(shape, g, stridesOf(shape), 0, gy, inY, off);
+    return [gy];
+  });
 }

@@ -14,7 +14,7 @@ import { truncNormal, zeros } from "../tensor/create.ts";
 import { fmtShape } from "../tensor/shape.ts";
 import { keep } from "../tensor/scope.ts";
 import { add } from "../ops/elementwise.ts";
-import { concat, expand, permute, reshape, slice } from "../ops/shape_ops.ts";
+import { concat, expand, permute, reshape } from "../ops/shape_ops.ts";
 import { linear } from "../ops/linear.ts";
 import { attention } from "../ops/attention.ts";
 import { graphTidy } from "../autograd/tape.ts";
@@ -23,7 +23,7 @@ import { Linear } from "./linear.ts";
 import { LayerNorm } from "./norm.ts";
 import { MLP } from "./mlp.ts";
 import { Conv2d } from "./conv.ts";
-import { MultiHeadAttention } from "./attention.ts";
+import { headsOf, MultiHeadAttention } from "./attention.ts";
 import type { Activation } from "./activation.ts";
 
 /** Attention layout of a ViT block. */
@@ -63,12 +63,12 @@ export class EvaSelfAttention extends Module {
   /** x (B, T, dim) -> (B, T, dim). */
   forward(x: Tensor): Tensor {
     const [B, T] = x.shape;
-    // graphTidy: qkv and its permuted copy are freed at once (the backward reads the slices)
+    // graphTidy: qkv is freed at once (the backward reads the q, k, v copies)
     return graphTidy(() => {
       const bias = concat([this.qBias, this.#kZero, this.vBias], 0); // (3·dim)
       const qkv = linear(x, this.qkv.weight, bias); // (B, T, 3·dim)
-      const heads = permute(reshape(qkv, [B, T, 3, this.heads, this.headDim]), [2, 0, 3, 1, 4]); // (3,B,H,T,hd)
-      const part = (i: number) => reshape(slice(heads, 0, i, i + 1), [B, this.heads, T, this.headDim]);
+      // q, k, v (B, H, T, hd), each by one strided copy out of qkv (B, T, 3, H, hd)
+      const part = (i: number) => headsOf(qkv, 3, i, this.heads, this.headDim);
       const o = attention(part(0), part(1), part(2)); // (B, H, T, hd)
       return this.proj.forward(reshape(permute(o, [0, 2, 1, 3]), [B, T, this.dim]));
     });

@@ -9,14 +9,15 @@ import { Rng } from "../../src/tensor/rng.ts";
 import { tidy } from "../../src/tensor/scope.ts";
 import { backward } from "../../src/autograd/tape.ts";
 import { sum } from "../../src/ops/reduce.ts";
-import { MultiHeadAttention } from "../../src/nn/attention.ts";
+import { mul } from "../../src/ops/elementwise.ts";
+import { headsOf, MultiHeadAttention } from "../../src/nn/attention.ts";
 import { MLP } from "../../src/nn/mlp.ts";
 import { BatchNorm2d } from "../../src/nn/batchnorm.ts";
 import { Conv2d, CoordConv } from "../../src/nn/conv.ts";
 import type { Linear } from "../../src/nn/linear.ts";
 import { Embedding } from "../../src/nn/embedding.ts";
 import { Dropout } from "../../src/nn/dropout.ts";
-import { assertClose, noLeak, randArray } from "../helpers.ts";
+import { assertClose, gradcheck, noLeak, randArray, randLeaf } from "../helpers.ts";
 
 type Mat = number[][];
 /** Rows of x (T, in) through a Linear's weights in float64. */
@@ -115,6 +116,30 @@ Deno.test("MultiHeadAttention: self (causal + padding) and cross (kvDim, interna
     assertThrows(() => new MultiHeadAttention(6, { numHeads: 4 }), /4 heads must divide internalDim 6/);
     assertThrows(() => tidy(() => self.forward(tensor([1, 2], [2]))), /expected q \(B,Tq,8\)/);
     for (const t of [self, cross, x, mask, q, kv, imask]) t.dispose();
+  });
+});
+
+Deno.test("headsOf: part i of a fused (B, T, P·H·hd) projection as (B, H, T, hd), and its gradient", () => {
+  noLeak(() => {
+    const B = 2, T = 5, P = 3, H = 2, hd = 4;
+    const yv = randArray(B * T * P * H * hd, 41);
+    tidy(() => {
+      for (let i = 0; i < P; i++) {
+        const got = headsOf(tensor(yv, [B, T, P * H * hd]), P, i, H, hd).toArray();
+        const want: number[] = [];
+        for (let b = 0; b < B; b++) {
+          for (let h = 0; h < H; h++) {
+            for (let t = 0; t < T; t++) {
+              for (let d = 0; d < hd; d++) want.push(yv[(((b * T + t) * P + i) * H + h) * hd + d]);
+            }
+          }
+        }
+        assertEquals(Array.from(got), want, `part ${i}`); // a copy: exact
+      }
+    });
+    const y = randLeaf([B, T, P * H * hd], 42);
+    gradcheck((t) => mul(headsOf(t, P, 1, H, hd), headsOf(t, P, 2, H, hd)), [y]);
+    y.dispose();
   });
 });
 

@@ -88,6 +88,8 @@ Deno.test("conv2d forward matches float64 reference", () => {
       // large weights (library GEMM path) and several row tiles
       runCase({ B: 1, Cin: 48, H: 8, W: 40, Cout: 48, kh: 5, kw: 5, p: [2, 2] }, 7);
       runCase({ B: 1, Cin: 2, H: 150, W: 40, Cout: 3, kh: 3, kw: 3, p: [1, 1] }, 8);
+      // batch 1, stride 2, library GEMM: rows re-cut into equal tiles per thread (15 = 8 + 7)
+      runCase({ B: 1, Cin: 48, H: 29, W: 37, Cout: 48, kh: 5, kw: 5, s: [2, 2], p: [2, 2] }, 9);
     })
   );
 });

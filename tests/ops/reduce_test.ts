@@ -46,6 +46,15 @@ Deno.test("sum and mean over axis sets match float64", () => {
       }
       assertEquals(sum(x, [1, 3]).shape, [3, 5]);
       assertEquals(sum(x).shape, []);
+      // many short contiguous rows, split over threads (the FPN's group mean: R = 16)
+      for (const [rows, R] of [[3000, 16], [2000, 37]]) {
+        const w = randArray(rows * R, R);
+        assertClose(mean(tensor(w, [rows, R]), 1).data(), refReduce(w, [rows, R], [1], "mean"), {
+          rtol: 1e-5,
+          atol: 1e-6,
+          what: `mean of ${rows} rows of ${R}`,
+        });
+      }
       // long contiguous row (parallel path)
       const big = randArray(200_001, 9);
       const s = big.reduce((a, b) => a + b, 0);
