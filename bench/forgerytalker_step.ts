@@ -5,7 +5,7 @@
  * image (greedy and beam-5 report, mask, regions) after load.
  *
  *   .tools/deno run --allow-all bench/forgerytalker_step.ts [--batch 16] [--rounds 3] [--steps 3]
- *     [--infer-only] [--infer-reps 3]
+ *     [--infer-only] [--infer-reps 3] [--device cpu|cuda|auto]   (cuda: not yet run on a GPU)
  *
  * Prints median step times, the ratio ours / torch, and peak RSS of each process (VmHWM); then
  * inference per image (batch 1: the image part = FPN + image encoder + Q-Former + mask decoder +
@@ -23,6 +23,7 @@ import { saveModule, saveSafetensors } from "../src/train/checkpoint.ts";
 import { backward, noGrad } from "../src/autograd/tape.ts";
 import { tidy } from "../src/tensor/scope.ts";
 import { generate } from "../src/infer/generate.ts";
+import { useDevice } from "../src/backend/device.ts";
 import type { Tensor } from "../src/tensor/tensor.ts";
 
 const { values } = parseArgs({
@@ -34,6 +35,7 @@ const { values } = parseArgs({
     "skip-torch": { type: "boolean", default: false },
     "infer-only": { type: "boolean", default: false },
     "infer-reps": { type: "string", default: "3" },
+    device: { type: "string", default: "cpu" },
   },
 });
 const B = Number(values.batch), rounds = Number(values.rounds), steps = Number(values.steps);
@@ -46,6 +48,8 @@ function vmHWM(): number {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+// ours on --device (cpu | cuda | auto); the twin always runs on the CPU
+const device = useDevice(values.device, (m) => console.log(m));
 const model = new ForgeryTalker({ name: values.config, dropout: 0 }, 0);
 model.train();
 const batch = exampleBatch(model.cfg, B, 1);
@@ -105,7 +109,7 @@ function trainingRows(): void {
   }
   const mo = median(ours);
   console.log(
-    `${values.config} training step, batch ${B} (pretrain losses, fwd+bwd+AdamW), ${threads} threads`,
+    `${values.config} training step, batch ${B} (pretrain losses, fwd+bwd+AdamW), ours on ${device}, ${threads} threads`,
   );
   console.log(
     `  ours  median ${mo.toFixed(0)} ms  (${(B / mo * 1000).toFixed(1)} samples/s)  peak RSS ${
