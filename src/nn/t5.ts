@@ -18,7 +18,7 @@ import { add, mul, scale } from "../ops/elementwise.ts";
 import { permute, reshape, unsqueeze } from "../ops/shape_ops.ts";
 import { KVCache } from "./kv_cache.ts";
 import { fusedDecodeAvailable, type T5DecodeLayer, T5DecodePlan } from "../ops/t5_decode_step.ts";
-import { graphTidy, needsGrad } from "../autograd/tape.ts";
+import { graphTidy, isGradEnabled } from "../autograd/tape.ts";
 import { attention } from "../ops/attention.ts";
 import { embedding } from "../ops/embedding.ts";
 import { linear } from "../ops/linear.ts";
@@ -430,7 +430,7 @@ export class T5 extends Module {
   decodeStep(ids: Tensor, cache: T5DecodeCache): Tensor {
     const B = ids.shape[0];
     const pos = cache.length;
-    if (fusedDecodeAvailable(ids.device) && !needsGrad(this.shared.weight, this.lmHead?.weight)) {
+    if (fusedDecodeAvailable(ids.device) && !isGradEnabled()) {
       return this.#fusedStep(ids, cache);
     }
     let x = this.embed(ids); // (B, 1, d)
